@@ -1,0 +1,341 @@
+"""Reading administrative boundaries: one entry point, every check in one place.
+
+:func:`read_boundaries` returns a GeoDataFrame indexed by the unit id (as strings), with a
+resolved horizontal CRS and valid, non-empty polygonal geometries, or raises a
+:class:`~gisfix.errors.GisfixError` that names the problem and the fix.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from gisfix.crs import resolve_crs
+from gisfix.errors import GeometryError, GisfixError, IdError, InputFileError
+
+log = logging.getLogger(__name__)
+
+POLYGONAL = ("Polygon", "MultiPolygon")
+#: Show at most this many offending ids in a message.
+MAX_IDS_SHOWN = 8
+# UTF-8 read as Latin-1/CP1252 leaves these two-character sequences behind.
+_MOJIBAKE = re.compile("[\u00c2\u00c3][\u0080-\u00bf]")
+
+
+def _show(ids) -> str:
+    ids = [str(i) for i in ids]
+    more = f" and {len(ids) - MAX_IDS_SHOWN} more" if len(ids) > MAX_IDS_SHOWN else ""
+    return ", ".join(ids[:MAX_IDS_SHOWN]) + more
+
+
+def normalise_ids(values: pd.Series) -> pd.Series:
+    """Return ids as strings; integral floats (``1.0``, as shapefiles give) become ``"1"``."""
+    if pd.api.types.is_float_dtype(values):
+        finite = values.dropna()
+        if (finite == np.floor(finite)).all():
+            return values.map(lambda v: None if pd.isna(v) else str(int(v)))
+    if pd.api.types.is_integer_dtype(values):
+        return values.astype("int64").astype(str)
+    return values.map(lambda v: None if pd.isna(v) else str(v).strip())
+
+
+def check_ids(ids: pd.Series, *, what: str = "boundaries", column: str = "id") -> None:
+    """Raise :class:`IdError` for missing or duplicate ids."""
+    missing = ids.isna() | (ids.astype(str) == "")
+    if missing.any():
+        raise IdError(
+            f"{what}: {int(missing.sum())} features have no value in id column {column!r} "
+            f"(rows {_show(np.flatnonzero(missing.to_numpy()))}); fill them or choose another "
+            "id column"
+        )
+    dup = ids[ids.duplicated(keep=False)]
+    if len(dup):
+        raise IdError(
+            f"{what}: id column {column!r} has {dup.nunique()} duplicated ids "
+            f"({_show(sorted(dup.unique()))}); choose a unique column or dissolve the "
+            "duplicates first (gdf.dissolve(by=...))"
+        )
+
+
+def fix_mojibake(text):
+    """Repair UTF-8 text that was decoded as Latin-1 (``'ZÃ¼rich'`` -> ``'Zürich'``)."""
+    if not isinstance(text, str) or not _MOJIBAKE.search(text):
+        return text
+    try:
+        return text.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return text
+
+
+def check_polygons(gdf: gpd.GeoDataFrame, *, make_valid: bool = False, drop_empty: bool = False,
+                   what: str = "boundaries") -> tuple[gpd.GeoDataFrame, dict]:
+    """Check that every geometry is a valid, non-empty polygon; optionally repair.
+
+    Parameters
+    ----------
+    gdf : GeoDataFrame
+        Indexed by unit id.
+    make_valid : bool
+        Repair invalid geometries with :func:`shapely.make_valid` (structure method),
+        keeping the polygonal parts.  The area change is reported.
+    drop_empty : bool
+        Drop empty or missing geometries instead of raising.
+
+    Returns
+    -------
+    (GeoDataFrame, dict)
+        The checked frame and a report with counts (``invalid``, ``repaired``,
+        ``area_change_m2`` / ``area_change_rel``, ``dropped_empty``).
+    """
+    report = {"invalid": 0, "repaired": 0, "dropped_empty": 0}
+    geom = gdf.geometry
+    empty = geom.isna() | geom.is_empty
+    if empty.any():
+        if not drop_empty:
+            raise GeometryError(
+                f"{what}: {int(empty.sum())} features have empty or missing geometry "
+                f"(ids {_show(gdf.index[empty])}); remove them or pass drop_empty=True "
+                "(--drop-empty)"
+            )
+        report["dropped_empty"] = int(empty.sum())
+        log.warning("dropped %d empty geometries: %s", empty.sum(), _show(gdf.index[empty]))
+        gdf = gdf.loc[~empty].copy()
+        geom = gdf.geometry
+
+    types = geom.geom_type
+    # A GeometryCollection made only of polygons is polygonal data in disguise.
+    collections = types == "GeometryCollection"
+    if collections.any():
+        gdf = gdf.copy()
+        gdf.loc[collections, gdf.geometry.name] = [
+            _polygonal_part(g) for g in geom[collections]
+        ]
+        geom = gdf.geometry
+        types = geom.geom_type
+    bad = ~types.isin(POLYGONAL)
+    if bad.any():
+        counts = types[bad].value_counts().to_dict()
+        raise GeometryError(
+            f"{what}: {int(bad.sum())} features are not polygons "
+            f"({', '.join(f'{v} {k}' for k, v in counts.items())}; ids {_show(gdf.index[bad])});"
+            " administrative units must be Polygon or MultiPolygon"
+        )
+
+    invalid = ~geom.is_valid
+    report["invalid"] = int(invalid.sum())
+    if invalid.any():
+        if not make_valid:
+            reasons = shapely.is_valid_reason(geom[invalid].values)
+            raise GeometryError(
+                f"{what}: {int(invalid.sum())} of {len(gdf)} polygons are invalid (ids "
+                f"{_show(gdf.index[invalid])}; first: {reasons[0]}); pass make_valid=True "
+                "(--make-valid) to repair them"
+            )
+        before = geom[invalid].area
+        fixed = shapely.make_valid(geom[invalid].values, method="structure", keep_collapsed=False)
+        fixed = [_polygonal_part(g) for g in fixed]
+        gdf = gdf.copy()
+        gdf.loc[invalid, gdf.geometry.name] = fixed
+        after = gdf.geometry[invalid].area
+        report["repaired"] = int(invalid.sum())
+        report["area_change"] = float((after - before).sum())
+        report["area_change_rel"] = float(
+            ((after - before).abs().sum()) / max(float(before.abs().sum()), 1e-300)
+        )
+        log.warning(
+            "repaired %d invalid polygons; total area changed by %.6g (%.4g%% of their area)",
+            invalid.sum(), report["area_change"], 100 * report["area_change_rel"],
+        )
+        still_empty = gdf.geometry.is_empty
+        if still_empty.any():
+            raise GeometryError(
+                f"{what}: repairing left {int(still_empty.sum())} features with no polygonal "
+                f"area (ids {_show(gdf.index[still_empty])}); fix them in a GIS"
+            )
+    return gdf, report
+
+
+def _polygonal_part(g):
+    """Return the polygonal part of a geometry (a MultiPolygon if there are several)."""
+    if g is None or g.geom_type in POLYGONAL:
+        return g
+    parts = [p for p in shapely.get_parts(g) if p.geom_type in POLYGONAL]
+    polys = []
+    for p in parts:
+        polys.extend(shapely.get_parts(p))
+    if not polys:
+        return shapely.Polygon()
+    return polys[0] if len(polys) == 1 else shapely.MultiPolygon(polys)
+
+
+def read_boundaries(path: str | os.PathLike, id: str, *, layer: str | None = None,  # noqa: A002
+                    crs=None, make_valid: bool = False, drop_empty: bool = False,
+                    encoding: str | None = None, fix_text: bool = False,
+                    to_crs=None) -> gpd.GeoDataFrame:
+    """Read an administrative boundary layer with every check gisfix relies on.
+
+    Parameters
+    ----------
+    path : path-like
+        Any vector file GDAL reads: GeoPackage, Shapefile, GeoJSON, TopoJSON, FlatGeobuf,
+        GeoParquet (``.parquet``/``.geoparquet``).
+    id : str
+        Column holding the unit id. Ids become strings (``1.0`` -> ``"1"``) and the index.
+    layer : str, optional
+        Layer name for multi-layer sources; required when the file has several layers.
+    crs : optional
+        CRS to assign when the file has none (it is an error otherwise). Does not reproject.
+    make_valid : bool
+        Repair invalid polygons (the area change is logged and stored in
+        ``gdf.attrs["gisfix"]``); without it invalid polygons are an error.
+    drop_empty : bool
+        Drop features with empty geometry; without it they are an error.
+    encoding : str, optional
+        Text encoding of the attribute table when the file does not declare it.
+    fix_text : bool
+        Repair UTF-8 text mis-decoded as Latin-1 (mojibake) in text columns.
+    to_crs : optional
+        Reproject to this CRS after the checks.
+
+    Returns
+    -------
+    GeoDataFrame
+        Indexed by the id column (strings), in the resolved horizontal CRS. The read report
+        is in ``gdf.attrs["gisfix"]``.
+
+    Raises
+    ------
+    InputFileError, CRSError, IdError, GeometryError
+
+    Examples
+    --------
+    >>> from gisfix import datasets, read_boundaries
+    >>> gdf = read_boundaries(datasets.get_path("swiss-2018"), id="id",
+    ...                       layer="municipalities_2018")
+    >>> len(gdf), gdf.crs.to_epsg()
+    (2225, 2056)
+    """
+    import pyogrio
+
+    p = Path(path)
+    if not p.exists():
+        raise InputFileError(f"no such boundary file: {p}")
+    src = str(p)
+    try:
+        layers = pyogrio.list_layers(src)
+    except Exception as exc:
+        raise InputFileError(f"cannot open {p} as a vector file: {exc}") from None
+    if layer is None:
+        if len(layers) > 1:
+            names = [str(n) for n, _ in layers]
+            polyl = [str(n) for n, t in layers if t and "Polygon" in str(t)]
+            if p.suffix.lower() in (".json", ".topojson") and len(polyl) == 1:
+                layer = polyl[0]
+            else:
+                raise GisfixError(
+                    f"{p.name} has {len(layers)} layers ({', '.join(names)}); choose one with "
+                    "layer=... (--layer)"
+                )
+    elif layer not in [str(n) for n, _ in layers]:
+        raise GisfixError(
+            f"{p.name} has no layer {layer!r}; it has: {', '.join(str(n) for n, _ in layers)}"
+        )
+    kw = {"layer": layer}
+    if encoding:
+        kw["encoding"] = encoding
+    try:
+        gdf = pyogrio.read_dataframe(src, **kw)
+    except Exception as exc:
+        raise InputFileError(f"cannot read {p}: {exc}") from None
+    what = p.name
+    if id not in gdf.columns:
+        raise IdError(
+            f"{what} has no column {id!r}; its columns are: "
+            + ", ".join(c for c in gdf.columns if c != gdf.geometry.name)
+        )
+    if gdf.crs is None:
+        if crs is None:
+            resolve_crs(None, what=what)  # raises with the fix
+        gdf = gdf.set_crs(resolve_crs(crs, what=what))
+    else:
+        if crs is not None:
+            log.info("%s has a CRS already; crs=%s ignored", what, crs)
+        gdf = gdf.set_crs(resolve_crs(gdf.crs, what=what), allow_override=True)
+
+    ids = normalise_ids(gdf[id])
+    check_ids(ids, what=what, column=id)
+    gdf = gdf.drop(columns=[id]).set_index(pd.Index(ids.to_numpy(), name=id))
+
+    text_cols = [c for c in gdf.columns if c != gdf.geometry.name
+                 and (gdf[c].dtype == object or pd.api.types.is_string_dtype(gdf[c]))]
+    mojibake = [c for c in text_cols
+                if gdf[c].astype(str).str.contains(_MOJIBAKE, regex=True).any()]
+    if mojibake:
+        if fix_text:
+            for c in mojibake:
+                gdf[c] = gdf[c].map(fix_mojibake)
+            log.warning("repaired mis-decoded text in columns %s", ", ".join(mojibake))
+        else:
+            log.warning(
+                "text in columns %s looks mis-decoded (UTF-8 read as Latin-1); pass "
+                "fix_text=True (--fix-text) or the right encoding=", ", ".join(mojibake)
+            )
+
+    gdf, report = check_polygons(gdf, make_valid=make_valid, drop_empty=drop_empty, what=what)
+    if to_crs is not None:
+        gdf = gdf.to_crs(resolve_crs(to_crs))
+    gdf.attrs["gisfix"] = {"source": str(p.resolve()), "layer": layer, "id": id, **report}
+    return gdf
+
+
+def describe_boundaries(path: str | os.PathLike, *, layer: str | None = None,
+                        id: str | None = None) -> dict:  # noqa: A002
+    """Return facts about a boundary file without failing on its defects (for ``gisfix info``).
+
+    Counts invalid, empty and non-polygon geometries and, with ``id``, missing and
+    duplicate ids, instead of raising.
+    """
+    import pyogrio
+
+    from gisfix.crs import crs_label, linear_units
+
+    p = Path(path)
+    if not p.exists():
+        raise InputFileError(f"no such file: {p}")
+    layers = [(str(n), str(t)) for n, t in pyogrio.list_layers(str(p))]
+    if layer is None:
+        layer = layers[0][0]
+    gdf = pyogrio.read_dataframe(str(p), layer=layer)
+    facts: dict = {"kind": "vector", "path": str(p), "layers": [n for n, _ in layers],
+                   "layer": layer, "count": len(gdf), "columns": [
+                       c for c in gdf.columns if c != gdf.geometry.name]}
+    if gdf.crs is None:
+        facts["crs"] = None
+        facts["units"] = "unknown (no CRS: pass --crs when reading)"
+    else:
+        resolved = resolve_crs(gdf.crs, what=p.name)
+        facts["crs"] = crs_label(resolved)
+        facts["crs_name"] = resolved.name
+        facts["compound_crs"] = bool(gdf.crs.is_compound)
+        facts["units"] = linear_units(resolved)
+    facts["extent"] = [float(v) for v in gdf.total_bounds]
+    g = gdf.geometry
+    empty = g.isna() | g.is_empty
+    facts["empty"] = int(empty.sum())
+    facts["geometry_types"] = g[~empty].geom_type.value_counts().to_dict()
+    facts["invalid"] = int((~g[~empty].is_valid).sum())
+    if id is not None:
+        if id not in gdf.columns:
+            raise IdError(f"{p.name} has no column {id!r}; columns: {', '.join(facts['columns'])}")
+        ids = normalise_ids(gdf[id])
+        facts["id"] = id
+        facts["missing_ids"] = int(ids.isna().sum())
+        facts["duplicate_ids"] = int(ids.duplicated(keep=False).sum())
+    return facts

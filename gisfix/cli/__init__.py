@@ -1,0 +1,1 @@
+"""The ``gisfix`` command line: one module per verb, shared options in :mod:`.options`."""

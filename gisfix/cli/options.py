@@ -1,0 +1,56 @@
+"""Options shared by every verb, and small parsing helpers: defined once, used everywhere."""
+
+from __future__ import annotations
+
+import click
+
+output_option = click.option(
+    "-o", "--output", "output", required=True, type=click.Path(dir_okay=False),
+    help="Output file; the format follows the suffix.")
+overwrite_option = click.option(
+    "--overwrite", is_flag=True, help="Replace the output file if it exists.")
+id_option = click.option("--id", "id_col", required=True, help="Column holding the unit id.")
+layer_option = click.option("--layer", default=None, help="Layer of a multi-layer vector file.")
+crs_option = click.option("--crs", default=None,
+                          help="CRS to assign when the boundary file has none (e.g. EPSG:4326).")
+make_valid_option = click.option("--make-valid", is_flag=True,
+                                 help="Repair invalid polygons (the area change is reported).")
+encoding_option = click.option(
+    "--encoding", "encoding", default="year-built", show_default=True,
+    help="Built-up encoding: year-built, ldsmt, binary, fraction or class=V[,V].")
+fraction_units_option = click.option(
+    "--fraction-units", type=click.Choice(["unit", "percent", "m2"]), default="unit",
+    show_default=True, help="Scale of fraction rasters: 0-1, 0-100 or m2 per cell.")
+epochs_option = click.option(
+    "--epochs", default=None, help="Comma-separated epochs (years), e.g. 1990,2000,2014.")
+
+
+def parse_int_list(value: str | None, name: str = "--epochs") -> list[int] | None:
+    """Parse ``"1990,2000"`` into ``[1990, 2000]`` or raise a usage error naming the option."""
+    if value is None or value == "":
+        return None
+    try:
+        return [int(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated integers, got {value!r}",
+                                 param_hint=name) from None
+
+
+def parse_str_list(value: str | None) -> list[str]:
+    """Parse ``"a,b"`` into ``["a", "b"]``; None or empty gives ``[]``."""
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def read_boundaries_from_options(path, id_col, layer=None, crs=None, make_valid=False, **kw):
+    """Call :func:`gisfix.read_boundaries` with the shared CLI options."""
+    from gisfix.boundaries import read_boundaries
+
+    return read_boundaries(path, id=id_col, layer=layer, crs=crs, make_valid=make_valid, **kw)
+
+
+def open_stack_from_options(rasters, encoding, epochs, fraction_units="unit"):
+    """Call :func:`gisfix.open_builtup` with the shared CLI options."""
+    from gisfix.stack import open_builtup
+
+    return open_builtup(list(rasters), encoding=encoding, epochs=parse_int_list(epochs),
+                        fraction_units=fraction_units)

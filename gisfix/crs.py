@@ -1,0 +1,197 @@
+"""CRS policy: one place that resolves, checks and measures coordinate reference systems.
+
+* Compound CRSs (horizontal + vertical, as in several Swiss vintages) are reduced to their
+  horizontal part, and to its EPSG code when one matches.
+* Areas are true areas: equal-area projections use the cell size; geographic grids use the
+  exact ellipsoidal area of each row of cells (see :func:`geodesic_row_areas`); other
+  projections raise a warning that gives the areal distortion at the region's centre.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from pyproj import CRS, Geod, Transformer
+from pyproj.exceptions import CRSError as _PyprojCRSError
+
+from gisfix.errors import CRSError
+
+#: Projection method names (as pyproj reports them) that preserve area.
+EQUAL_AREA_METHODS = (
+    "albers",
+    "lambert azimuthal equal area",
+    "lambert cylindrical equal area",
+    "mollweide",
+    "sinusoidal",
+    "equal earth",
+    "eckert iv",
+    "eckert vi",
+    "goode",
+    "cylindrical equal area",
+)
+
+#: Above this relative areal distortion a projected CRS triggers a warning.
+AREA_DISTORTION_TOLERANCE = 0.01
+
+
+class AreaDistortionWarning(UserWarning):
+    """Areas measured in a projected CRS that does not preserve area."""
+
+
+def resolve_crs(crs, *, what: str = "the data") -> CRS:
+    """Return the horizontal CRS of ``crs`` as a :class:`pyproj.CRS`.
+
+    Parameters
+    ----------
+    crs : anything pyproj accepts, or None
+        The CRS to resolve (an EPSG code, WKT, PROJ string, ``pyproj.CRS``...).
+    what : str
+        What the CRS belongs to, used in error messages.
+
+    Returns
+    -------
+    pyproj.CRS
+        For a compound CRS its horizontal component, replaced by the matching EPSG CRS
+        when pyproj finds one with full confidence.
+
+    Raises
+    ------
+    CRSError
+        If ``crs`` is None or cannot be parsed.
+    """
+    if crs is None:
+        raise CRSError(
+            f"{what} has no CRS; assign the right one (e.g. crs='EPSG:4326' for lon/lat, "
+            "or --crs on the command line)"
+        )
+    try:
+        out = CRS.from_user_input(crs)
+    except _PyprojCRSError as exc:
+        raise CRSError(f"cannot understand the CRS of {what} ({str(crs)[:80]!r}): {exc}") from None
+    if out.is_compound:
+        horizontal = [c for c in out.sub_crs_list if c.is_projected or c.is_geographic]
+        if not horizontal:
+            raise CRSError(f"the compound CRS of {what} has no horizontal part: {out.name}")
+        out = horizontal[0]
+    if out.to_epsg() is None:
+        code = out.to_epsg(min_confidence=90)
+        if code is not None:
+            out = CRS.from_epsg(code)
+    return out
+
+
+def crs_label(crs: CRS) -> str:
+    """Return a short label: ``EPSG:2056`` / ``ESRI:54009`` when known, else the CRS name."""
+    auth = crs.to_authority(min_confidence=90)
+    return f"{auth[0]}:{auth[1]}" if auth else crs.name
+
+
+def linear_units(crs: CRS) -> str:
+    """Return the unit name of the first axis (``metre``, ``degree``...)."""
+    return crs.axis_info[0].unit_name if crs.axis_info else "unknown"
+
+
+def is_equal_area(crs: CRS) -> bool:
+    """Return True if ``crs`` is a projection that preserves area."""
+    if not crs.is_projected:
+        return False
+    method = (crs.coordinate_operation.method_name if crs.coordinate_operation else "").lower()
+    return any(m in method for m in EQUAL_AREA_METHODS)
+
+
+def areal_scale_at(crs: CRS, x: float, y: float) -> float:
+    """Return the areal scale factor of projected ``crs`` at projected point (x, y).
+
+    1.0 means areas are true there; 1.5 means areas appear 50 % too large.
+    """
+    from pyproj import Proj
+
+    to_geo = Transformer.from_crs(crs, crs.geodetic_crs, always_xy=True)
+    lon, lat = to_geo.transform(x, y)
+    return float(Proj(crs).get_factors(lon, lat).areal_scale)
+
+
+def check_area_crs(crs: CRS, centre: tuple[float, float] | None = None, *, what: str = "data"):
+    """Check that areas can be measured in ``crs``; warn when they would be distorted.
+
+    Geographic CRSs pass (callers use geodesic areas for them). Equal-area projections pass.
+    Other projections warn with the areal distortion at ``centre`` (projected coordinates).
+
+    Returns
+    -------
+    float
+        The areal scale factor at ``centre`` (1.0 for equal-area and geographic CRSs).
+    """
+    if crs.is_geographic or is_equal_area(crs):
+        return 1.0
+    if centre is None:
+        return float("nan")
+    try:
+        scale = areal_scale_at(crs, *centre)
+    except Exception:  # pragma: no cover - exotic projections without factors
+        return float("nan")
+    if abs(scale - 1.0) > AREA_DISTORTION_TOLERANCE:
+        warnings.warn(
+            f"{what} is in {crs_label(crs)} ({crs.name}), which does not preserve area: "
+            f"areas at the region's centre are scaled by {scale:.4f}; reproject to an "
+            "equal-area CRS for true areas",
+            AreaDistortionWarning,
+            stacklevel=3,
+        )
+    return scale
+
+
+def require_projected(crs: CRS, *, what: str = "data", purpose: str = "this measure") -> None:
+    """Raise :class:`CRSError` if ``crs`` is geographic (degrees) where metres are needed."""
+    if crs.is_geographic:
+        raise CRSError(
+            f"{what} is in degrees ({crs_label(crs)}) but {purpose} needs metres; reproject "
+            "it to a projected CRS first (e.g. gdf.to_crs('ESRI:54009') or a local UTM zone)"
+        )
+
+
+def _authalic_q(phi: np.ndarray, e: float) -> np.ndarray:
+    """Return q(phi) of Snyder (1987, eq. 3-12) for the ellipsoid with eccentricity ``e``."""
+    s = np.sin(phi)
+    es = e * s
+    return (1 - e * e) * (s / (1 - es * es) - (1 / (2 * e)) * np.log((1 - es) / (1 + es)))
+
+
+def geodesic_row_areas(crs: CRS, transform, height: int) -> np.ndarray:
+    r"""Return the true area (m²) of one cell in each row of a north-up geographic grid.
+
+    A cell bounded by meridians lambda1, lambda2 and parallels phi1, phi2 on an ellipsoid
+    with semi-major axis a and eccentricity e has the exact area
+
+    .. math:: A = \frac{a^2}{2} \, \Delta\lambda \, [q(\phi_2) - q(\phi_1)]
+
+    with :math:`q` the authalic function of Snyder (1987), *Map Projections: A Working
+    Manual*, USGS PP 1395, eq. 3-12.  All cells of a row have the same area.
+
+    Parameters
+    ----------
+    crs : pyproj.CRS
+        A geographic CRS (degrees).
+    transform : affine.Affine
+        The grid's north-up affine transform.
+    height : int
+        Number of rows.
+    """
+    if transform.b != 0 or transform.d != 0:
+        raise CRSError("rotated geographic grids are not supported; warp the raster north-up")
+    ellps = crs.ellipsoid
+    a = ellps.semi_major_metre
+    b = ellps.semi_minor_metre
+    e = np.sqrt(1 - (b / a) ** 2)
+    rows = np.arange(height + 1)
+    lat_edges = np.radians(transform.f + rows * transform.e)
+    q = _authalic_q(lat_edges, e) if e > 0 else 2 * np.sin(lat_edges)
+    dlon = np.radians(abs(transform.a))
+    return np.abs(np.diff(q)) * dlon * a * a / 2
+
+
+def geod_for(crs: CRS) -> Geod:
+    """Return a :class:`pyproj.Geod` on the ellipsoid of ``crs``."""
+    e = crs.ellipsoid
+    return Geod(a=e.semi_major_metre, b=e.semi_minor_metre)

@@ -1,0 +1,250 @@
+"""Shared output plumbing: atomic writes, provenance records, table and layer writers.
+
+Every file gisfix writes goes through :func:`atomic_path`: results are written to a
+temporary file beside the target and renamed into place only when complete, so a failure
+never leaves a half-written output.  Every output carries a provenance record
+(:func:`provenance`): the gisfix version, the inputs and the parameters that made it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from gisfix._version import __version__
+from gisfix.errors import GisfixError, InputFileError, OutputExistsError
+
+#: File suffixes the table writer understands.
+TABLE_SUFFIXES = (".csv", ".parquet", ".gpkg", ".json")
+
+
+def provenance(inputs: Mapping[str, object] | None = None, parameters: Mapping | None = None,
+               command: str | None = None) -> dict:
+    """Return the provenance record stored with every output.
+
+    Parameters
+    ----------
+    inputs : mapping
+        Named inputs; paths are recorded with their size and modification time.
+    parameters : mapping
+        The parameters of the computation (JSON-serialisable values).
+    command : str, optional
+        The API function or CLI verb that made the output.
+    """
+    recorded = {}
+    for name, value in (inputs or {}).items():
+        recorded[name] = _describe_input(value)
+    return {
+        "gisfix_version": __version__,
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "command": command,
+        "inputs": recorded,
+        "parameters": _jsonable(dict(parameters or {})),
+    }
+
+
+def _describe_input(value):
+    if isinstance(value, list | tuple):
+        return [_describe_input(v) for v in value]
+    if isinstance(value, str | os.PathLike) and Path(value).exists():
+        p = Path(value)
+        st = p.stat()
+        return {"path": str(p.resolve()), "bytes": st.st_size,
+                "modified": _dt.datetime.fromtimestamp(st.st_mtime, _dt.UTC).isoformat(
+                    timespec="seconds")}
+    return _jsonable(value)
+
+
+def _jsonable(value):
+    """Convert numpy scalars, paths and tuples into JSON-friendly values."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, os.PathLike):
+        return str(value)
+    if hasattr(value, "item") and not isinstance(value, str | bytes):
+        try:
+            return value.item()
+        except (ValueError, AttributeError):
+            pass
+    if isinstance(value, float) and value != value:
+        return None
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def check_output(path: str | os.PathLike, overwrite: bool = False,
+                 suffixes: tuple[str, ...] | None = None) -> Path:
+    """Validate an output path before any work is done.
+
+    Raises
+    ------
+    OutputExistsError
+        If the file exists and ``overwrite`` is False.
+    GisfixError
+        If the suffix is not one of ``suffixes`` or the folder does not exist.
+    """
+    p = Path(path)
+    if suffixes is not None and p.suffix.lower() not in suffixes:
+        raise GisfixError(
+            f"unknown output format {p.suffix or '(no suffix)'!r} for {p}; use one of "
+            + ", ".join(suffixes)
+        )
+    if p.exists() and not overwrite:
+        raise OutputExistsError(f"{p} exists; pass --overwrite (overwrite=True) to replace it")
+    if not p.parent.exists():
+        raise GisfixError(f"the folder {p.parent} does not exist; create it first")
+    return p
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; move it into place only on success.
+
+    Examples
+    --------
+    >>> with atomic_path("out.csv", overwrite=True) as tmp:  # doctest: +SKIP
+    ...     df.to_csv(tmp)
+    """
+    target = check_output(path, overwrite)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix + ".tmp",
+                               dir=target.parent)
+    os.close(fd)
+    os.unlink(tmp)  # writers such as GDAL want to create the file themselves
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_json(obj: Mapping, path, overwrite: bool = False) -> Path:
+    """Write ``obj`` as indented UTF-8 JSON, atomically."""
+    with atomic_path(path, overwrite) as tmp:
+        tmp.write_text(json.dumps(_jsonable(obj), indent=2, ensure_ascii=False) + "\n",
+                       encoding="utf-8")
+    return Path(path)
+
+
+def write_table(df: pd.DataFrame, path, prov: Mapping, overwrite: bool = False,
+                layer: str = "table") -> Path:
+    """Write a DataFrame as CSV, Parquet, GeoPackage table or JSON with provenance.
+
+    CSV gets a sidecar ``<file>.provenance.json``; Parquet stores the record in its schema
+    metadata; a GeoPackage gets a ``provenance`` table; JSON embeds it.
+    """
+    p = check_output(path, overwrite, TABLE_SUFFIXES)
+    suffix = p.suffix.lower()
+    text = json.dumps(_jsonable(prov), ensure_ascii=False)
+    if suffix == ".csv":
+        side = p.with_name(p.name + ".provenance.json")
+        with atomic_path(p, overwrite) as tmp:
+            df.to_csv(tmp, index=False)
+            write_json(prov, side, overwrite=True)
+    elif suffix == ".parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        meta = dict(table.schema.metadata or {})
+        meta[b"gisfix_provenance"] = text.encode()
+        with atomic_path(p, overwrite) as tmp:
+            pq.write_table(table.replace_schema_metadata(meta), tmp)
+    elif suffix == ".json":
+        write_json({"provenance": prov, "rows": df.to_dict(orient="records")}, p, overwrite)
+    else:
+        write_layers(p, {layer: df}, prov, overwrite)
+    return p
+
+
+def write_layers(path, layers: Mapping[str, pd.DataFrame], prov: Mapping,
+                 overwrite: bool = False, styles: Mapping[str, str] | None = None) -> Path:
+    """Write several layers (GeoDataFrames or plain tables) into one GeoPackage, atomically.
+
+    A ``provenance`` table with one JSON row is added; ``styles`` maps layer names to QGIS
+    QML documents stored in ``layer_styles`` so QGIS opens each layer styled.
+    """
+    import geopandas as gpd
+    import pyogrio
+
+    p = check_output(path, overwrite, (".gpkg",))
+    with atomic_path(p, overwrite) as tmp:
+        for name, frame in layers.items():
+            if isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name in frame:
+                pyogrio.write_dataframe(frame, tmp, layer=name, driver="GPKG", append=tmp.exists())
+            else:
+                pyogrio.write_dataframe(pd.DataFrame(frame), tmp, layer=name, driver="GPKG",
+                                        append=tmp.exists())
+        meta = pd.DataFrame({"key": ["gisfix_provenance"],
+                             "value": [json.dumps(_jsonable(prov), ensure_ascii=False)]})
+        pyogrio.write_dataframe(meta, tmp, layer="provenance", driver="GPKG", append=True)
+        if styles:
+            _write_qgis_styles(tmp, layers, styles)
+    return p
+
+
+def _write_qgis_styles(gpkg: Path, layers: Mapping, styles: Mapping[str, str]) -> None:
+    """Store QML styles in the GeoPackage's ``layer_styles`` table (QGIS's convention)."""
+    import sqlite3
+
+    con = sqlite3.connect(gpkg)
+    try:
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS layer_styles (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+            "f_table_catalog TEXT, f_table_schema TEXT, f_table_name TEXT, "
+            "f_geometry_column TEXT, styleName TEXT, styleQML TEXT, styleSLD TEXT, "
+            "useAsDefault BOOLEAN, description TEXT, owner TEXT, ui TEXT, "
+            "update_time DATETIME DEFAULT CURRENT_TIMESTAMP)"
+        )
+        for name, qml in styles.items():
+            geom = layers[name].geometry.name if hasattr(layers[name], "geometry") else "geom"
+            con.execute(
+                "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, "
+                "f_geometry_column, styleName, styleQML, styleSLD, useAsDefault, description, "
+                "owner) VALUES ('', '', ?, ?, ?, ?, '', 1, 'gisfix default style', 'gisfix')",
+                (name, "geom" if geom == "geometry" else geom, name, qml),
+            )
+        con.commit()
+    finally:
+        con.close()
+
+
+def read_provenance(path) -> dict:
+    """Return the provenance record stored in a gisfix output (any supported format)."""
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix == ".csv":
+        return json.loads(p.with_name(p.name + ".provenance.json").read_text(encoding="utf-8"))
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return json.loads(pq.read_schema(p).metadata[b"gisfix_provenance"])
+    if suffix == ".json":
+        return json.loads(p.read_text(encoding="utf-8"))["provenance"]
+    if suffix == ".toml":
+        import tomllib
+
+        return tomllib.loads(p.read_text(encoding="utf-8")).get("provenance", {})
+    import pyogrio
+
+    meta = pyogrio.read_dataframe(p, layer="provenance")
+    return json.loads(meta["value"].iloc[0])
+
+
+def require_file(path) -> Path:
+    """Return ``Path(path)`` or raise :class:`InputFileError` naming the missing file."""
+    p = Path(path)
+    if not p.exists():
+        raise InputFileError(f"no such file: {p}")
+    return p

@@ -1,0 +1,594 @@
+"""Built-up raster stacks: one lazy object for every built-up encoding gisfix reads.
+
+:func:`open_builtup` opens one raster (``year-built``, ``ldsmt``: every epoch in one band)
+or one raster per epoch (``binary``, ``fraction``, ``class=V[,V]``) and returns a
+:class:`BuiltupStack`.  Nothing is read until asked; every read takes a
+:class:`rasterio.windows.Window`, so callers work strip by strip in bounded memory.
+
+Encodings
+---------
+``year-built``
+    One band; each cell holds the first epoch it was built (GHSL / GOSTurban style,
+    e.g. 1975, 1980, ... 2030); nodata means never built.  Epochs default to the distinct
+    values present.  A cell is built at epoch *E* when its value is <= *E*.
+``ldsmt``
+    GHS-BUILT LDSMT (R2015B): 0 nodata, 1 water, 2 land never built, 3 built 2000-2014,
+    4 built 1990-2000, 5 built 1975-1990, 6 built before 1975.  Epochs 1975, 1990, 2000,
+    2014 (1975 stands for "by 1975").  Water counts as observed (valid) and not built.
+``binary``
+    One raster per epoch: non-zero = built, 0 = not built, nodata = not observed.
+``fraction``
+    One raster per epoch holding the built-up fraction of each cell, in ``fraction_units``
+    ``"unit"`` (0-1), ``"percent"`` (0-100) or ``"m2"`` (m² of built surface per cell, as in
+    GHS-BUILT-S).
+``class=V[,V...]``
+    One land-cover raster per epoch; the listed class values are built (CORINE reduced to
+    urban = 1: ``class=1``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import rasterio
+from rasterio.windows import Window
+
+from gisfix.crs import check_area_crs, crs_label, geodesic_row_areas, resolve_crs
+from gisfix.errors import InputFileError, RasterError
+
+ORDINAL_ENCODINGS = ("year-built", "ldsmt")
+PER_EPOCH_ENCODINGS = ("binary", "fraction", "class")
+ENCODINGS = ("year-built", "ldsmt", "binary", "fraction", "class=V[,V]")
+FRACTION_UNITS = ("unit", "percent", "m2")
+
+#: LDSMT class -> index of the first epoch built in LDSMT_EPOCHS.
+LDSMT_EPOCHS = (1975, 1990, 2000, 2014)
+_LDSMT_FIRST = {6: 0, 5: 1, 4: 2, 3: 3}
+LDSMT_NODATA = 0
+
+#: Codes of :meth:`BuiltupStack.read_ordinal` beyond the epoch indices.
+INVALID = np.uint8(255)
+
+#: Default number of cells per window: bounded memory whatever the raster size.
+DEFAULT_WINDOW_CELLS = 4_000_000
+
+_YEAR = re.compile(r"(?<!\d)(1[89]\d\d|20\d\d)(?!\d)")
+
+
+def parse_encoding(encoding: str) -> tuple[str, tuple[float, ...]]:
+    """Split an encoding string into its kind and, for ``class=``, the built class values.
+
+    Examples
+    --------
+    >>> parse_encoding("class=1,2")
+    ('class', (1.0, 2.0))
+    >>> parse_encoding("year-built")
+    ('year-built', ())
+    """
+    enc = encoding.strip().lower().replace("_", "-")
+    if enc.startswith("class"):
+        _, _, values = enc.partition("=")
+        try:
+            classes = tuple(float(v) for v in values.split(",") if v.strip())
+        except ValueError:
+            classes = ()
+        if not classes:
+            raise RasterError(
+                f"encoding {encoding!r} lists no class values; write e.g. 'class=1' or "
+                "'class=111,112' (the land-cover values that count as built)"
+            )
+        return "class", classes
+    if enc in ("yearbuilt", "year"):
+        enc = "year-built"
+    if enc not in ORDINAL_ENCODINGS + ("binary", "fraction"):
+        raise RasterError(
+            f"unknown encoding {encoding!r}; choose one of {', '.join(ENCODINGS)}"
+        )
+    return enc, ()
+
+
+def epochs_from_names(paths: Sequence[Path]) -> list[int]:
+    """Return the 4-digit year in each file name, or raise if one is missing or ambiguous."""
+    years = []
+    for p in paths:
+        found = sorted(set(_YEAR.findall(p.stem)))
+        if len(found) != 1:
+            raise RasterError(
+                f"cannot tell the epoch of {p.name} from its name (found "
+                f"{found or 'no year'}); pass epochs=[...] (--epochs Y,Y,...) in file order"
+            )
+        years.append(int(found[0]))
+    return years
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A raster grid: CRS, affine transform and shape."""
+
+    crs: object
+    transform: object
+    width: int
+    height: int
+
+    def describe(self) -> str:
+        """Return a one-line description naming CRS, size, cell size and origin."""
+        t = self.transform
+        return (f"{crs_label(self.crs)} {self.width}x{self.height} cells of "
+                f"{abs(t.a):.6g}x{abs(t.e):.6g} at ({t.c:.6f}, {t.f:.6f})")
+
+    def same_as(self, other: Grid, rtol: float = 1e-9) -> bool:
+        """Return True if the grids coincide (same CRS, shape and transform)."""
+        return (self.crs == other.crs and self.width == other.width
+                and self.height == other.height
+                and self.transform.almost_equals(other.transform, precision=rtol * max(
+                    1.0, abs(self.transform.c), abs(self.transform.f))))
+
+
+@dataclass
+class BuiltupStack:
+    """A lazy stack of built-up rasters, one layer per epoch (see the module docstring).
+
+    Use :func:`open_builtup` to make one.  Reads are windowed; file handles open on first
+    use and close with :meth:`close` or at the end of a ``with`` block.
+    """
+
+    paths: tuple[Path, ...]
+    encoding: str
+    epochs: tuple[int, ...]
+    grid: Grid
+    nodata: tuple[float | None, ...]
+    dtype: str
+    classes: tuple[float, ...] = ()
+    fraction_units: str = "unit"
+    area_scale: float = 1.0
+    _handles: list = field(default_factory=list, repr=False)
+    _lut: np.ndarray | None = field(default=None, repr=False)
+    _row_areas: np.ndarray | None = field(default=None, repr=False)
+
+    # -- basic facts ---------------------------------------------------------------------
+    @property
+    def crs(self):
+        """The horizontal CRS (pyproj)."""
+        return self.grid.crs
+
+    @property
+    def transform(self):
+        """The affine transform."""
+        return self.grid.transform
+
+    @property
+    def width(self) -> int:
+        """Number of columns."""
+        return self.grid.width
+
+    @property
+    def height(self) -> int:
+        """Number of rows."""
+        return self.grid.height
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(rows, columns)."""
+        return self.grid.height, self.grid.width
+
+    @property
+    def is_ordinal(self) -> bool:
+        """True when one band carries every epoch (``year-built``, ``ldsmt``)."""
+        return self.encoding in ORDINAL_ENCODINGS
+
+    @property
+    def is_geographic(self) -> bool:
+        """True for a lon/lat grid (cell areas then vary by row)."""
+        return self.crs.is_geographic
+
+    def epoch_index(self, epoch: int) -> int:
+        """Return the position of ``epoch`` in :attr:`epochs`, or raise naming the choices."""
+        try:
+            return self.epochs.index(int(epoch))
+        except ValueError:
+            raise RasterError(
+                f"epoch {epoch} is not in this stack; its epochs are "
+                + ", ".join(map(str, self.epochs))
+            ) from None
+
+    # -- file handles --------------------------------------------------------------------
+    def _ds(self, i: int = 0):
+        if not self._handles:
+            self._handles = [rasterio.open(p) for p in self.paths]
+        return self._handles[i]
+
+    def close(self) -> None:
+        """Close any open file handles."""
+        for h in self._handles:
+            h.close()
+        self._handles = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __getstate__(self):  # picklable for dask / multiprocessing: handles reopen lazily
+        state = self.__dict__.copy()
+        state["_handles"] = []
+        return state
+
+    # -- windows -------------------------------------------------------------------------
+    def windows(self, max_cells: int = DEFAULT_WINDOW_CELLS) -> Iterator[Window]:
+        """Yield full-width row strips of at most ``max_cells`` cells, aligned to blocks."""
+        block_h = max(1, self._ds(0).block_shapes[0][0])
+        rows = max(1, max_cells // max(1, self.width))
+        if rows >= block_h:
+            rows -= rows % block_h
+        for r0 in range(0, self.height, rows):
+            yield Window(0, r0, self.width, min(rows, self.height - r0))
+
+    def _window(self, window: Window | None) -> Window:
+        return window if window is not None else Window(0, 0, self.width, self.height)
+
+    # -- cell areas ----------------------------------------------------------------------
+    def row_cell_areas(self, window: Window | None = None) -> np.ndarray:
+        """Return the true area in m² of one cell in each row of ``window``.
+
+        Equal-area grids: ``|a * e|`` of the transform for every row.  Geographic grids:
+        exact ellipsoidal cell areas (:func:`gisfix.crs.geodesic_row_areas`).
+        """
+        if self._row_areas is None:
+            if self.is_geographic:
+                self._row_areas = geodesic_row_areas(self.crs, self.transform, self.height)
+            else:
+                t = self.transform
+                self._row_areas = np.full(self.height, abs(t.a * t.e) - abs(t.b * t.d))
+        w = self._window(window)
+        return self._row_areas[int(w.row_off): int(w.row_off + w.height)]
+
+    # -- reads ---------------------------------------------------------------------------
+    def _read_band(self, i: int, window: Window) -> np.ndarray:
+        return self._ds(i).read(1, window=window)
+
+    def _ordinal_lut(self) -> np.ndarray:
+        if self._lut is None:
+            n = len(self.epochs)
+            if self.encoding == "ldsmt":
+                lut = np.full(256, n, dtype=np.uint8)
+                lut[LDSMT_NODATA] = INVALID
+                for code, k in _LDSMT_FIRST.items():
+                    e = LDSMT_EPOCHS[k]
+                    # with a subset of epochs, a cell counts from the first kept epoch >= e
+                    lut[code] = np.searchsorted(self.epochs, e, side="left")
+                lut[7:] = INVALID
+            else:
+                size = 65536 if np.dtype(self.dtype).itemsize <= 2 else None
+                if size is None:
+                    raise RasterError(
+                        f"year-built rasters must be 8- or 16-bit integers, got {self.dtype}"
+                    )
+                values = np.arange(size)
+                lut = np.searchsorted(np.asarray(self.epochs), values, side="left").astype(
+                    np.uint8)
+                if self.nodata[0] is not None and 0 <= self.nodata[0] < size:
+                    lut[int(self.nodata[0])] = n  # nodata = never built (still observed)
+                lut[values == 0] = n
+            self._lut = lut
+        return self._lut
+
+    def read_ordinal(self, window: Window | None = None) -> np.ndarray:
+        """Return, per cell, the index of the first epoch it is built (ordinal encodings).
+
+        ``len(epochs)`` means not built by the last epoch; :data:`INVALID` (255) means not
+        observed.  A cell is built at epoch ``epochs[j]`` iff its code is <= j.
+        """
+        if not self.is_ordinal:
+            raise RasterError(
+                f"read_ordinal needs a year-built or ldsmt stack, not {self.encoding}")
+        raw = self._read_band(0, self._window(window))
+        if np.issubdtype(raw.dtype, np.signedinteger):
+            raw = np.where(raw < 0, 0, raw).astype(np.uint16)
+        return self._ordinal_lut()[raw]
+
+    def read_fraction(self, window: Window | None = None,
+                      epochs: Sequence[int] | None = None) -> np.ndarray:
+        """Return built-up fractions, shape ``(n_epochs, rows, cols)``, NaN where not observed."""
+        w = self._window(window)
+        idx = [self.epoch_index(e) for e in epochs] if epochs is not None else range(
+            len(self.epochs))
+        if self.is_ordinal:
+            codes = self.read_ordinal(w)
+            out = np.empty((len(idx), int(w.height), int(w.width)), dtype=np.float32)
+            invalid = codes == INVALID
+            for o, j in enumerate(idx):
+                out[o] = codes <= j
+                out[o][invalid] = np.nan
+            return out
+        out = np.empty((len(idx), int(w.height), int(w.width)), dtype=np.float32)
+        for o, j in enumerate(idx):
+            out[o] = self._per_epoch_fraction(j, w)
+        return out
+
+    def _per_epoch_fraction(self, j: int, w: Window) -> np.ndarray:
+        raw = self._read_band(j, w)
+        nd = self.nodata[j]
+        invalid = np.zeros(raw.shape, bool) if nd is None else (
+            np.isnan(raw) if isinstance(nd, float) and np.isnan(nd) else raw == nd)
+        if np.issubdtype(raw.dtype, np.floating):
+            invalid |= np.isnan(raw)
+        if self.encoding == "binary":
+            frac = (raw != 0).astype(np.float32)
+        elif self.encoding == "class":
+            frac = np.isin(raw, np.asarray(self.classes, dtype=raw.dtype)).astype(np.float32)
+        else:  # fraction
+            frac = raw.astype(np.float32)
+            if self.fraction_units == "percent":
+                frac /= 100.0
+            elif self.fraction_units == "m2":
+                frac /= self.row_cell_areas(w)[:, None].astype(np.float32)
+            np.clip(frac, 0.0, 1.0, out=frac)
+        frac[invalid] = np.nan
+        return frac
+
+    def built(self, epoch: int, window: Window | None = None) -> np.ndarray:
+        """Return a boolean array: is the cell built at ``epoch`` (fraction >= 0.5)?
+
+        Not-observed cells are False; see :meth:`valid`.
+        """
+        j = self.epoch_index(epoch)
+        if self.is_ordinal:
+            return self.read_ordinal(window) <= j
+        f = self._per_epoch_fraction(j, self._window(window))
+        return np.nan_to_num(f, nan=0.0) >= 0.5
+
+    def fraction(self, epoch: int, window: Window | None = None) -> np.ndarray:
+        """Return the built-up fraction at ``epoch`` (NaN where not observed)."""
+        return self.read_fraction(window, [epoch])[0]
+
+    def valid(self, window: Window | None = None, epoch: int | None = None) -> np.ndarray:
+        """Return a boolean array: is the cell observed (at ``epoch``; all epochs if None)?"""
+        w = self._window(window)
+        if self.is_ordinal:
+            return self.read_ordinal(w) != INVALID
+        idx = [self.epoch_index(epoch)] if epoch is not None else range(len(self.epochs))
+        ok = np.ones((int(w.height), int(w.width)), bool)
+        for j in idx:
+            ok &= ~np.isnan(self._per_epoch_fraction(j, w))
+        return ok
+
+    # -- whole-raster summaries ----------------------------------------------------------
+    def summary(self, max_cells: int = DEFAULT_WINDOW_CELLS) -> pd.DataFrame:
+        """Return built and valid cell counts and areas per epoch over the whole grid.
+
+        Columns: ``built_cells``, ``valid_cells``, ``builtup_km2``, ``valid_km2``, indexed
+        by epoch.  One windowed pass.
+        """
+        n = len(self.epochs)
+        built_cells = np.zeros(n)
+        valid_cells = np.zeros(n)
+        built_m2 = np.zeros(n)
+        valid_m2 = np.zeros(n)
+        for w in self.windows(max_cells):
+            areas = self.row_cell_areas(w)
+            if self.is_ordinal:
+                codes = self.read_ordinal(w)
+                # per row counts of each code, then cumulative over epochs
+                h = codes.shape[0]
+                keys = (np.arange(h, dtype=np.int64)[:, None] * 256 + codes).ravel()
+                counts = np.bincount(keys, minlength=h * 256).reshape(h, 256)
+                per_epoch = np.cumsum(counts[:, :n], axis=1)  # rows x epochs
+                valid_rows = counts[:, : n + 1].sum(axis=1)
+                built_cells += per_epoch.sum(axis=0)
+                built_m2 += (per_epoch * areas[:, None]).sum(axis=0)
+                valid_cells += valid_rows.sum()
+                valid_m2 += (valid_rows * areas).sum()
+            else:
+                frac = self.read_fraction(w)
+                ok = ~np.isnan(frac)
+                f = np.nan_to_num(frac, nan=0.0)
+                built_cells += f.sum(axis=(1, 2))
+                valid_cells += ok.sum(axis=(1, 2))
+                built_m2 += (f.sum(axis=2) * areas[None, :]).sum(axis=1)
+                valid_m2 += (ok.sum(axis=2) * areas[None, :]).sum(axis=1)
+        return pd.DataFrame(
+            {"built_cells": built_cells, "valid_cells": valid_cells,
+             "builtup_km2": built_m2 / 1e6, "valid_km2": valid_m2 / 1e6},
+            index=pd.Index(self.epochs, name="epoch"),
+        )
+
+    def describe(self) -> dict:
+        """Return the facts ``gisfix info`` prints for this stack."""
+        t = self.transform
+        return {
+            "kind": "raster", "paths": [str(p) for p in self.paths],
+            "crs": crs_label(self.crs), "crs_name": self.crs.name,
+            "geographic": bool(self.is_geographic),
+            "cell_area": "geodesic (per row, ellipsoidal)" if self.is_geographic
+            else "cell size (projected)",
+            "grid": {"width": self.width, "height": self.height,
+                     "cell_size": [abs(t.a), abs(t.e)], "origin": [t.c, t.f]},
+            "dtype": self.dtype, "nodata": list(self.nodata), "encoding": self.encoding
+            + (("=" + ",".join(f"{c:g}" for c in self.classes)) if self.classes else ""),
+            "epochs": list(self.epochs),
+        }
+
+
+def _scan_values(path: Path, max_cells: int = DEFAULT_WINDOW_CELLS) -> np.ndarray:
+    """Return the count of every value of an 8/16-bit band (one windowed pass)."""
+    with rasterio.open(path) as ds:
+        size = 256 if ds.dtypes[0] == "uint8" else 65536
+        counts = np.zeros(size, dtype=np.int64)
+        rows = max(1, max_cells // ds.width)
+        for r0 in range(0, ds.height, rows):
+            a = ds.read(1, window=Window(0, r0, ds.width, min(rows, ds.height - r0)))
+            counts += np.bincount(a.ravel(), minlength=size)[:size]
+    return counts
+
+
+def open_builtup(paths: str | os.PathLike | Sequence[str | os.PathLike], encoding: str,
+                 epochs: Sequence[int] | None = None, *, fraction_units: str = "unit",
+                 nodata: float | None = None) -> BuiltupStack:
+    """Open built-up raster(s) as a lazy :class:`BuiltupStack`.
+
+    Parameters
+    ----------
+    paths : path or list of paths
+        One raster for ``year-built`` / ``ldsmt``; one raster per epoch otherwise.
+    encoding : str
+        ``year-built``, ``ldsmt``, ``binary``, ``fraction`` or ``class=V[,V]``.
+    epochs : list of int, optional
+        ``year-built``: the epochs to report (default: every distinct year in the raster;
+        a cell built in a year between two epochs counts from the next one).
+        ``ldsmt``: a subset of 1975, 1990, 2000, 2014.  Per-epoch encodings: one year per
+        file, in file order (default: the 4-digit year in each file name).
+    fraction_units : {"unit", "percent", "m2"}
+        Scale of ``fraction`` rasters: 0-1, 0-100, or m² of built surface per cell.
+    nodata : float, optional
+        Nodata value to use when the files declare none (LDSMT uses 0 by definition).
+
+    Returns
+    -------
+    BuiltupStack
+
+    Raises
+    ------
+    InputFileError, RasterError, CRSError
+
+    Examples
+    --------
+    >>> stack = open_builtup("ghsl_year_built_100m_mollweide.tif", "year-built")  # doctest: +SKIP
+    >>> stack.epochs[:3]  # doctest: +SKIP
+    (1975, 1980, 1985)
+    """
+    if isinstance(paths, str | os.PathLike):
+        paths = [paths]
+    paths = tuple(Path(p) for p in paths)
+    if not paths:
+        raise RasterError("no raster given")
+    for p in paths:
+        if not p.exists():
+            raise InputFileError(f"no such raster: {p}")
+    kind, classes = parse_encoding(encoding)
+    if fraction_units not in FRACTION_UNITS:
+        raise RasterError(
+            f"fraction_units must be one of {', '.join(FRACTION_UNITS)}, got {fraction_units!r}"
+        )
+
+    grids, nodatas, dtypes = [], [], []
+    for p in paths:
+        try:
+            with rasterio.open(p) as ds:
+                if ds.crs is None:
+                    raise RasterError(
+                        f"{p.name} has no CRS; assign one first (gdal_edit.py -a_srs EPSG:...)"
+                    )
+                crs = resolve_crs(ds.crs.to_wkt(), what=p.name)
+                grids.append(Grid(crs, ds.transform, ds.width, ds.height))
+                nd = ds.nodata if ds.nodata is not None else nodata
+                nodatas.append(nd)
+                dtypes.append(ds.dtypes[0])
+                if ds.transform.b != 0 or ds.transform.d != 0:
+                    raise RasterError(f"{p.name} is rotated; warp it north-up first")
+        except rasterio.errors.RasterioIOError as exc:
+            raise InputFileError(f"cannot open {p} as a raster: {exc}") from None
+    for p, g in zip(paths[1:], grids[1:]):
+        if not g.same_as(grids[0]):
+            raise RasterError(
+                f"epoch rasters must share one grid: {paths[0].name} is "
+                f"{grids[0].describe()} but {p.name} is {g.describe()}; align them first "
+                "(gdalwarp -te/-tr/-t_srs to the first grid). gisfix never resamples implicitly"
+            )
+
+    if kind in ORDINAL_ENCODINGS:
+        if len(paths) != 1:
+            raise RasterError(
+                f"the {kind} encoding keeps every epoch in one raster; got {len(paths)} files"
+            )
+        if kind == "ldsmt":
+            if dtypes[0] != "uint8":
+                raise RasterError(f"LDSMT rasters are 8-bit; {paths[0].name} is {dtypes[0]}")
+            nodatas = [LDSMT_NODATA if nodatas[0] is None else nodatas[0]]
+            chosen = LDSMT_EPOCHS if epochs is None else tuple(int(e) for e in epochs)
+            bad = [e for e in chosen if e not in LDSMT_EPOCHS]
+            if bad:
+                raise RasterError(
+                    f"LDSMT epochs are {', '.join(map(str, LDSMT_EPOCHS))}; got {bad}"
+                )
+        else:
+            if dtypes[0] not in ("uint8", "uint16", "int16"):
+                raise RasterError(
+                    f"year-built rasters hold years in an integer band; {paths[0].name} is "
+                    f"{dtypes[0]}"
+                )
+            if epochs is None:
+                counts = _scan_values(paths[0])
+                present = np.flatnonzero(counts)
+                nd = nodatas[0]
+                present = [int(v) for v in present if v != nd and v != 0]
+                if not present:
+                    raise RasterError(f"{paths[0].name} holds no built year (all nodata or 0)")
+                if min(present) < 1800 or max(present) > 2200:
+                    raise RasterError(
+                        f"{paths[0].name} holds values {min(present)}-{max(present)}, not "
+                        "years; is it really year-built? try gisfix info for a guess"
+                    )
+                chosen = tuple(present)
+            else:
+                chosen = tuple(int(e) for e in epochs)
+        if len(chosen) > 254:
+            raise RasterError("at most 254 epochs per stack")
+    else:
+        chosen = tuple(int(e) for e in epochs) if epochs is not None else tuple(
+            epochs_from_names(paths))
+        if len(chosen) != len(paths):
+            raise RasterError(
+                f"{len(paths)} rasters but {len(chosen)} epochs; give one epoch per raster"
+            )
+    if list(chosen) != sorted(set(chosen)):
+        raise RasterError(f"epochs must be distinct and increasing; got {list(chosen)}")
+    if kind not in ORDINAL_ENCODINGS:
+        order = np.argsort(chosen)
+        paths = tuple(paths[i] for i in order)
+        nodatas = [nodatas[i] for i in order]
+
+    g = grids[0]
+    t = g.transform
+    centre = (t.c + t.a * g.width / 2, t.f + t.e * g.height / 2)
+    scale = check_area_crs(g.crs, centre, what=paths[0].name)
+    return BuiltupStack(paths=paths, encoding=kind, epochs=tuple(chosen), grid=g,
+                        nodata=tuple(nodatas), dtype=dtypes[0], classes=classes,
+                        fraction_units=fraction_units, area_scale=scale)
+
+
+def guess_encoding(path: str | os.PathLike) -> str:
+    """Guess the built-up encoding of a raster from its dtype and values (for ``gisfix info``)."""
+    with rasterio.open(path) as ds:
+        dtype = ds.dtypes[0]
+        nd = ds.nodata
+        step = max(1, int(np.sqrt(ds.width * ds.height / 4_000_000)))
+        sample = ds.read(1, out_shape=(max(1, ds.height // step), max(1, ds.width // step)),
+                         resampling=rasterio.enums.Resampling.nearest)
+    values = np.unique(sample[~np.isnan(sample)] if sample.dtype.kind == "f" else sample)
+    if nd is not None:
+        values = values[values != nd]
+    values = values.astype(np.float64)
+    if dtype.startswith("float"):
+        if values.size and values.min() >= 0 and values.max() <= 1:
+            return "fraction (0-1)"
+        if values.size and values.max() <= 100:
+            return "fraction (percent)?"
+        return "fraction (m2 per cell)?"
+    if values.size and 1800 <= values[values > 0].min(initial=1800) and values.max() <= 2200 \
+            and values.max() >= 1800:
+        return "year-built"
+    vals = set(int(v) for v in values)
+    if vals <= {0, 1}:
+        return "binary"
+    if vals <= set(range(7)) and vals & {3, 4, 5, 6} and dtype == "uint8" and nd is None:
+        return "ldsmt"
+    if vals <= {1, 2}:
+        return "class=1 (1 = built, 2 = not built?)"
+    return "unknown (land cover? use class=V[,V])"
