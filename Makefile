@@ -31,6 +31,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 bench: $(STAMP)
+	$(VENV)/bin/uv pip install --python $(PY) -q -e '.[test,bench]' || $(PY) -m pip install -q -e '.[test,bench]'
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
