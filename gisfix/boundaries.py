@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gisfix.crs import resolve_crs
+from gisfix.crs import resolve_crs, true_areas
 from gisfix.errors import GeometryError, GisfixError, IdError, InputFileError
 
 log = logging.getLogger(__name__)
@@ -138,20 +138,18 @@ def check_polygons(gdf: gpd.GeoDataFrame, *, make_valid: bool = False, drop_empt
                 f"{_show(gdf.index[invalid])}; first: {reasons[0]}); pass make_valid=True "
                 "(--make-valid) to repair them"
             )
-        before = geom[invalid].area
+        before = _areas(geom[invalid], gdf.crs)
         fixed = shapely.make_valid(geom[invalid].values, method="structure", keep_collapsed=False)
         fixed = [_polygonal_part(g) for g in fixed]
         gdf = gdf.copy()
         gdf.loc[invalid, gdf.geometry.name] = fixed
-        after = gdf.geometry[invalid].area
+        after = _areas(gdf.geometry[invalid], gdf.crs)
         report["repaired"] = int(invalid.sum())
-        report["area_change"] = float((after - before).sum())
-        report["area_change_rel"] = float(
-            ((after - before).abs().sum()) / max(float(before.abs().sum()), 1e-300)
-        )
+        report["area_change_m2"] = float((after - before).sum())
+        report["area_change_rel"] = float(np.abs(after - before).sum() / max(before.sum(), 1e-300))
         log.warning(
-            "repaired %d invalid polygons; total area changed by %.6g (%.4g%% of their area)",
-            invalid.sum(), report["area_change"], 100 * report["area_change_rel"],
+            "repaired %d invalid polygons; total area changed by %.6g m2 (%.4g%% of their area)",
+            invalid.sum(), report["area_change_m2"], 100 * report["area_change_rel"],
         )
         still_empty = gdf.geometry.is_empty
         if still_empty.any():
@@ -160,6 +158,11 @@ def check_polygons(gdf: gpd.GeoDataFrame, *, make_valid: bool = False, drop_empt
                 f"area (ids {_show(gdf.index[still_empty])}); fix them in a GIS"
             )
     return gdf, report
+
+
+def _areas(geoms, crs) -> np.ndarray:
+    """True areas in m² when the CRS is known, planar areas otherwise."""
+    return true_areas(geoms, crs) if crs is not None else np.asarray(geoms.area, dtype=float)
 
 
 def _polygonal_part(g):
@@ -228,11 +231,19 @@ def read_boundaries(path: str | os.PathLike, id: str, *, layer: str | None = Non
     if not p.exists():
         raise InputFileError(f"no such boundary file: {p}")
     src = str(p)
-    try:
-        layers = pyogrio.list_layers(src)
-    except Exception as exc:
-        raise InputFileError(f"cannot open {p} as a vector file: {exc}") from None
-    if layer is None:
+    if p.suffix.lower() in (".parquet", ".geoparquet"):
+        gdf = _read_geoparquet(p)
+        layers = [(p.stem, "")]
+        layer = None
+    else:
+        gdf = None
+        try:
+            layers = pyogrio.list_layers(src)
+        except Exception as exc:
+            raise InputFileError(f"cannot open {p} as a vector file: {exc}") from None
+    if gdf is not None:
+        pass
+    elif layer is None:
         if len(layers) > 1:
             names = [str(n) for n, _ in layers]
             polyl = [str(n) for n, t in layers if t and "Polygon" in str(t)]
@@ -247,13 +258,14 @@ def read_boundaries(path: str | os.PathLike, id: str, *, layer: str | None = Non
         raise GisfixError(
             f"{p.name} has no layer {layer!r}; it has: {', '.join(str(n) for n, _ in layers)}"
         )
-    kw = {"layer": layer}
-    if encoding:
-        kw["encoding"] = encoding
-    try:
-        gdf = pyogrio.read_dataframe(src, **kw)
-    except Exception as exc:
-        raise InputFileError(f"cannot read {p}: {exc}") from None
+    if gdf is None:
+        kw = {"layer": layer}
+        if encoding:
+            kw["encoding"] = encoding
+        try:
+            gdf = pyogrio.read_dataframe(src, **kw)
+        except Exception as exc:
+            raise InputFileError(f"cannot read {p}: {exc}") from None
     what = p.name
     if id not in gdf.columns:
         raise IdError(
@@ -295,6 +307,14 @@ def read_boundaries(path: str | os.PathLike, id: str, *, layer: str | None = Non
     return gdf
 
 
+def _read_geoparquet(p: Path) -> gpd.GeoDataFrame:
+    """Read GeoParquet with geopandas (GDAL's Parquet driver is not in every wheel)."""
+    try:
+        return gpd.read_parquet(p)
+    except Exception as exc:
+        raise InputFileError(f"cannot read {p} as GeoParquet: {exc}") from None
+
+
 def describe_boundaries(path: str | os.PathLike, *, layer: str | None = None,
                         id: str | None = None) -> dict:  # noqa: A002
     """Return facts about a boundary file without failing on its defects (for ``gisfix info``).
@@ -309,10 +329,17 @@ def describe_boundaries(path: str | os.PathLike, *, layer: str | None = None,
     p = Path(path)
     if not p.exists():
         raise InputFileError(f"no such file: {p}")
-    layers = [(str(n), str(t)) for n, t in pyogrio.list_layers(str(p))]
-    if layer is None:
-        layer = layers[0][0]
-    gdf = pyogrio.read_dataframe(str(p), layer=layer)
+    if p.suffix.lower() in (".parquet", ".geoparquet"):
+        gdf = _read_geoparquet(p)
+        layers, layer = [(p.stem, "")], p.stem
+    else:
+        try:
+            layers = [(str(n), str(t)) for n, t in pyogrio.list_layers(str(p))]
+            if layer is None:
+                layer = layers[0][0]
+            gdf = pyogrio.read_dataframe(str(p), layer=layer)
+        except Exception as exc:
+            raise InputFileError(f"cannot open {p} as a vector file: {exc}") from None
     facts: dict = {"kind": "vector", "path": str(p), "layers": [n for n, _ in layers],
                    "layer": layer, "count": len(gdf), "columns": [
                        c for c in gdf.columns if c != gdf.geometry.name]}

@@ -195,3 +195,21 @@ def geod_for(crs: CRS) -> Geod:
     """Return a :class:`pyproj.Geod` on the ellipsoid of ``crs``."""
     e = crs.ellipsoid
     return Geod(a=e.semi_major_metre, b=e.semi_minor_metre)
+
+
+def true_areas(geoms, crs) -> np.ndarray:
+    """Return the true area in m² of each geometry of ``geoms`` (a GeoSeries or array).
+
+    Geographic CRS: ellipsoidal areas from :meth:`pyproj.Geod.geometry_area_perimeter`
+    (Karney 2013).  Projected CRS: planar areas (true for equal-area projections; see
+    :func:`check_area_crs` for the distortion of others).
+    """
+    import shapely
+
+    values = np.asarray(geoms.values if hasattr(geoms, "values") else geoms, dtype=object)
+    crs = resolve_crs(crs)
+    if not crs.is_geographic:
+        return shapely.area(values).astype(float)
+    geod = geod_for(crs)
+    return np.array([0.0 if g is None or g.is_empty else abs(geod.geometry_area_perimeter(g)[0])
+                     for g in values])

@@ -547,12 +547,13 @@ def open_builtup(paths: str | os.PathLike | Sequence[str | os.PathLike], encodin
             raise RasterError(
                 f"{len(paths)} rasters but {len(chosen)} epochs; give one epoch per raster"
             )
-    if list(chosen) != sorted(set(chosen)):
-        raise RasterError(f"epochs must be distinct and increasing; got {list(chosen)}")
-    if kind not in ORDINAL_ENCODINGS:
-        order = np.argsort(chosen)
+    if kind not in ORDINAL_ENCODINGS:  # files may come in any order: sort them by epoch
+        order = np.argsort(chosen, kind="stable")
         paths = tuple(paths[i] for i in order)
         nodatas = [nodatas[i] for i in order]
+        chosen = tuple(chosen[i] for i in order)
+    if list(chosen) != sorted(set(chosen)):
+        raise RasterError(f"epochs must be distinct and increasing; got {list(chosen)}")
 
     g = grids[0]
     t = g.transform

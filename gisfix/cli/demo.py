@@ -23,7 +23,7 @@ def demo(output, overwrite):
     out.mkdir(parents=True, exist_ok=True)
     layers = {}
     for name in datasets.names():
-        gdf = datasets.load(name, make_valid=True)
+        gdf = datasets.load(name, make_valid=True, drop_empty=True)
         d = datasets.get(name)
         click.echo(f"{name}: {len(gdf)} units, CRS {gdf.crs.to_string()}, id {d.id}", err=True)
         layers[name.replace("-", "_")] = gdf.reset_index()

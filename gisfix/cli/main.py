@@ -91,6 +91,8 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
         lg.propagate = False
     logging.captureWarnings(True)
     warnings.simplefilter("default")
+    # affine's notice about its own operator, raised inside rasterio: not the user's concern
+    warnings.filterwarnings("ignore", message="Use `@` matmul", category=PendingDeprecationWarning)
     warnings.formatwarning = lambda m, c, *a, **k: f"{c.__name__}: {m}"
 
 

@@ -1,0 +1,113 @@
+"""The CLI skeleton through the real entry point: info on every shared dataset, one-line
+errors with exit code 1, usage errors with exit code 2, no tracebacks, --help everywhere."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import geopandas as gpd
+import pytest
+from shapely.geometry import box
+
+
+def test_version(run_cli):
+    from gisfix import __version__
+
+    r = run_cli("--version")
+    assert r.exit_code == 0 and __version__ in r.output
+
+
+@pytest.mark.parametrize("verb", ["data", "demo", "info"])  # TODO(lead): all VERBS
+def test_help_on_every_verb(run_cli, verb):
+    r = run_cli(verb, "--help")
+    assert r.exit_code == 0, r.output
+    assert "Usage: " in r.output
+
+
+def test_info_dc(run_cli, shared):
+    r = run_cli("info", shared("ghsl_dc_baltimore", "ghsl_year_built_100m_mollweide.tif"))
+    assert r.exit_code == 0, r.output
+    assert "encoding: year-built" in r.output
+    assert "crs: ESRI:54009" in r.output
+    assert "epochs: [1975, 1980, 1985, 1990, 1995, 2000, 2005, 2010, 2015, 2020, 2025, 2030]" \
+        in r.output
+    assert "2030      461,929" in r.output
+
+
+def test_info_bacau_geographic(run_cli, shared):
+    r = run_cli("info", shared("ghsl_ldsmt_bacau", "bacau_ghs_built_ldsmt_epochs.tif"))
+    assert r.exit_code == 0, r.output
+    assert "encoding: ldsmt" in r.output and "crs: EPSG:4326" in r.output
+    assert "cell_area: geodesic" in r.output
+    assert "epochs: [1975, 1990, 2000, 2014]" in r.output
+
+
+def test_info_lausanne_class(run_cli, shared):
+    r = run_cli("info", shared("clc_lausanne", "clc_urban_2012_100m_epsg3035.tif"),
+                "--encoding", "class=1")
+    assert r.exit_code == 0, r.output
+    assert "2012       65,750" in r.output and "crs: EPSG:3035" in r.output
+
+
+def test_info_vector_counts_defects(run_cli, shared):
+    r = run_cli("info", shared("china_wuhu_adjustment", "wuhu_before.geojson"), "--id", "adcode")
+    assert r.exit_code == 0, r.output
+    assert "count: 8" in r.output and "units: degree" in r.output
+    assert "duplicate_ids: 0" in r.output
+    invalid = int(r.output.split("invalid: ")[1].split()[0])
+    assert invalid >= 4
+
+
+def test_info_compound_crs(run_cli, shared):
+    r = run_cli("info", shared("swiss_municipalities", "2016", "municipalities.shp"))
+    assert "crs: EPSG:21781" in r.output and "compound_crs: True" in r.output
+
+
+def test_info_json(run_cli, shared):
+    import json
+
+    r = run_cli("info", shared("virginia_vintages", "virginia_counties_pre1995.geojson"),
+                "--json", "--id", "FIPS")
+    facts = json.loads(r.output)
+    assert facts["count"] == 136 and facts["duplicate_ids"] == 0
+
+
+def test_missing_file_is_one_line_exit_1(run_cli):
+    r = run_cli("info", "does-not-exist.gpkg")
+    assert r.exit_code == 1
+    assert r.output.strip() == "gisfix: error: no such file: does-not-exist.gpkg"
+
+
+def test_usage_error_exit_2(run_cli):
+    r = run_cli("info")
+    assert r.exit_code == 2
+    assert "Missing argument 'PATH'" in r.output
+
+
+def test_bad_id_column_no_traceback(run_cli, tmp_path):
+    path = tmp_path / "u.gpkg"
+    gpd.GeoDataFrame({"code": ["a"]}, geometry=[box(0, 0, 1, 1)], crs=3035).to_file(path)
+    r = run_cli("info", path, "--id", "nope")
+    assert r.exit_code == 1
+    assert "Traceback" not in r.output
+    assert "has no column 'nope'" in r.output
+
+
+def test_demo_refuses_to_overwrite(run_cli, tmp_path):
+    out = tmp_path / "demo"
+    assert run_cli("demo", "-o", out).exit_code == 0
+    assert (out / "boundaries.gpkg").exists()
+    r = run_cli("demo", "-o", out)
+    assert r.exit_code == 1
+    assert "exists; pass --overwrite" in r.output
+    assert run_cli("demo", "-o", out, "--overwrite").exit_code == 0
+
+
+def test_console_script_subprocess(tmp_path):
+    # the installed entry point, in a fresh process: one line on stderr, exit 1
+    exe = [sys.executable, "-m", "gisfix.cli.main"]
+    p = subprocess.run(exe + ["info", str(tmp_path / "none.tif")], capture_output=True, text=True)
+    assert p.returncode == 1
+    assert p.stderr.strip().startswith("gisfix: error: no such file")
+    assert p.stdout == ""
