@@ -21,6 +21,9 @@ import pandas as pd
 from gisfix._version import __version__
 from gisfix.errors import GisfixError, InputFileError, OutputExistsError
 
+#: GeoPackage 1.2 opens without warnings in QGIS 3.22 (GDAL 3.6), which warns on 1.4.
+GPKG_OPTIONS = {"VERSION": "1.2"}
+
 #: File suffixes the table writer understands.
 TABLE_SUFFIXES = (".csv", ".parquet", ".gpkg", ".json")
 
@@ -183,13 +186,15 @@ def write_layers(path, layers: Mapping[str, pd.DataFrame], prov: Mapping,
     with atomic_path(p, overwrite) as tmp:
         for name, frame in layers.items():
             if isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name in frame:
-                pyogrio.write_dataframe(frame, tmp, layer=name, driver="GPKG", append=tmp.exists())
+                pyogrio.write_dataframe(frame, tmp, layer=name, driver="GPKG",
+                                        append=tmp.exists(), **GPKG_OPTIONS)
             else:
                 pyogrio.write_dataframe(pd.DataFrame(frame), tmp, layer=name, driver="GPKG",
-                                        append=tmp.exists())
+                                        append=tmp.exists(), **GPKG_OPTIONS)
         meta = pd.DataFrame({"key": ["gisfix_provenance"],
                              "value": [json.dumps(_jsonable(prov), ensure_ascii=False)]})
-        pyogrio.write_dataframe(meta, tmp, layer="provenance", driver="GPKG", append=True)
+        pyogrio.write_dataframe(meta, tmp, layer="provenance", driver="GPKG", append=True,
+                                **GPKG_OPTIONS)
         if styles:
             _write_qgis_styles(tmp, layers, styles)
     return p
@@ -206,7 +211,12 @@ def _write_qgis_styles(gpkg: Path, layers: Mapping, styles: Mapping[str, str]) -
             "f_table_catalog TEXT, f_table_schema TEXT, f_table_name TEXT, "
             "f_geometry_column TEXT, styleName TEXT, styleQML TEXT, styleSLD TEXT, "
             "useAsDefault BOOLEAN, description TEXT, owner TEXT, ui TEXT, "
-            "update_time DATETIME DEFAULT CURRENT_TIMESTAMP)"
+            "update_time DATETIME DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))"
+        )
+        # GDAL only exposes tables registered in gpkg_contents, and QGIS reads styles via GDAL
+        con.execute(
+            "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier) "
+            "VALUES ('layer_styles', 'attributes', 'layer_styles')"
         )
         for name, qml in styles.items():
             geom = layers[name].geometry.name if hasattr(layers[name], "geometry") else "geom"
