@@ -1,0 +1,194 @@
+"""``gisfix agglomeration``: agglomeration and urban-form measures by unit and epoch."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from gisfix.cli.options import (
+    crs_option,
+    encoding_option,
+    epochs_option,
+    fraction_units_option,
+    id_option,
+    layer_option,
+    make_valid_option,
+    open_stack_from_options,
+    output_option,
+    overwrite_option,
+    read_boundaries_from_options,
+)
+
+log = logging.getLogger("gisfix.cli.agglomeration")
+
+SUFFIXES = (".gpkg", ".csv", ".parquet")
+
+
+def _thresholds(value: str) -> list[float]:
+    try:
+        out = [float(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated shares such as 0.3, got {value!r}",
+                                 param_hint="--threshold") from None
+    if not out:
+        raise click.BadParameter("give at least one threshold", param_hint="--threshold")
+    return out
+
+
+@click.command(short_help="Agglomeration and urban-form measures by unit.")
+@click.argument("boundaries", type=click.Path())
+@click.argument("rasters", nargs=-1, required=True, type=click.Path())
+@id_option
+@layer_option
+@crs_option
+@make_valid_option
+@encoding_option
+@fraction_units_option
+@epochs_option
+@click.option("--population", default=None,
+              help="Column of the boundary file with the population of each unit.")
+@click.option("--threshold", default="0.3", show_default=True,
+              help="Warning threshold(s) of built-up share, comma-separated (0-1).")
+@click.option("--method", type=click.Choice(["exact", "centre"]), default="exact",
+              show_default=True, help="Cell-polygon rule for built-up area by unit.")
+@click.option("--connectivity", type=click.Choice(["8", "4"]), default="8", show_default=True,
+              help="Patch neighbourhood for the patch metrics.")
+@click.option("--no-patches", is_flag=True, help="Skip the patch (landscape) metrics.")
+@click.option("--permutations", default=999, show_default=True, type=click.IntRange(0),
+              help="Permutations for LISA and Moran pseudo p-values (0: none).")
+@click.option("--seed", default=0, show_default=True, type=int,
+              help="Seed of the permutations.")
+@output_option
+@overwrite_option
+def agglomeration(boundaries, rasters, id_col, layer, crs, make_valid, encoding, fraction_units,
+                  epochs, population, threshold, method, connectivity, no_patches, permutations,
+                  seed, output, overwrite):
+    """Per-unit agglomeration measures of BOUNDARIES on the built-up RASTER(s).
+
+    Writes, per unit and epoch: built-up share with warning levels, location quotient,
+    built-up per capita and population density (with --population), patch metrics of the
+    built class, local Moran (LISA) cluster and Getis-Ord Gi* hot spot of the built-up
+    share under queen contiguity; and, per epoch, a summary: Gini, HHI, top-k shares, Zipf
+    exponent (Gabaix-Ibragimov) and primacy of built-up area, global Moran's I.  A .gpkg
+    output holds a ``units`` layer (one feature per unit and epoch) and a ``summary``
+    table; a .csv/.parquet output gets the summary beside it as ``<name>_summary<suffix>``.
+    """
+    from gisfix.agglomeration import check_thresholds
+    from gisfix.io import check_output
+
+    out = check_output(output, overwrite, SUFFIXES)
+    thresholds = check_thresholds(_thresholds(threshold))
+    summary_path = None
+    if out.suffix.lower() != ".gpkg":
+        summary_path = check_output(out.with_name(f"{out.stem}_summary{out.suffix}"), overwrite)
+    units = read_boundaries_from_options(boundaries, id_col, layer=layer, crs=crs,
+                                         make_valid=make_valid)
+    if population is not None and population not in units.columns:
+        from gisfix.errors import DataError
+
+        raise DataError(f"population column {population!r} not in {boundaries} (columns: "
+                        + ", ".join(c for c in units.columns if c != units.geometry.name) + ")")
+    with open_stack_from_options(rasters, encoding, epochs, fraction_units) as stack:
+        if stack.is_geographic and not no_patches:
+            from gisfix.errors import CRSError
+
+            raise CRSError("the raster is in degrees and patch metrics count equal cells; "
+                           "reproject it (e.g. gdalwarp -t_srs ESRI:54009) or pass --no-patches")
+        per_unit, summary = compute(units, stack, population=population,
+                                    thresholds=thresholds, method=method,
+                                    connectivity=int(connectivity), patches=not no_patches,
+                                    permutations=permutations, seed=seed)
+    _write(out, summary_path, units, per_unit, summary, overwrite,
+           params={"id": id_col, "encoding": encoding, "epochs": epochs,
+                   "population": population, "thresholds": thresholds, "method": method,
+                   "connectivity": int(connectivity), "patches": not no_patches,
+                   "permutations": permutations, "seed": seed},
+           inputs={"boundaries": boundaries, "rasters": list(rasters)})
+    click.echo(f"wrote {out}" + (f" and {summary_path}" if summary_path else ""), err=True)
+
+
+def compute(units, stack, *, population=None, thresholds=(0.3,), method="exact",
+            connectivity=8, patches=True, permutations=999, seed=0):
+    """Return (per-unit table, per-epoch summary) for the CLI and the pipeline."""
+    import numpy as np
+    import pandas as pd
+
+    from gisfix.agglomeration import (
+        concentration,
+        getis_ord,
+        hierarchy,
+        intensity,
+        local_moran,
+        location_quotient,
+        moran,
+    )
+    from gisfix.zonal import builtup_by_unit
+
+    table = builtup_by_unit(units, stack, method=method)
+    per_unit = intensity(table, units, population=population, thresholds=thresholds)
+    per_unit["location_quotient"] = location_quotient(table).to_numpy()
+    if patches:
+        from gisfix.landscape import patch_metrics
+
+        pm = patch_metrics(stack, units, connectivity=connectivity)
+        pm["unit_id"] = pm["unit_id"].astype(str)
+        per_unit = per_unit.merge(pm, on=["unit_id", "epoch"], how="left")
+    summary = concentration(table).join(hierarchy(table))
+    graph = _graph(units)
+    rng = np.random.default_rng(seed)
+    lisa_parts, morans = [], {}
+    for epoch, grp in per_unit.groupby("epoch", sort=True):
+        share = grp.set_index("unit_id")["builtup_share"]
+        if graph is None or share.isna().any() or share.nunique() < 2:
+            continue
+        share = share.reindex([str(i) for i in graph.unique_ids])
+        m = moran(share, graph, permutations=permutations, seed=rng)
+        morans[epoch] = {"moran_I": m.I, "moran_z_norm": m.z_norm, "moran_p_norm": m.p_norm,
+                         "moran_p_sim": m.p_sim}
+        lisa = local_moran(share, graph, permutations=permutations, seed=rng)
+        gi = getis_ord(share, graph)
+        part = pd.DataFrame({"unit_id": lisa.index, "epoch": epoch, "lisa_Is": lisa["Is"].values,
+                             "lisa_p_sim": lisa["p_sim"].values,
+                             "lisa_cluster": lisa["cluster"].values, "gi_star_z": gi["z"].values,
+                             "gi_star_p": gi["p_norm"].values, "hotspot": gi["hotspot"].values})
+        lisa_parts.append(part)
+    if morans:
+        summary = summary.join(pd.DataFrame.from_dict(morans, orient="index"))
+    if lisa_parts:
+        per_unit = per_unit.merge(pd.concat(lisa_parts), on=["unit_id", "epoch"], how="left")
+    summary = summary.reset_index()
+    return per_unit, summary
+
+
+def _graph(units):
+    """Queen contiguity graph of the units, or None (with a warning) when unusable."""
+    from gisfix.agglomeration import contiguity
+
+    if len(units) < 3:
+        log.warning("fewer than 3 units: no spatial autocorrelation")
+        return None
+    g = contiguity(units)
+    if len(g.isolates):
+        log.warning("%d units have no contiguous neighbour (%s...); their local statistics use "
+                    "no neighbours", len(g.isolates), ", ".join(g.isolates[:5]))
+    return g
+
+
+def _write(out: Path, summary_path, units, per_unit, summary, overwrite, params, inputs):
+    import geopandas as gpd
+
+    from gisfix.io import provenance, write_layers, write_table
+
+    prov = provenance(inputs, params, command="gisfix agglomeration")
+    if out.suffix.lower() == ".gpkg":
+        geo = units[[units.geometry.name]].copy()
+        geo.index = geo.index.astype(str)
+        layer = gpd.GeoDataFrame(
+            per_unit.merge(geo, left_on="unit_id", right_index=True, how="left"),
+            geometry=units.geometry.name, crs=units.crs)
+        write_layers(out, {"units": layer, "summary": summary}, prov, overwrite)
+    else:
+        write_table(per_unit, out, prov, overwrite)
+        write_table(summary, summary_path, prov, overwrite)

@@ -1,0 +1,690 @@
+r"""Vintage diff: detect the boundary edits between two vintages of a boundary layer.
+
+:func:`diff` compares an OLD and a NEW vintage of the same region and returns a scenario
+(the TOML structure of :mod:`gisfix.edits.scenario`) that, applied to OLD with
+:func:`gisfix.edits.apply_scenario`, reproduces NEW, together with a report: the matched
+pairs with their intersection over union, the generalisation noise tolerated and an
+explanation for every id that disappears or appears.
+
+Method
+------
+1. NEW is reprojected to OLD's CRS; a geographic OLD is reprojected (both vintages) to a
+   Lambert azimuthal equal-area projection centred on the data, so that tolerances are
+   metres and shares are true area shares.
+2. The overlap matrix :math:`a_{ij} = |O_i \cap N_j|` is computed for the pairs whose
+   envelopes intersect (an STRtree query): identical polygons are taken as they are,
+   polygons that only touch are skipped, the others are intersected by GEOS.
+3. Every piece :math:`O_i \cap N_j` gets a mean width :math:`w_{ij} = 2 a_{ij} / p_{ij}`
+   (twice the area over the perimeter; a strip of width :math:`w` and length
+   :math:`L \gg w` has :math:`2A/P \approx w`).  When both vintages draw a shared edge
+   with a displacement of at most :math:`t` (the tolerance), the slivers between them are
+   at most :math:`2t` wide, so a piece is *significant* (a real edit) only when
+
+   .. math:: w_{ij} > 2 t .
+
+   Edge noise thus scales with perimeter times tolerance, as it should, instead of with
+   unit area: a 3 km² piece of a 4 km² city can be noise in a coarse vintage, while a
+   400 m² piece is an edit when both vintages share one generalisation.
+4. Units persist by id (the same id in both vintages, with a significant or dominant
+   overlap).  Every other old unit goes *whole* to the new unit holding its largest
+   piece; its other significant pieces, like those of persisting units, are moved after.
+   The scenario then reads, in order: *merge* (several old units form one new unit, under
+   a new or a surviving id) and *recode* (one old unit becomes a new id; ids still held by
+   another unit go through a temporary ``<id>*``); *split* (a new unit that no old unit
+   forms whole is cut off the unit holding its largest source piece); *transfer* (each
+   remaining significant piece, grouped by giving and receiving unit).  Two units that
+   exchange land both ways are cut first and merged after (``split`` into temporary
+   ``<giver>><taker>`` ids, then ``merge``), so that each cut is made on an untouched
+   unit.  Transfer and split polygons are NEW's polygon minus the old units not involved,
+   clipped to a :data:`PART_MARGIN_M` margin around the giving unit, in OLD's own
+   coordinates: their edges follow NEW's boundary or lie outside the giver.
+5. The tolerance, when not given, is estimated from the data: the median displacement
+   :math:`d = |O \triangle N| / \bar p` (symmetric difference over mean perimeter, an
+   edge displacement in metres) of the units that keep their id with IoU >= 0.5, times
+   :data:`AUTO_TOLERANCE_FACTOR`, and never below :data:`MIN_TOLERANCE_M`.
+
+References
+----------
+The area-overlap matching of boundary vintages is the method behind census crosswalks,
+e.g. Schroeder, J. P. (2007). Target-density weighting interpolation and uncertainty
+evaluation for temporal analysis of census data. *Geographical Analysis* 39(3), 311-335;
+the width test is a morphological opening by the tolerance (Serra, J. 1982, *Image Analysis
+and Mathematical Morphology*), measured on the piece's area and perimeter.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+
+from gisfix.crs import crs_label, resolve_crs
+from gisfix.edits.topology import DEFAULT_SNAP_TOLERANCE_M
+from gisfix.errors import CRSError, DataError, GeometryError, IdError
+
+log = logging.getLogger(__name__)
+
+#: Floor of the estimated tolerance (metres).  The edit engine snaps within
+#: :data:`gisfix.edits.topology.DEFAULT_SNAP_TOLERANCE_M` (1 m), so a moved piece must be
+#: clearly wider than that (width threshold 2 x 2.5 = 5 m) to be applied as drawn;
+#: narrower differences are re-digitisation noise.
+MIN_TOLERANCE_M = 2.5 * DEFAULT_SNAP_TOLERANCE_M
+#: The estimated tolerance is this multiple of the median edge displacement.
+AUTO_TOLERANCE_FACTOR = 3.0
+#: Units that keep their id with at least this IoU inform the tolerance estimate.
+ESTIMATE_MIN_IOU = 0.5
+#: A piece narrower than this multiple of the tolerance is generalisation noise.
+WIDTH_FACTOR = 2.0
+#: An old unit is reported as divided (split) when its second-largest part has this share.
+SPLIT_MIN_SHARE = 0.2
+#: Margin (metres) around a moved piece within which a transfer part follows NEW's polygon.
+PART_MARGIN_M = 0.5
+#: Metres per degree, to express the margin in a geographic OLD's units.
+METRES_PER_DEGREE = 111_320.0
+#: Summed overlaps above this relative excess reveal overlapping polygons in a vintage.
+OVERLAP_SLACK = 0.01
+#: Quantiles reported for the noise distributions.
+NOISE_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95, 1.0)
+
+
+@dataclass
+class DiffResult:
+    """The edits between two boundary vintages and how they were found.
+
+    Attributes
+    ----------
+    scenario : dict
+        ``{"scenario": {...}, "edit": [...]}``: applied to OLD it reproduces NEW.
+    pairs : pandas.DataFrame
+        One row per (old unit, new unit) tie: ``old_id``, ``new_id``, ``kind``
+        (``same``, ``recode``, ``merge``, ``split``, ``transfer``), ``area_m2`` of the
+        piece, ``share_old`` / ``share_new`` (its share of each unit), ``iou`` of the two
+        units and ``displacement_m`` (symmetric difference over mean perimeter).
+    explanations : dict
+        For every id that disappears (``"old:<id>"``) or appears (``"new:<id>"``), and for
+        ids kept on a different territory, one sentence saying what happened.
+    report : dict
+        CRS used, tolerance (given or estimated), counts of edits, and the noise
+        tolerated: IoU and displacement quantiles of unchanged units, the number, total
+        area and widest of the pieces dismissed as noise.
+    """
+
+    scenario: dict
+    pairs: pd.DataFrame
+    explanations: dict = field(default_factory=dict)
+    report: dict = field(default_factory=dict)
+
+    @property
+    def edits(self) -> list[dict]:
+        """The list of edits of :attr:`scenario`."""
+        return self.scenario["edit"]
+
+    def to_toml(self, path, overwrite: bool = False, provenance=None, explain: bool = True):
+        """Write :attr:`scenario` as a TOML file, atomically.
+
+        Parameters
+        ----------
+        path : path-like
+            The ``.toml`` file.
+        overwrite : bool
+            Replace an existing file.
+        provenance : mapping, optional
+            A :func:`gisfix.io.provenance` record, stored as the ``[provenance]`` table.
+        explain : bool
+            Also store :attr:`report` and :attr:`explanations` in the ``[scenario]`` table
+            (``[scenario.report]``, ``[scenario.explain]``), so the file says why.
+
+        Returns
+        -------
+        pathlib.Path
+        """
+        from gisfix.edits.scenario import load_scenario
+
+        doc = {"scenario": dict(self.scenario["scenario"]), "edit": self.scenario["edit"]}
+        if explain:
+            doc["scenario"]["report"] = self.report
+            doc["scenario"]["explain"] = dict(sorted(self.explanations.items()))
+        return load_scenario(doc).to_toml(path, overwrite=overwrite, provenance=provenance)
+
+
+# --------------------------------------------------------------------------------------
+# preparation
+# --------------------------------------------------------------------------------------
+
+def _prepare(frame: gpd.GeoDataFrame, what: str, id_col: str | None):
+    if not isinstance(frame, gpd.GeoDataFrame):
+        raise DataError(f"{what} must be a GeoDataFrame (from gisfix.read_boundaries), got "
+                        f"{type(frame).__name__}")
+    if id_col is not None:
+        if id_col not in frame.columns:
+            raise IdError(f"{what} has no column {id_col!r} for the ids; columns: "
+                          f"{', '.join(map(str, frame.columns))}")
+        frame = frame.set_index(id_col, drop=False)
+    ids = pd.Index([None if pd.isna(v) else str(v) for v in frame.index])
+    if ids.isna().any():
+        raise IdError(f"{what} has {int(ids.isna().sum())} units without an id")
+    if ids.has_duplicates:
+        dup = sorted(set(ids[ids.duplicated()]))[:8]
+        raise IdError(f"{what} has duplicated ids ({', '.join(dup)}); ids must be unique")
+    frame = frame.copy()
+    frame.index = ids
+    if frame.crs is None:
+        raise CRSError(f"{what} has no CRS; assign one (gdf.set_crs(...), or --crs)")
+    geom = frame.geometry
+    empty = geom.isna() | geom.is_empty
+    types = geom[~empty].geom_type
+    bad = ~types.isin(("Polygon", "MultiPolygon"))
+    if bad.any():
+        raise GeometryError(f"{what}: {int(bad.sum())} units are not polygons (ids "
+                            f"{', '.join(types.index[bad][:8])}); a boundary layer holds "
+                            "Polygon/MultiPolygon units")
+    invalid = ~geom[~empty].is_valid
+    if invalid.any():
+        raise GeometryError(f"{what}: {int(invalid.sum())} polygons are invalid (ids "
+                            f"{', '.join(invalid.index[invalid][:8])}); read with "
+                            "make_valid=True (--make-valid)")
+    return frame.loc[~empty], list(frame.index[empty])
+
+
+def _local_laea(frame: gpd.GeoDataFrame) -> str:
+    lon0, lat0, lon1, lat1 = frame.to_crs(4326).total_bounds
+    return (f"+proj=laea +lat_0={(lat0 + lat1) / 2:.6f} +lon_0={(lon0 + lon1) / 2:.6f} "
+            "+datum=WGS84 +units=m +no_defs")
+
+
+# --------------------------------------------------------------------------------------
+# the diff
+# --------------------------------------------------------------------------------------
+
+def overlap_pieces(old_geoms, new_geoms) -> pd.DataFrame:
+    r"""Return every non-empty intersection of an old and a new polygon.
+
+    Parameters
+    ----------
+    old_geoms, new_geoms : array of shapely polygons
+        In one projected CRS.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``i``, ``j`` (positions), ``area`` :math:`a_{ij}`, ``perimeter`` and ``width``
+        :math:`w_{ij} = 2 a_{ij} / p_{ij}` of each piece, and the piece ``geometry``.
+    """
+    old_geoms = np.asarray(old_geoms, dtype=object)
+    new_geoms = np.asarray(new_geoms, dtype=object)
+    tree = shapely.STRtree(new_geoms)
+    ii, jj = tree.query(old_geoms, predicate="intersects")
+    # identical polygons need no overlay; neighbours that only touch need none either
+    same = shapely.equals_exact(old_geoms[ii], new_geoms[jj], 0.0)
+    shapely.prepare(old_geoms)
+    rest = np.flatnonzero(~same)
+    interior = rest[shapely.relate_pattern(old_geoms[ii[rest]], new_geoms[jj[rest]],
+                                           "T********")]
+    inter = np.full(len(ii), None, dtype=object)
+    inter[same] = old_geoms[ii[same]]
+    inter[interior] = shapely.intersection(old_geoms[ii[interior]], new_geoms[jj[interior]])
+    area = shapely.area(inter)
+    area = np.where(np.isnan(area), 0.0, area)
+    keep = area > 0
+    ii, jj, inter, area = ii[keep], jj[keep], inter[keep], area[keep]
+    perim = shapely.length(inter)
+    width = np.where(perim > 0, 2 * area / np.where(perim > 0, perim, 1), 0.0)
+    return pd.DataFrame({"i": ii, "j": jj, "area": area, "perimeter": perim,
+                         "width": width, "geometry": inter})
+
+
+def diff(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, tolerance_m: float | None = None,
+         new_id: str | None = None, name: str | None = None,
+         scenario_name: str | None = None) -> DiffResult:
+    r"""Detect the edits (merge, split, transfer, recode) that turn OLD into NEW.
+
+    Parameters
+    ----------
+    old, new : GeoDataFrame
+        The two vintages, indexed by unit id (as :func:`gisfix.read_boundaries` returns
+        them).  They may be in different CRSs: NEW is reprojected to OLD's; a geographic
+        OLD is reprojected to a local Lambert azimuthal equal-area CRS (reported).  Units
+        with an empty geometry are not compared; their ids are reported.
+    tolerance_m : float, optional
+        The largest edge displacement (metres) between the two vintages' drawings of the
+        same boundary that counts as generalisation noise.  A piece of an old unit lying
+        in another new unit is an edit only when its mean width :math:`2A/P` exceeds
+        ``2 * tolerance_m``.  Default: estimated from the data (see the module notes);
+        the value used is in ``report["tolerance_m"]``.
+    new_id : str, optional
+        Column of NEW holding its ids, when NEW is not indexed by them.
+    name : str, optional
+        A name column present in both vintages: merges and recodes then carry NEW's name,
+        and a unit that only changes its name gets a ``recode`` with ``name``.
+    scenario_name : str, optional
+        The ``[scenario] name``; default ``"diff <n old> -> <n new> units"``.
+
+    Returns
+    -------
+    DiffResult
+        The scenario (ordered: merges and recodes, splits, transfers; see the module
+        notes), the matched pairs, an explanation for every id that disappears or
+        appears, and the report (CRS, tolerance, edit counts, noise tolerated).
+
+    Raises
+    ------
+    CRSError
+        If either vintage has no CRS.
+    IdError
+        If ids are missing or duplicated, or ``new_id`` is not a column.
+    GeometryError
+        If a geometry is invalid or not polygonal.
+    DataError
+        If the vintages do not overlap at all, or ``tolerance_m`` is negative.
+
+    Notes
+    -----
+    A piece :math:`O_i \cap N_j` is significant when :math:`2 a_{ij}/p_{ij} > 2t`.  The
+    intersection over union of a matched pair is
+    :math:`|O \cap N| / |O \cup N|` and its displacement
+    :math:`d = |O \triangle N| / ((p_O + p_N)/2)`, the mean distance between the two
+    drawings of its boundary.
+
+    Examples
+    --------
+    >>> from gisfix import datasets
+    >>> from gisfix.edits.diff import diff
+    >>> res = diff(datasets.load("virginia-pre1995"),
+    ...            datasets.load("virginia-2017", make_valid=True, drop_empty=True),
+    ...            tolerance_m=1200)  # doctest: +SKIP
+    >>> [e["into"] for e in res.edits if e["op"] == "merge"]  # doctest: +SKIP
+    ['51005', '51019', '51083']
+    """
+    if tolerance_m is not None and not tolerance_m >= 0:
+        raise DataError(f"tolerance_m must be a length in metres >= 0, got {tolerance_m!r}")
+    old, old_empty = _prepare(old, "OLD", None)
+    new, new_empty = _prepare(new, "NEW", new_id)
+    # a unit present in both vintages but drawn in only one cannot be compared: keep it
+    old_unseen = [k for k in old.index if k in set(new_empty)]
+    new_unseen = [k for k in new.index if k in set(old_empty)]
+    old = old.drop(index=old_unseen)
+    new = new.drop(index=new_unseen)
+    if name is not None:
+        for frame, what in ((old, "OLD"), (new, "NEW")):
+            if name not in frame.columns:
+                raise DataError(f"{what} has no name column {name!r}; columns: "
+                                f"{', '.join(map(str, frame.columns))}")
+    if len(old) == 0 or len(new) == 0:
+        raise DataError(f"nothing to compare: OLD has {len(old)} and NEW {len(new)} units "
+                        "with a geometry")
+    old_crs = resolve_crs(old.crs, what="OLD")
+    new_crs = resolve_crs(new.crs, what="NEW")
+    if old_crs.is_projected:
+        work_crs = old_crs
+        work_label = crs_label(old_crs)
+        crs_note = f"OLD's projected CRS {crs_label(old_crs)} ({old_crs.name})"
+    else:
+        work_label = _local_laea(old)
+        work_crs = CRS.from_proj4(work_label)
+        crs_note = (f"OLD is geographic ({crs_label(old_crs)}); both vintages were "
+                    f"reprojected to {work_label} (Lambert azimuthal equal-area "
+                    "centred on the data)")
+    o = old.to_crs(work_crs) if not old_crs.equals(work_crs) else old
+    n = new.to_crs(work_crs) if not new_crs.equals(work_crs) else new
+    og = o.geometry.values
+    ng = n.geometry.values
+    oid = np.asarray(o.index, dtype=object)
+    nid = np.asarray(n.index, dtype=object)
+    A = shapely.area(og)
+    B = shapely.area(ng)
+    PA = shapely.length(og)
+    PB = shapely.length(ng)
+
+    pieces = overlap_pieces(og, ng)
+    if pieces.empty:
+        raise DataError("OLD and NEW do not overlap at all; are they the same region and "
+                        "is each one's CRS right?")
+    pieces["share_old"] = pieces.area / A[pieces.i]
+    pieces["share_new"] = pieces.area / B[pieces.j]
+    inter = {(int(i), int(j)): float(a) for i, j, a in zip(pieces.i, pieces.j, pieces.area)}
+
+    # dominant piece of every unit
+    prim_target = pieces.loc[pieces.groupby("i").area.idxmax()].set_index("i").j.astype(int)
+    prim_source = pieces.loc[pieces.groupby("j").area.idxmax()].set_index("j").i.astype(int)
+
+    def iou(i, j):
+        a = inter.get((i, j), 0.0)
+        return a / (A[i] + B[j] - a) if a > 0 else 0.0
+
+    def displacement(i, j):
+        a = inter.get((i, j), 0.0)
+        return (A[i] + B[j] - 2 * a) / ((PA[i] + PB[j]) / 2)
+
+    new_pos = {k: p for p, k in enumerate(nid)}
+    old_pos = {k: p for p, k in enumerate(oid)}
+
+    # ---- tolerance -------------------------------------------------------------------
+    same_id = [(i, new_pos[k]) for i, k in enumerate(oid) if k in new_pos]
+    est = [displacement(i, j) for i, j in same_id if iou(i, j) >= ESTIMATE_MIN_IOU]
+    if tolerance_m is None:
+        if est:
+            tol = max(MIN_TOLERANCE_M, AUTO_TOLERANCE_FACTOR * float(np.median(est)))
+            tol_note = (f"estimated: {AUTO_TOLERANCE_FACTOR:g} x the median displacement "
+                        f"({np.median(est):.3g} m) of {len(est)} units that keep their id "
+                        f"with IoU >= {ESTIMATE_MIN_IOU}")
+        else:
+            tol = MIN_TOLERANCE_M
+            tol_note = ("no unit keeps its id with IoU >= 0.5, so the floor "
+                        f"{MIN_TOLERANCE_M:g} m is used; pass tolerance_m")
+    else:
+        tol = float(tolerance_m)
+        tol_note = "given"
+    pieces["significant"] = pieces.width > WIDTH_FACTOR * tol
+    sig = {(int(i), int(j)) for i, j in pieces.loc[pieces.significant, ["i", "j"]].to_numpy()}
+
+    # ---- identity by id --------------------------------------------------------------
+    identity_new = {}  # new pos -> old pos (same id, same unit)
+    for i, j in same_id:
+        if (i, j) in sig or prim_target.get(i) == j or prim_source.get(j) == i:
+            identity_new[j] = i
+    identity_old = {i: j for j, i in identity_new.items()}
+
+    # ---- ties ------------------------------------------------------------------------
+    ties: set[tuple[int, int]] = set(identity_old.items())
+    for i, j in sig:
+        ties.add((i, j))
+    for j in range(len(ng)):
+        if j not in identity_new and not any(t[1] == j for t in ties):
+            if j in prim_source.index:
+                ties.add((int(prim_source[j]), j))
+    # an old unit that lost its id keeps its dominant piece tied (its "rest")
+    for i in range(len(og)):
+        if i not in identity_old and i in prim_target.index:
+            ties.add((i, int(prim_target[i])))
+    targets = defaultdict(set)
+    sources = defaultdict(set)
+    for i, j in ties:
+        targets[i].add(j)
+        sources[j].add(i)
+
+    # ---- scenario --------------------------------------------------------------------
+    # Edit geometry is built in OLD's own coordinates (exact vertices, no round trip).  The
+    # part moved from the unit formed by old units F to the new unit j is NEW's polygon j
+    # minus the old units outside F and outside j's own old units, clipped to a thin margin
+    # around F: its edges then follow NEW's boundary, the other units' exact boundaries, or
+    # run strictly outside F, and never put a vertex on the giver's edge that the taker lacks.
+    old_geoms_own = old.geometry.values
+    new_geoms_own = (new if new_crs.equals(old_crs) else new.to_crs(old_crs)).geometry.values
+    margin = PART_MARGIN_M / METRES_PER_DEGREE if old_crs.is_geographic else PART_MARGIN_M
+    own_tree = shapely.STRtree(old_geoms_own)
+
+    def part_wkt(giver_group, j):
+        giver = [i for i in range(len(og)) if home.get(i) == giver_group]
+        keep = set(giver) | {i for i in range(len(og)) if home.get(i) == j}
+        near = shapely.buffer(shapely.union_all(old_geoms_own[giver]), margin)
+        region = shapely.intersection(new_geoms_own[j], near)
+        others = [k for k in own_tree.query(region, predicate="intersects") if k not in keep]
+        if others:
+            region = shapely.difference(region, shapely.union_all(old_geoms_own[others]))
+        return shapely.to_wkt(_polygonal(region), rounding_precision=-1)
+
+    home = {i: identity_old.get(i, int(prim_target[i])) for i in range(len(og))
+            if i in identity_old or i in prim_target.index}
+    members = defaultdict(list)  # new pos -> old ids of the units that form it
+    for i, j in home.items():
+        members[j].append(oid[i])
+    edits: list[dict] = []
+    kinds: dict[tuple[int, int], str] = {}
+
+    # 1. merges and recodes (temporary ids while an id is still held by another unit)
+    current_ids = set(oid)
+    renames: list[tuple[str, str]] = []
+    for j in range(len(ng)):
+        mem = members.get(j, [])
+        target = nid[j]
+        if not mem:
+            continue
+        new_name = None if name is None else n[name].iloc[j]
+        named = isinstance(new_name, str) and bool(new_name)
+        holder_outside = target in current_ids and target not in mem
+        into = f"{target}*" if holder_outside else target
+        if len(mem) > 1:
+            op = {"op": "merge", "units": list(mem), "into": into}
+            if named:
+                op["name"] = new_name
+            op["note"] = f"{len(mem)} units form {target}"
+            edits.append(op)
+            current_ids.difference_update(mem)
+            current_ids.add(into)
+        elif mem[0] != target:
+            op = {"op": "recode", "unit": mem[0], "new_id": into}
+            if named:
+                op["name"] = new_name
+            edits.append(op)
+            current_ids.discard(mem[0])
+            current_ids.add(into)
+        elif name is not None and named and new_name != o[name].iloc[identity_new[j]]:
+            edits.append({"op": "recode", "unit": target, "name": new_name})
+        if holder_outside:
+            renames.append((into, target))
+    for tmp, target in renames:
+        edits.append({"op": "recode", "unit": tmp, "new_id": target,
+                      "note": "second step of an id swap"})
+
+    # 2. new units that no old unit forms as a whole: split off their largest source piece
+    moved = defaultdict(list)  # (from new pos, to new pos) -> old positions of the pieces
+    for i, j in sorted(ties):
+        if home.get(i) != j:
+            moved[(home[i], j)].append(i)
+    for j in range(len(ng)):
+        if members.get(j):
+            continue
+        src = [(inter[(i, j)], i) for i in range(len(og)) if (i, j) in ties and (i, j) in inter]
+        if not src:  # pragma: no cover - every new unit is tied to a source
+            continue
+        _, i = max(src)
+        h = home[i]
+        op = {"op": "split", "unit": nid[h], "by": [part_wkt(h, j)],
+              "new_ids": [nid[j], nid[h]],
+              "note": f"{nid[j]} is split off {nid[h]} ({oid[i]} gives "
+                      f"{inter[(i, j)] / 1e6:.4g} km²)"}
+        if name is not None and isinstance(n[name].iloc[j], str) and n[name].iloc[j]:
+            op["names"] = [n[name].iloc[j], n[name].iloc[h]]
+        edits.append(op)
+        kinds[(i, j)] = "split"
+        moved[(h, j)].remove(i)
+
+    # 3. transfers between the units of NEW, one per (from, to) pair.  Two units that
+    # exchange land both ways are cut first and merged after (split + merge), so that each
+    # cut is made on an untouched unit and the shared edge stays one clean coverage edge.
+    moved = {k: v for k, v in moved.items() if v}
+    swaps = {k for k in moved if (k[1], k[0]) in moved}
+    for (h, j), olds in sorted(moved.items()):
+        for i in olds:
+            kinds[(i, j)] = "transfer"
+        if (h, j) in swaps:
+            continue
+        area = sum(inter[(i, j)] for i in olds)
+        edits.append({"op": "transfer", "from": nid[h], "to": nid[j], "part": part_wkt(h, j),
+                      "note": f"{area / 1e6:.4g} km² of old "
+                              f"{', '.join(oid[i] for i in olds)} now in {nid[j]}"})
+    givers = defaultdict(list)
+    for h, j in sorted(swaps):
+        givers[h].append(j)
+    takers = defaultdict(list)
+    exchange_ids = {f"{nid[h]}>{nid[j]}" for h, j in swaps}
+    for h, js in givers.items():
+        edits.append({"op": "split", "unit": nid[h], "by": [part_wkt(h, j) for j in js],
+                      "new_ids": [f"{nid[h]}>{nid[j]}" for j in js] + [nid[h]],
+                      "note": "land exchange: " + ", ".join(
+                          f"{sum(inter[(i, j)] for i in moved[(h, j)]) / 1e6:.4g} km² "
+                          f"to {nid[j]}" for j in js)})
+        for j in js:
+            takers[j].append(f"{nid[h]}>{nid[j]}")
+    for j, tmps in takers.items():
+        edits.append({"op": "merge", "units": [nid[j], *tmps], "into": nid[j],
+                      "note": f"land exchange: {nid[j]} takes "
+                              + ", ".join(t.split(">")[0] for t in tmps) + "'s part"})
+
+    # ---- pairs table and explanations ------------------------------------------------
+    member_pos = defaultdict(list)
+    for i, j in home.items():
+        member_pos[j].append(i)
+    rows = []
+    for i, j in sorted(ties):
+        if (i, j) in kinds:
+            kind = kinds[(i, j)]
+        elif len(member_pos[j]) > 1:
+            kind = "merge"
+        else:
+            kind = "same" if oid[i] == nid[j] else "recode"
+        a = inter.get((i, j), 0.0)
+        rows.append({"old_id": oid[i], "new_id": nid[j], "kind": kind, "area_m2": a,
+                     "share_old": a / A[i], "share_new": a / B[j], "iou": iou(i, j),
+                     "displacement_m": displacement(i, j)})
+    pairs = pd.DataFrame(rows, columns=["old_id", "new_id", "kind", "area_m2", "share_old",
+                                        "share_new", "iou", "displacement_m"])
+
+    def gives(i):
+        out = [f"{100 * inter[(i, j)] / A[i]:.1f}% to {nid[j]} ({kinds.get((i, j))})"
+               for j in sorted(targets[i], key=lambda j: -inter.get((i, j), 0))
+               if j != home.get(i) and (i, j) in inter]
+        return ("; it also gives " + ", ".join(out)) if out else ""
+
+    explain: dict[str, str] = {}
+    for i in range(len(og)):
+        if i in identity_old or i not in home:
+            continue
+        j = home[i]
+        prefix = (f"id {oid[i]} is used in NEW for another territory; the OLD unit "
+                  if oid[i] in new_pos else "")
+        share = 100 * inter.get((i, j), 0.0) / A[i]
+        if len(member_pos[j]) == 1:
+            text = f"recoded to {nid[j]} (IoU {iou(i, j):.3f})"
+        else:
+            others = [oid[k] for k in member_pos[j] if k != i]
+            text = f"merged into {nid[j]} with {', '.join(others)} ({share:.1f}% of its area)"
+        explain[f"old:{oid[i]}"] = prefix + text + gives(i)
+    for j in range(len(ng)):
+        if j in identity_new:
+            continue
+        prefix = (f"id {nid[j]} was used in OLD for another territory; the NEW unit "
+                  if nid[j] in old_pos else "")
+        mem = member_pos.get(j, [])
+        if len(mem) == 1:
+            text = f"recode of {oid[mem[0]]} (IoU {iou(mem[0], j):.3f})"
+        elif mem:
+            text = "merger of " + ", ".join(
+                f"{oid[i]} ({100 * inter.get((i, j), 0) / B[j]:.1f}% of it)" for i in mem)
+        else:
+            src = sorted((i for i in sources[j]), key=lambda i: -inter.get((i, j), 0))
+            text = "split off " + ", ".join(
+                f"{oid[i]} ({100 * inter.get((i, j), 0) / A[i]:.1f}% of {oid[i]})"
+                for i in src)
+        explain[f"new:{nid[j]}"] = prefix + text
+    for i in range(len(og)):  # persisting units that lose significant pieces
+        if i in identity_old and len(targets[i]) > 1:
+            explain[f"old:{oid[i]}"] = f"kept as {nid[identity_old[i]]}" + gives(i)
+    for k in old_empty:
+        explain[f"old:{k}"] = "empty geometry in OLD: not compared, no edit"
+    for k in new_empty:
+        explain[f"new:{k}"] = ("empty geometry in NEW (lost in generalisation?): not "
+                               "compared, no edit")
+    for k in old_unseen:
+        explain[f"old:{k}"] = ("kept (no edit): the unit is present in NEW but its geometry "
+                               "there is empty, so it cannot be compared")
+    for k in new_unseen:
+        explain[f"new:{k}"] = ("kept (no edit): the unit is present in OLD but its geometry "
+                               "there is empty, so it cannot be compared")
+    lost = [oid[i] for i in range(len(og)) if i not in home]
+    found = [nid[j] for j in range(len(ng)) if not sources.get(j) and not members.get(j)]
+    for k in lost:
+        explain[f"old:{k}"] = ("overlaps no NEW unit: its territory is outside NEW, which no "
+                               "edit can express (the scenario keeps it)")
+    for k in found:
+        explain[f"new:{k}"] = ("overlaps no OLD unit: its territory is outside OLD, which no "
+                               "edit can express (the scenario cannot create it)")
+
+    # ---- noise report ----------------------------------------------------------------
+    touched_old = {oid[i] for i, _ in kinds}
+    touched_new = {nid[j] for _, j in kinds}
+    unchanged = pairs[pairs.kind.isin(["same", "recode"]) & ~pairs.old_id.isin(touched_old)
+                      & ~pairs.new_id.isin(touched_new)]
+    noise = pieces[~pieces.significant & ~pieces.set_index(["i", "j"]).index.isin(list(ties))]
+    counts = {op: sum(e["op"] == op for e in edits) for op in ("merge", "split", "transfer",
+                                                               "recode")}
+    exchange_merges = [e for e in edits if e["op"] == "merge" and e["units"][1:]
+                       and all(u in exchange_ids for u in e["units"][1:])]
+    divided = []
+    for i in range(len(og)):
+        shares = sorted((inter[(i, j)] / A[i] for j in targets[i] if (i, j) in inter),
+                        reverse=True)
+        if len(shares) > 1 and shares[1] >= SPLIT_MIN_SHARE:
+            divided.append(oid[i])
+    exchanges = {frozenset((nid[h], nid[j])) for h, j in moved}
+    report = {
+        "crs": work_label,
+        "crs_note": crs_note,
+        "old_crs": crs_label(old_crs),
+        "new_crs": crs_label(new_crs),
+        "tolerance_m": tol,
+        "tolerance_note": tol_note,
+        "width_threshold_m": WIDTH_FACTOR * tol,
+        "n_old": int(len(old) + len(old_empty) + len(old_unseen)),
+        "n_new": int(len(new) + len(new_empty) + len(new_unseen)),
+        "edits": counts,
+        "merge_groups": counts["merge"] - len(exchange_merges),
+        "merged_units": int(sum(len(e["units"]) for e in edits if e["op"] == "merge"
+                                and e not in exchange_merges)),
+        "transfers": len(moved),
+        "boundary_adjustments": len(exchanges),
+        "divided_units": divided,
+        "recoded_ids": int(sum(e["op"] == "recode" and "new_id" in e
+                               and not e["unit"].endswith("*") for e in edits)),
+        "unchanged_units": int(len(unchanged)),
+        "unchanged_iou": _quantiles(unchanged.iou),
+        "unchanged_displacement_m": _quantiles(unchanged.displacement_m),
+        "noise_pieces": int(len(noise)),
+        "noise_area_m2": float(noise.area.sum()),
+        "noise_max_width_m": float(noise.width.max()) if len(noise) else 0.0,
+        "new_overlaps_over_old_units": _over_covered(pieces, "i", A, oid),
+        "old_overlaps_over_new_units": _over_covered(pieces, "j", B, nid),
+        "outside_new": lost,
+        "outside_old": found,
+        "empty_in_old": list(old_empty),
+        "empty_in_new": list(new_empty),
+    }
+    meta = {"name": scenario_name or f"diff {report['n_old']} -> {report['n_new']} units",
+            "method": "gisfix.edits.diff", "tolerance_m": tol, "crs": crs_label(old_crs)}
+    for e in edits:
+        if e["op"] in ("split", "transfer"):
+            e["crs"] = crs_label(old_crs) if old_crs.to_epsg() else old_crs.to_wkt()
+    log.info("diff: %s (tolerance %.3g m)", counts, tol)
+    return DiffResult(scenario={"scenario": meta, "edit": edits}, pairs=pairs,
+                      explanations=explain, report=report)
+
+
+def _polygonal(geom):
+    if geom.geom_type in ("Polygon", "MultiPolygon"):
+        return geom
+    parts = [p for p in shapely.get_parts(geom) if p.geom_type in ("Polygon", "MultiPolygon")]
+    polys = [q for p in parts for q in shapely.get_parts(p)]
+    return polys[0] if len(polys) == 1 else shapely.MultiPolygon(polys)
+
+
+def _over_covered(pieces: pd.DataFrame, key: str, areas, ids) -> list[str]:
+    """Return the ids whose summed overlaps exceed their area (the other vintage overlaps)."""
+    total = pieces.groupby(key).area.sum()
+    over = total[total > areas[total.index] * (1 + OVERLAP_SLACK)]
+    return [str(ids[k]) for k in over.index]
+
+
+def _quantiles(values: pd.Series) -> dict:
+    values = pd.Series(values, dtype=float).dropna()
+    if values.empty:
+        return {}
+    return {f"q{int(round(q * 100)):02d}": float(values.quantile(q)) for q in NOISE_QUANTILES}
+
+
+__all__ = ["DiffResult", "diff", "overlap_pieces"]

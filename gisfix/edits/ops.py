@@ -1,0 +1,443 @@
+"""Geometry of the five edit operations on a coverage: merge, split, transfer, recode, dissolve.
+
+Each operation is checked before it changes anything and returns a :class:`Step`: the ids
+it removes, the units it adds (geometry, the unit whose other attributes they inherit, a
+new name) and the *pieces*, the parts of every removed unit and the new unit each goes to.
+Pieces carry the areas (and, later, built-up weights) from which attributes are reallocated
+and the lineage is composed (:mod:`gisfix.edits.realloc`, :mod:`gisfix.edits.lineage`).
+
+The public functions :func:`merge`, :func:`split`, :func:`transfer`, :func:`recode` and
+:func:`dissolve` apply one edit through :func:`gisfix.edits.apply_scenario`.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import shapely
+
+from gisfix.edits import topology as topo
+from gisfix.errors import EditError
+
+#: Show at most this many candidate ids in an unknown-id message.
+MAX_SUGGESTIONS = 5
+
+
+@dataclass
+class Piece:
+    """The part of unit ``old`` that goes to unit ``new``; ``geom`` None means all of it."""
+
+    old: str
+    new: str
+    area: float
+    geom: object = None
+    weight: float = float("nan")
+
+
+@dataclass
+class Step:
+    """What one edit does: removed ids, added units and the pieces linking them."""
+
+    number: int
+    op: str
+    removed: list[str]
+    added: dict[str, object]            # new id -> geometry
+    template: dict[str, str]            # new id -> old id whose other attributes it keeps
+    pieces: list[Piece]
+    names: dict[str, str] = field(default_factory=dict)
+    info: dict = field(default_factory=dict)
+    adjusted: dict[str, object] = field(default_factory=dict)  # neighbours re-noded
+
+
+class Coverage:
+    """The mutable state of an edit sequence: ids in order, geometries and attribute rows."""
+
+    def __init__(self, ids, geoms, rows, crs, tolerance, area_crs):
+        self.geom = dict(zip(ids, geoms))
+        self.key = {i: (k,) for k, i in enumerate(ids)}
+        self.rows = rows
+        self.crs = crs
+        self.tol = tolerance
+        self.area_crs = area_crs
+        b = shapely.bounds(np.asarray(list(geoms), dtype=object))
+        self.box = dict(zip(ids, map(tuple, b)))
+
+    @property
+    def ids(self) -> list[str]:
+        """The current ids, in input order (new units where the unit they came from was)."""
+        return sorted(self.geom, key=self.key.__getitem__)
+
+    def area(self, geoms) -> np.ndarray:
+        """Return the areas used for shares (m² for projected / geographic CRSs)."""
+        geoms = list(geoms)
+        if not self.crs.is_geographic:
+            return shapely.area(np.asarray(geoms, dtype=object))
+        return topo.areas(geoms, self.crs, self.area_crs)
+
+    def require(self, ids, where: str) -> None:
+        """Raise :class:`EditError` for ids that are not current units, naming the nearest."""
+        unknown = [i for i in ids if i not in self.geom]
+        if unknown:
+            raise EditError(f"{where}: unknown unit id(s) {', '.join(map(repr, unknown))}; "
+                            f"nearest known ids: {', '.join(nearest_ids(unknown[0], self.ids))}")
+
+    def neighbours(self, geoms, exclude) -> list[str]:
+        """Return current ids whose bounding boxes meet those of ``geoms``, minus ``exclude``."""
+        if not geoms:
+            return []
+        b = shapely.bounds(np.asarray(geoms, dtype=object))
+        lo = b[:, :2].min(axis=0) - self.tol
+        hi = b[:, 2:].max(axis=0) + self.tol
+        ids = [i for i in self.box if i not in exclude]
+        if not ids:
+            return []
+        ub = np.array([self.box[i] for i in ids])
+        hit = ((ub[:, 0] <= hi[0]) & (ub[:, 2] >= lo[0]) & (ub[:, 1] <= hi[1])
+               & (ub[:, 3] >= lo[1]))
+        return [i for i, h in zip(ids, hit) if h]
+
+    def apply(self, step: Step) -> None:
+        """Replace the removed units by the added ones, keeping the input's order."""
+        seen: dict[str, int] = {}
+        keys = {}
+        for new_id in step.added:
+            t = step.template[new_id]
+            j = seen[t] = seen.get(t, -1) + 1
+            keys[new_id] = (*self.key[t], j)
+        new_rows = {n: dict(self.rows[step.template[n]]) for n in step.added}
+        for i in step.removed:
+            self.geom.pop(i)
+            self.rows.pop(i)
+            self.key.pop(i)
+            self.box.pop(i)
+        for n, g in [*step.adjusted.items(), *step.added.items()]:
+            self.geom[n] = g
+            self.box[n] = tuple(shapely.bounds(g))
+        for n in step.added:
+            self.rows[n] = new_rows[n]
+            self.key[n] = keys[n]
+
+
+def nearest_ids(target: str, known, n: int = MAX_SUGGESTIONS) -> list[str]:
+    """Return the ``n`` known ids closest to ``target`` (numerically if all are numbers)."""
+    known = [str(k) for k in known]
+    if target.isdigit() and known and all(k.isdigit() for k in known):
+        t = int(target)
+        return sorted(known, key=lambda k: (abs(int(k) - t), k))[:n]
+    close = difflib.get_close_matches(target, known, n=n, cutoff=0.0)
+    return close or known[:n]
+
+
+def read_geometry(text: str, cov: Coverage, where: str, key: str, edit_crs=None):
+    """Return the geometry given as WKT or as a vector file path, in the units' CRS."""
+    geom = None
+    try:
+        geom = shapely.from_wkt(text)
+    except Exception:  # shapely raises GEOSException on non-WKT text
+        geom = None
+    if geom is not None:
+        if edit_crs is not None:
+            from pyproj import CRS, Transformer
+
+            tr = Transformer.from_crs(CRS.from_user_input(edit_crs), cov.crs, always_xy=True)
+            geom = shapely.transform(geom, lambda xy: np.column_stack(
+                tr.transform(xy[:, 0], xy[:, 1])))
+    else:
+        p = Path(text)
+        if not p.exists():
+            raise EditError(f"{where}: {key!r} is neither WKT nor an existing file: "
+                            f"{text[:80]!r}")
+        import geopandas as gpd
+
+        try:
+            gdf = gpd.read_file(p)
+        except Exception as exc:
+            raise EditError(f"{where}: cannot read {key!r} file {p}: {exc}") from None
+        if gdf.crs is None:
+            gdf = gdf.set_crs(edit_crs or cov.crs)
+        geom = shapely.union_all(gdf.to_crs(cov.crs).geometry.values)
+    if geom is None or geom.is_empty:
+        raise EditError(f"{where}: {key!r} is an empty geometry")
+    if not geom.is_valid:
+        geom = shapely.make_valid(geom)
+    return geom
+
+
+def _name(edit):
+    return edit.get("name")
+
+
+def op_merge(cov: Coverage, number: int, edit: dict) -> Step:
+    """Merge ``units`` into ``into`` (a member that survives, or a new id)."""
+    where = f"edit {number} (merge)"
+    units, into = edit["units"], edit["into"]
+    cov.require(units, where)
+    if into not in units and into in cov.geom:
+        raise EditError(f"{where}: 'into' {into!r} is an existing unit that is not among the "
+                        f"merged units {units}; add it to 'units' or choose a new id")
+    geoms = [cov.geom[u] for u in units]
+    exact = bool(shapely.coverage_is_valid(np.asarray(geoms, dtype=object)))
+    merged = topo.union(geoms, cov.tol)
+    area = cov.area(geoms)
+    pieces = [Piece(u, into, float(a)) for u, a in zip(units, area)]
+    template = into if into in units else units[0]
+    names = {into: edit["name"]} if "name" in edit else {}
+    return Step(number, "merge", list(units), {into: merged}, {into: template}, pieces, names,
+                {"parts": len(shapely.get_parts(merged)), "exact_union": exact})
+
+
+def _side_of_line(line, point) -> int:
+    """Return +1 if ``point`` lies left of ``line`` (direction of travel), -1 if right."""
+    d = line.project(point)
+    eps = max(line.length * 1e-6, 1e-9)
+    a = line.interpolate(max(d - eps, 0.0))
+    b = line.interpolate(min(d + eps, line.length))
+    cross = (b.x - a.x) * (point.y - a.y) - (b.y - a.y) * (point.x - a.x)
+    return 1 if cross > 0 else -1
+
+
+def _give_slivers(parts: list, tol: float) -> list:
+    """Move sliver parts of each geometry to the neighbouring part sharing most boundary."""
+    kept, slivers = [], []
+    for k, g in enumerate(parts):
+        a, b = topo.split_slivers(g, tol)
+        kept.append(a)
+        slivers.extend((k, s) for s in shapely.get_parts(b) if not s.is_empty)
+    extra = [[] for _ in parts]
+    for k, s in slivers:
+        shared = [(s.boundary.intersection(kept[j].boundary).length, j)
+                  for j in range(len(parts)) if j != k and not kept[j].is_empty]
+        best = max(shared, default=(0.0, k))
+        extra[best[1] if best[0] > 0 else k].append(s)
+    return [topo.union([kept[j], *extra[j]]) if extra[j] else kept[j] for j in range(len(parts))]
+
+
+def op_split(cov: Coverage, number: int, edit: dict) -> Step:
+    """Split ``unit`` by a line (left, right) or by polygons (inside, ..., remainder)."""
+    where = f"edit {number} (split)"
+    unit, new_ids = edit["unit"], edit["new_ids"]
+    cov.require([unit], where)
+    taken = [n for n in new_ids if n in cov.geom and n != unit]
+    if taken:
+        raise EditError(f"{where}: new id(s) {', '.join(map(repr, taken))} exist already; "
+                        "choose unused ids")
+    geom = cov.geom[unit]
+    specs = edit["by"] if isinstance(edit["by"], list) else [edit["by"]]
+    cutters = [read_geometry(t, cov, where, "by", edit.get("crs")) for t in specs]
+    kinds = {c.geom_type for c in cutters}
+    lines = kinds <= {"LineString", "MultiLineString", "LinearRing"}
+    polys = kinds <= {"Polygon", "MultiPolygon"}
+    if lines:
+        if len(cutters) != 1 or len(new_ids) != 2:
+            raise EditError(f"{where}: a split line gives two parts (left, right of the line); "
+                            f"got {len(cutters)} line(s) and {len(new_ids)} new ids. To split "
+                            "into more parts, give 'by' as a list of polygons")
+        line = shapely.line_merge(cutters[0]) if cutters[0].geom_type != "LineString" \
+            else cutters[0]
+        from shapely.ops import split as _split
+
+        try:
+            bits = list(_split(geom, line).geoms)
+        except (ValueError, shapely.errors.GEOSException) as exc:
+            raise EditError(f"{where}: cannot split unit {unit!r} by this line: {exc}") from None
+        side_line = line if line.geom_type == "LineString" else shapely.get_parts(line)[0]
+        left = [b for b in bits if _side_of_line(side_line, b.representative_point()) > 0]
+        right = [b for b in bits if _side_of_line(side_line, b.representative_point()) <= 0]
+        parts = [topo.as_polygonal(left), topo.as_polygonal(right)]
+        if not any(p.is_empty for p in parts):
+            parts = _give_slivers(parts, cov.tol)
+        if len(bits) < 2 or any(topo.is_sliver(p, cov.tol) for p in parts):
+            raise EditError(f"{where}: the line does not cross unit {unit!r} (it must enter and "
+                            "leave it, cutting it into two parts wider than the tolerance); "
+                            "extend it beyond the unit's boundary")
+    elif polys:
+        if len(cutters) != len(new_ids) - 1:
+            raise EditError(f"{where}: {len(cutters)} polygon(s) give {len(cutters) + 1} parts "
+                            f"but {len(new_ids)} new_ids were given")
+        faces, owner = topo.node_faces(geom, cutters, cov.tol)
+        parts = [topo.assemble([f for f, o in zip(faces, owner) if o == k])
+                 for k in range(len(cutters) + 1)]
+        for k, p in enumerate(parts[:-1], start=1):
+            if p.is_empty or topo.is_sliver(p, cov.tol):
+                raise EditError(f"{where}: polygon {k} does not overlap unit {unit!r} (or only "
+                                "by a sliver narrower than the tolerance)")
+        if parts[-1].is_empty or topo.is_sliver(parts[-1], cov.tol):
+            raise EditError(f"{where}: the polygon(s) cover all of unit {unit!r}; nothing is "
+                            f"left for {new_ids[-1]!r} (use recode to rename a unit)")
+        parts = _give_slivers(parts, cov.tol)
+    else:
+        raise EditError(f"{where}: 'by' must be a line or polygon(s), got "
+                        f"{', '.join(sorted(kinds))}")
+    area = cov.area(parts)
+    pieces = [Piece(unit, n, float(a), g) for n, a, g in zip(new_ids, area, parts)]
+    names = dict(zip(new_ids, edit["names"])) if "names" in edit else {}
+    return Step(number, "split", [unit], dict(zip(new_ids, parts)),
+                {n: unit for n in new_ids}, pieces, names,
+                {"area_shares": [float(a / area.sum()) for a in area]})
+
+
+def op_transfer(cov: Coverage, number: int, edit: dict) -> Step:
+    """Move the part of unit ``from`` inside polygon ``part`` to unit ``to``."""
+    where = f"edit {number} (transfer)"
+    a_id, b_id = edit["from"], edit["to"]
+    cov.require([a_id, b_id], where)
+    part = read_geometry(edit["part"], cov, where, "part", edit.get("crs"))
+    if part.geom_type not in ("Polygon", "MultiPolygon"):
+        raise EditError(f"{where}: 'part' must be a polygon, got {part.geom_type}")
+    a, b = cov.geom[a_id], cov.geom[b_id]
+    faces, owner = topo.node_faces(a, [part], cov.tol)
+    moved = topo.assemble([f for f, o in zip(faces, owner) if o == 0])
+    if moved.is_empty or topo.is_sliver(moved, cov.tol):
+        raise EditError(f"{where}: the part lies outside unit {a_id!r} (it overlaps it by no "
+                        "more than a sliver); draw it inside the unit that gives it up")
+    outside = topo.polygonal(shapely.difference(shapely.difference(part, a), b))
+    band = cov.tol * part.length
+    if outside is not None and outside.area > band:
+        share = outside.area / part.area
+        raise EditError(f"{where}: {share:.1%} of the part lies outside units {a_id!r} and "
+                        f"{b_id!r} (more than a {cov.tol:g}-wide band along its edge); a "
+                        f"transfer moves land of {a_id!r} only")
+    rest = topo.assemble([f for f, o in zip(faces, owner) if o == 1])
+    if rest.is_empty or topo.is_sliver(rest, cov.tol):
+        raise EditError(f"{where}: the part covers all of unit {a_id!r}; use a merge instead")
+    kept, slivers = topo.split_slivers(rest, cov.tol)
+    if kept.is_empty:
+        raise EditError(f"{where}: the part leaves only slivers of unit {a_id!r}; use a merge")
+    gained = topo.union([moved, slivers]) if not slivers.is_empty else moved
+    b = topo.renode(b, [gained, kept], cov.tol * 1e-3)
+    new_b = topo.union([b, gained], cov.tol)
+    area = cov.area([kept, gained, b])
+    touches = bool(shapely.intersects(shapely.buffer(gained, cov.tol), b))
+    pieces = [Piece(a_id, a_id, float(area[0]), kept), Piece(a_id, b_id, float(area[1]), gained),
+              Piece(b_id, b_id, float(area[2]))]
+    return Step(number, "transfer", [a_id, b_id], {a_id: kept, b_id: new_b},
+                {a_id: a_id, b_id: b_id}, pieces, {},
+                {"moved_area": float(area[1]), "adjacent": touches})
+
+
+def op_recode(cov: Coverage, number: int, edit: dict) -> Step:
+    """Give ``unit`` a new id and/or name; its geometry is unchanged."""
+    where = f"edit {number} (recode)"
+    unit = edit["unit"]
+    cov.require([unit], where)
+    new_id = edit.get("new_id", unit)
+    if new_id != unit and new_id in cov.geom:
+        raise EditError(f"{where}: new_id {new_id!r} is already a unit; merge the two units "
+                        "instead or choose an unused id")
+    g = cov.geom[unit]
+    names = {new_id: edit["name"]} if "name" in edit else {}
+    return Step(number, "recode", [unit], {new_id: g}, {new_id: unit},
+                [Piece(unit, new_id, float(cov.area([g])[0]))], names)
+
+
+def op_dissolve(cov: Coverage, number: int, edit: dict) -> Step:
+    """Dissolve all units into one unit per value of column ``by`` (the value is the new id)."""
+    where = f"edit {number} (dissolve)"
+    col = edit["by"]
+    ids = cov.ids
+    first = cov.rows[ids[0]] if ids else {}
+    if col not in first:
+        raise EditError(f"{where}: no column {col!r} to dissolve by; columns: "
+                        f"{', '.join(map(str, first))}")
+    groups: dict[str, list[str]] = {}
+    missing = []
+    for i in ids:
+        v = cov.rows[i][col]
+        if v is None or (isinstance(v, float) and v != v):
+            missing.append(i)
+            continue
+        if isinstance(v, float) and v == int(v):
+            v = int(v)
+        groups.setdefault(str(v), []).append(i)
+    if missing:
+        raise EditError(f"{where}: {len(missing)} units have no value in {col!r} (ids "
+                        f"{', '.join(missing[:8])}); fill them first")
+    added, template, pieces = {}, {}, []
+    area = dict(zip(ids, cov.area([cov.geom[i] for i in ids])))
+    for gid, members in groups.items():
+        added[gid] = topo.union([cov.geom[m] for m in members], cov.tol)
+        template[gid] = members[0]
+        pieces.extend(Piece(m, gid, float(area[m])) for m in members)
+    return Step(number, "dissolve", list(ids), added, template, pieces, {},
+                {"groups": len(groups)})
+
+
+OPERATIONS = {"merge": op_merge, "split": op_split, "transfer": op_transfer,
+              "recode": op_recode, "dissolve": op_dissolve}
+
+
+def _one(units, edit, kw):
+    from gisfix.edits.apply import apply_scenario
+
+    return apply_scenario(units, {"scenario": {"name": f"{edit['op']}"}, "edit": [edit]}, **kw)
+
+
+def merge(units, ids, into, *, name=None, **kwargs):
+    """Merge units ``ids`` into one unit ``into`` (a member that survives or a new id).
+
+    Parameters
+    ----------
+    units : GeoDataFrame
+        The coverage, indexed by unit id (strings).
+    ids : list of str
+        The units to merge (at least two).
+    into : str
+        The id of the merged unit.
+    name : str, optional
+        Its new name.
+    **kwargs
+        Passed to :func:`gisfix.edits.apply_scenario` (``extensive``, ``intensive``,
+        ``stack``, ``epoch``, ``snap_tolerance``...).
+
+    Returns
+    -------
+    EditResult
+    """
+    edit = {"op": "merge", "units": list(ids), "into": into}
+    if name is not None:
+        edit["name"] = name
+    return _one(units, edit, kwargs)
+
+
+def split(units, unit, by, new_ids, *, names=None, **kwargs):
+    """Split ``unit`` by a line (left, right) or polygon(s) (inside ..., remainder).
+
+    ``by`` is WKT, a path, or a shapely geometry in the units' CRS.  See
+    :mod:`gisfix.edits.scenario` for the order of the parts.  Returns an EditResult.
+    """
+    by = [_wkt(b) for b in by] if isinstance(by, list | tuple) else _wkt(by)
+    edit = {"op": "split", "unit": unit, "by": by, "new_ids": list(new_ids)}
+    if names is not None:
+        edit["names"] = list(names)
+    return _one(units, edit, kwargs)
+
+
+def transfer(units, from_id, to_id, part, **kwargs):
+    """Move the part of unit ``from_id`` inside polygon ``part`` to unit ``to_id``.
+
+    ``part`` is WKT, a path or a shapely polygon in the units' CRS.  Returns an EditResult.
+    """
+    return _one(units, {"op": "transfer", "from": from_id, "to": to_id, "part": _wkt(part)},
+                kwargs)
+
+
+def recode(units, unit, new_id=None, *, name=None, **kwargs):
+    """Give ``unit`` a new id and/or a new name.  Returns an EditResult."""
+    edit = {"op": "recode", "unit": unit}
+    if new_id is not None:
+        edit["new_id"] = new_id
+    if name is not None:
+        edit["name"] = name
+    return _one(units, edit, kwargs)
+
+
+def dissolve(units, by, **kwargs):
+    """Dissolve units into one unit per value of column ``by``.  Returns an EditResult."""
+    return _one(units, {"op": "dissolve", "by": by}, kwargs)
+
+
+def _wkt(g):
+    return g if isinstance(g, str) else shapely.to_wkt(g, rounding_precision=-1)
