@@ -1,17 +1,22 @@
 """gisfix: spatial measures of agglomeration, diffusion and inequality on real boundaries.
 
 Real boundaries and built-up rasters go in; measures come out; administrative-division
-adjustments are reproducible boundary edits.
-
-The public API is re-exported here::
+adjustments are reproducible boundary edits::
 
     import gisfix
     units = gisfix.read_boundaries("counties.gpkg", id="fips")
     stack = gisfix.open_builtup("ghsl_year_built.tif", encoding="year-built")
+    table = gisfix.builtup_by_unit(units, stack)
+
+The public API is re-exported here and imported lazily (PEP 562), so ``import gisfix`` and
+``gisfix --help`` stay fast; the modules themselves are the reference.
 """
 
+from __future__ import annotations
+
+import importlib
+
 from gisfix._version import __version__
-from gisfix.boundaries import read_boundaries
 from gisfix.errors import (
     CRSError,
     DataError,
@@ -23,10 +28,71 @@ from gisfix.errors import (
     OutputExistsError,
     RasterError,
 )
-from gisfix.stack import BuiltupStack, open_builtup
+
+#: public name -> module that defines it
+_EXPORTS = {
+    # data layer
+    "read_boundaries": "gisfix.boundaries",
+    "open_builtup": "gisfix.stack",
+    "BuiltupStack": "gisfix.stack",
+    "datasets": "gisfix.datasets",
+    # built-up engine
+    "builtup_by_unit": "gisfix.zonal",
+    "to_wide": "gisfix.zonal",
+    "label_cells": "gisfix.zonal",
+    "coverage_fractions": "gisfix.zonal",
+    # inequality
+    **{name: "gisfix.inequality" for name in (
+        "atkinson", "beta_convergence", "cv", "generalized_entropy", "gini", "lorenz",
+        "max_min_ratio", "over_time", "sigma_convergence", "summarize", "theil_decomposition",
+        "theil_l", "theil_t", "top_bottom_ratio", "williamson", "TheilDecomposition",
+        "SigmaConvergence", "BetaConvergence")},
+    **{name: "gisfix.spatial_gini" for name in (
+        "SpatialGini", "make_graph", "spatial_gini")},
+    # agglomeration
+    **{name: "gisfix.agglomeration" for name in (
+        "intensity", "location_quotient", "concentration", "lorenz_by_epoch", "hhi",
+        "top_share", "rank_size", "primacy", "hierarchy", "moran", "local_moran",
+        "getis_ord")},
+    "patch_metrics": "gisfix.landscape",
+    "landscape_metrics": "gisfix.landscape",
+    "urban_extents": "gisfix.extents",
+    "extent_agreement": "gisfix.extents",
+    # diffusion
+    "landscape_expansion_index": "gisfix.lei",
+    "lei_by_unit": "gisfix.lei",
+    "LEIThresholds": "gisfix.lei",
+    **{name: "gisfix.diffusion" for name in (
+        "expansion", "expansion_series", "builtup_centroids", "standard_deviational_ellipse",
+        "directional_growth", "core_periphery", "core_periphery_series",
+        "largest_patch_share")},
+    **{name: "gisfix.stages" for name in (
+        "city_stages", "stage_evidence", "classify_stages", "StageRules")},
+    # boundary edits
+    **{name: "gisfix.edits" for name in (
+        "load_scenario", "apply_scenario", "Scenario", "EditResult", "merge", "split",
+        "transfer", "recode", "dissolve", "harmonise", "compare")},
+    "diff": "gisfix.edits.diff",
+    "DiffResult": "gisfix.edits.diff",
+}
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'gisfix' has no attribute {name!r}")
+    if name == "datasets":
+        return importlib.import_module(module)
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))
+
 
 __all__ = [
-    "BuiltupStack",
     "CRSError",
     "DataError",
     "EditError",
@@ -37,6 +103,5 @@ __all__ = [
     "OutputExistsError",
     "RasterError",
     "__version__",
-    "open_builtup",
-    "read_boundaries",
+    *_EXPORTS,
 ]

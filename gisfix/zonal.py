@@ -395,6 +395,32 @@ def coverage_fractions(units, stack, window: Window | None = None) -> np.ndarray
     return out[:, :, c0:c0 + cw]
 
 
+def _edges_by_window(edges, windows) -> dict:
+    """Split the edges among the strips their row span touches: {row_off: edges}.
+
+    Each strip then scans only its own edges (work grows with the edges, not with
+    edges x strips).  An edge spanning several strips is given to each of them.
+    """
+    *arrays, sign = edges
+    x0, y0, x1, y1, _ = arrays
+    starts = np.array([int(w.row_off) for w in windows], dtype=np.int64)
+    if not len(starts):
+        return {}
+    ylo = np.minimum(y0, y1)
+    yhi = np.maximum(y0, y1)
+    wlo = np.searchsorted(starts, np.floor(ylo), side="right") - 1
+    whi = np.searchsorted(starts, np.maximum(np.ceil(yhi) - 1, np.floor(ylo)),
+                          side="right") - 1
+    wlo = np.clip(wlo, 0, len(starts) - 1)
+    whi = np.clip(whi, 0, len(starts) - 1)
+    src, win = _ragged_expand(wlo, np.maximum(whi, wlo))
+    order = np.argsort(win, kind="stable")
+    src, win = src[order], win[order]
+    bounds = np.searchsorted(win, np.arange(len(starts) + 1))
+    return {int(starts[k]): tuple(a[src[bounds[k]:bounds[k + 1]]] for a in arrays) + (sign,)
+            for k in range(len(starts))}
+
+
 def _gdal_cache_cap(stack, rows: int, threads: int):
     """Return a context that caps GDAL's block cache while strips are read.
 
@@ -529,6 +555,7 @@ def builtup_by_unit(boundaries, stack, method: str = "exact", *, max_cells: int 
     if (n_units + 1) * n_codes >= 2**31:
         raise DataError(f"too many units ({n_units}) for one call; split the boundaries")
     windows = list(stack.windows(cells))
+    edge_sets = _edges_by_window(edges, windows)
     hmax = max((int(w.height) for w in windows), default=0)
     scale = n_codes if ordinal else 1
     lut = None
@@ -564,12 +591,12 @@ def builtup_by_unit(boundaries, stack, method: str = "exact", *, max_cells: int 
         areas = stack.row_cell_areas(w)
         const_area = bool(np.all(areas == areas[0]))
         if method == "exact":
-            bcells, runs = _boundary_and_runs(edges, r0, h, width)
+            bcells, runs = _boundary_and_runs(edge_sets[r0], r0, h, width)
             labels, rest = _label_runs(runs, h, width, scale, buffers)
             extra = _expand_runs(rest)
             partial = tuple(np.concatenate([a, b]) for a, b in zip(bcells, extra))
         else:
-            labels, rest = _label_runs(_centre_runs(edges, r0, h, width), h, width, scale,
+            labels, rest = _label_runs(_centre_runs(edge_sets[r0], r0, h, width), h, width, scale,
                                        buffers)
             u, r, c, v = _expand_runs(rest)  # runs of overlapping units
             partial = (u, r, c, v.astype(float))

@@ -144,6 +144,22 @@ def test_split_by_polygon_inside_then_remainder():
     assert check_coverage(u.geometry.values)["valid"]
 
 
+def test_split_by_several_polygons_and_names():
+    g = grid().drop(columns="name")  # no name column: edits create it
+    x, y = X0 + 100, Y0 + 100  # unit 22 spans x..x+100, y..y+100
+    p1 = box(x - 10, y - 10, x + 20, y + 110)  # west 20 % of the unit
+    p2 = box(x, y - 10, x + 70, y + 110)  # overlaps p1: only x+20..x+70 is left (50 %)
+    res = split(g, "22", [p1, p2], ["a", "b", "c"], names=["A", "B", "C"],
+                extensive=["pop"])
+    u = res.units
+    assert [u.geometry[k].area / CELL**2 for k in "abc"] == pytest.approx([0.2, 0.5, 0.3])
+    assert list(u.loc[["a", "b", "c"], "name"]) == ["A", "B", "C"]
+    assert u.loc["11", "name"] != u.loc["11", "name"]  # NaN for units never named
+    assert u.loc[["a", "b", "c"], "pop"].sum() == g.loc["22", "pop"]
+    with pytest.raises(EditError, match="give 3 parts but 2 new_ids"):
+        split(g, "22", [p1, p2], ["a", "b"])
+
+
 def test_split_errors():
     g = grid()
     far = f"LINESTRING ({X0 + 30} {Y0 + 5000}, {X0 + 30} {Y0 + 6000})"
@@ -170,6 +186,35 @@ def test_transfer_hand_solved():
     lin = res.lineage.set_index(["old_id", "new_id"])
     assert lin.loc[("21", "11"), "area_share"] == pytest.approx(0.25)
     assert check_coverage(u.geometry.values)["valid"]
+
+
+def quadrants(g):
+    """Four sub-units per unit: 'ij-sw', 'ij-se', 'ij-nw', 'ij-ne'."""
+    ids, geoms = [], []
+    for uid, geom in zip(g.index, g.geometry):
+        x0, y0, x1, y1 = geom.bounds
+        xm, ym = (x0 + x1) / 2, (y0 + y1) / 2
+        for name, b in (("sw", (x0, y0, xm, ym)), ("se", (xm, y0, x1, ym)),
+                        ("nw", (x0, ym, xm, y1)), ("ne", (xm, ym, x1, y1))):
+            ids.append(f"{uid}-{name}")
+            geoms.append(box(*b))
+    return gpd.GeoDataFrame(geometry=geoms, index=pd.Index(ids, name="sub"), crs=g.crs)
+
+
+def test_transfer_by_subunits():
+    g = grid()
+    subs = quadrants(g)
+    res = transfer(g, "21", "11", subunit_ids=["21-sw", "21-nw"], subunits=subs,
+                   extensive=["pop"])
+    assert res.units.geometry["11"].area == pytest.approx(1.5 * CELL**2)
+    assert res.units.loc["11", "pop"] == 100 + 100 and res.units.loc["21", "pop"] == 100
+    assert check_coverage(res.units.geometry.values)["valid"]
+    with pytest.raises(EditError, match="unknown sub-unit id"):
+        transfer(g, "21", "11", subunit_ids=["21-xx"], subunits=subs)
+    with pytest.raises(EditError, match="no sub-unit layer"):
+        transfer(g, "21", "11", subunit_ids=["21-sw"])
+    with pytest.raises(EditError, match="either 'part'"):
+        load_scenario(sc({"op": "transfer", "from": "a", "to": "b"}))
 
 
 def test_transfer_part_outside_a_is_refused():
@@ -668,6 +713,16 @@ def test_cli_edit_dasymetric_with_attributes(tmp_path, run_cli):
     assert units.loc["W", "pop"] == 100 and units.loc["E", "pop"] == 0
     assert units.loc["W", "gdp"] == g.loc["11", "gdp"]
     assert units.loc["W", "gdp_pc"] == pytest.approx(g.loc["11", "gdp_pc"])
+    subs = tmp_path / "subs.gpkg"
+    quadrants(g).reset_index().to_file(subs, layer="subs")
+    scen2 = tmp_path / "t.toml"
+    scen2.write_text(tomli_w.dumps(sc({"op": "transfer", "from": "21", "to": "11",
+                                       "units": ["21-sw", "21-nw"]})), encoding="utf-8")
+    r = run_cli("edit", src, scen2, "--id", "code", "-o", tmp_path / "t.gpkg", "--subunits",
+                subs, "--subunit-id", "sub", "--extensive", "pop")
+    assert r.exit_code == 0, r.output
+    t = pyogrio.read_dataframe(tmp_path / "t.gpkg", layer="units").set_index("code")
+    assert t.loc["11", "pop"] == 200
     r = run_cli("edit", src, scen, "--id", "code", "-o", tmp_path / "o2.gpkg",
                 "--extensive", "nope")
     assert r.exit_code == 1 and "no column 'nope'" in r.output

@@ -366,11 +366,10 @@ def test_cli_unknown_id_and_crs_less(tmp_path, run_cli, cli_inputs):
     assert res.exit_code == 1
     assert "no column 'nope'" in res.output and "Traceback" not in res.output
     bare = gpd.read_file(vec).set_crs(None, allow_override=True)
-    path = tmp_path / "bare.geojson"
-    bare.to_file(path)
-    # a GeoJSON is WGS 84 by definition; a shapefile without .prj has no CRS
-    shp = tmp_path / "bare.shp"
-    bare.to_file(shp)
+    shp = tmp_path / "bare.shp"  # a shapefile without .prj has no CRS
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # geopandas: "'crs' was not provided"
+        bare.to_file(shp)
     shp.with_suffix(".prj").unlink(missing_ok=True)
     res = run_cli("builtup", shp, ras, "--id", "id", "-o", tmp_path / "y.csv")
     assert res.exit_code == 1

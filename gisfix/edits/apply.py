@@ -69,6 +69,20 @@ def _prepare(units) -> gpd.GeoDataFrame:
     return ids.tolist()
 
 
+def _subunits(subunits, crs):
+    if subunits is None:
+        return None
+    if not isinstance(subunits, gpd.GeoDataFrame | gpd.GeoSeries):
+        raise EditError(f"subunits must be a GeoDataFrame indexed by id, got "
+                        f"{type(subunits).__name__}")
+    resolve_crs(subunits.crs, what="the sub-units")
+    geo = subunits.geometry if isinstance(subunits, gpd.GeoDataFrame) else subunits
+    geo = geo.to_crs(crs)
+    ids = normalise_ids(pd.Series(geo.index, dtype=object))
+    check_ids(ids, what="sub-units", column=geo.index.name or "index")
+    return pd.Series(geo.values, index=ids.tolist())
+
+
 def _record(step, edit) -> dict:
     rec = {"edit": step.number, "op": step.op, "removed": list(step.removed),
            "added": list(step.added)}
@@ -84,7 +98,8 @@ def _record(step, edit) -> dict:
 
 def apply_scenario(units, scenario, *, extensive=(), intensive=(), stack=None, epoch=None,
                    snap_tolerance: float = topo.DEFAULT_SNAP_TOLERANCE_M,
-                   name_column: str = "name", check: bool = True) -> EditResult:
+                   name_column: str = "name", check: bool = True,
+                   subunits=None) -> EditResult:
     """Apply the edits of a scenario, in order, to a boundary coverage.
 
     Each edit is checked before it runs (ids, geometry of split lines and transfer parts,
@@ -113,6 +128,9 @@ def apply_scenario(units, scenario, *, extensive=(), intensive=(), stack=None, e
         Column set by the ``name`` keys of edits (created if absent).
     check : bool
         Check the coverage around every edit and over the whole result.
+    subunits : GeoDataFrame or GeoSeries, optional
+        Sub-units (indexed by id) for transfers given as ``units = [...]``; reprojected to
+        the units' CRS.
 
     Returns
     -------
@@ -150,7 +168,7 @@ def apply_scenario(units, scenario, *, extensive=(), intensive=(), stack=None, e
     attrs = pd.DataFrame(units.drop(columns=gcol))
     attrs.index = ids
     rows = attrs.to_dict("index")
-    cov = Coverage(ids, list(geoms), rows, crs, tol, area_crs)
+    cov = Coverage(ids, list(geoms), rows, crs, tol, area_crs, _subunits(subunits, crs))
     steps, records = [], []
     for number, edit in enumerate(sc.edits, start=1):
         op = edit["op"]

@@ -55,7 +55,8 @@ class Step:
 class Coverage:
     """The mutable state of an edit sequence: ids in order, geometries and attribute rows."""
 
-    def __init__(self, ids, geoms, rows, crs, tolerance, area_crs):
+    def __init__(self, ids, geoms, rows, crs, tolerance, area_crs, subunits=None):
+        self.subunits = subunits
         self.geom = dict(zip(ids, geoms))
         self.key = {i: (k,) for k, i in enumerate(ids)}
         self.rows = rows
@@ -284,7 +285,10 @@ def op_transfer(cov: Coverage, number: int, edit: dict) -> Step:
     where = f"edit {number} (transfer)"
     a_id, b_id = edit["from"], edit["to"]
     cov.require([a_id, b_id], where)
-    part = read_geometry(edit["part"], cov, where, "part", edit.get("crs"))
+    if "units" in edit:
+        part = _subunit_part(cov, edit["units"], where)
+    else:
+        part = read_geometry(edit["part"], cov, where, "part", edit.get("crs"))
     if part.geom_type not in ("Polygon", "MultiPolygon"):
         raise EditError(f"{where}: 'part' must be a polygon, got {part.geom_type}")
     a, b = cov.geom[a_id], cov.geom[b_id]
@@ -316,6 +320,19 @@ def op_transfer(cov: Coverage, number: int, edit: dict) -> Step:
     return Step(number, "transfer", [a_id, b_id], {a_id: kept, b_id: new_b},
                 {a_id: a_id, b_id: b_id}, pieces, {},
                 {"moved_area": float(area[1]), "adjacent": touches})
+
+
+def _subunit_part(cov: Coverage, ids, where: str):
+    """Return the union of sub-units ``ids`` (the layer given as ``subunits=``)."""
+    if cov.subunits is None:
+        raise EditError(f"{where}: 'units' names sub-units but no sub-unit layer was given; "
+                        "pass subunits= (--subunits) or give the part as a polygon")
+    unknown = [i for i in ids if i not in cov.subunits.index]
+    if unknown:
+        raise EditError(f"{where}: unknown sub-unit id(s) {', '.join(map(repr, unknown))}; "
+                        f"nearest known: "
+                        f"{', '.join(nearest_ids(unknown[0], list(cov.subunits.index)))}")
+    return topo.union(list(cov.subunits.loc[list(ids)].values), cov.tol)
 
 
 def op_recode(cov: Coverage, number: int, edit: dict) -> Step:
@@ -415,13 +432,19 @@ def split(units, unit, by, new_ids, *, names=None, **kwargs):
     return _one(units, edit, kwargs)
 
 
-def transfer(units, from_id, to_id, part, **kwargs):
+def transfer(units, from_id, to_id, part=None, *, subunit_ids=None, **kwargs):
     """Move the part of unit ``from_id`` inside polygon ``part`` to unit ``to_id``.
 
-    ``part`` is WKT, a path or a shapely polygon in the units' CRS.  Returns an EditResult.
+    ``part`` is WKT, a path or a shapely polygon in the units' CRS; or give
+    ``subunit_ids`` (with ``subunits=`` a layer of sub-units) to move their union.
+    Returns an EditResult.
     """
-    return _one(units, {"op": "transfer", "from": from_id, "to": to_id, "part": _wkt(part)},
-                kwargs)
+    edit = {"op": "transfer", "from": from_id, "to": to_id}
+    if part is not None:
+        edit["part"] = _wkt(part)
+    if subunit_ids is not None:
+        edit["units"] = list(subunit_ids)
+    return _one(units, edit, kwargs)
 
 
 def recode(units, unit, new_id=None, *, name=None, **kwargs):

@@ -25,8 +25,10 @@ Operations and their keys (all ids are strings; integers are accepted and conver
     polygons (``by = ["WKT", ...]``) gives *k* + 1 parts: each polygon's share of the unit
     not yet taken, then the remainder.  ``names`` (optional list) names the new units.
 ``transfer``
-    ``from``, ``to``, ``part`` (WKT or path of the polygon that moves from ``from`` to
-    ``to``: annexation).
+    ``from``, ``to`` and either ``part`` (WKT or path of the polygon that moves from
+    ``from`` to ``to``: annexation) or ``units`` (ids of sub-units, e.g. villages or census
+    blocks, whose union is the part; their layer is passed as ``subunits=`` to
+    :func:`gisfix.edits.apply_scenario` or ``--subunits`` on the command line).
 ``recode``
     ``unit``, ``new_id`` and/or ``name``.
 ``dissolve``
@@ -52,7 +54,7 @@ from gisfix.errors import EditError, InputFileError
 OPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "merge": (("units", "into"), ("name",)),
     "split": (("unit", "by", "new_ids"), ("names",)),
-    "transfer": (("from", "to", "part"), ()),
+    "transfer": (("from", "to"), ("part", "units")),
     "recode": (("unit",), ("new_id", "name")),
     "dissolve": (("by",), ()),
 }
@@ -136,7 +138,12 @@ def validate_edit(i: int, edit) -> dict:
             raise EditError(f"{where}: 'names' must list one name per new id "
                             f"({len(out['new_ids'])})")
     if op == "transfer":
-        if not isinstance(out["part"], str):
+        if ("part" in out) == ("units" in out):
+            raise EditError(f"{where}: give either 'part' (a polygon) or 'units' (sub-unit ids), "
+                            "not both or neither")
+        if "units" in out and not out["units"]:
+            raise EditError(f"{where}: 'units' is empty; list the sub-units that move")
+        if "part" in out and not isinstance(out["part"], str):
             raise EditError(f"{where}: 'part' must be a WKT string or a path, got {out['part']!r}")
         if out["from"] == out["to"]:
             raise EditError(f"{where}: 'from' and 'to' are the same unit {out['from']!r}")
