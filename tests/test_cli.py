@@ -10,6 +10,8 @@ import geopandas as gpd
 import pytest
 from shapely.geometry import box
 
+from gisfix.cli.main import VERBS
+
 
 def test_version(run_cli):
     from gisfix import __version__
@@ -18,7 +20,7 @@ def test_version(run_cli):
     assert r.exit_code == 0 and __version__ in r.output
 
 
-@pytest.mark.parametrize("verb", ["data", "demo", "info"])  # TODO(lead): all VERBS
+@pytest.mark.parametrize("verb", sorted(VERBS))
 def test_help_on_every_verb(run_cli, verb):
     r = run_cli(verb, "--help")
     assert r.exit_code == 0, r.output
@@ -92,16 +94,6 @@ def test_bad_id_column_no_traceback(run_cli, tmp_path):
     assert r.exit_code == 1
     assert "Traceback" not in r.output
     assert "has no column 'nope'" in r.output
-
-
-def test_demo_refuses_to_overwrite(run_cli, tmp_path):
-    out = tmp_path / "demo"
-    assert run_cli("demo", "-o", out).exit_code == 0
-    assert (out / "boundaries.gpkg").exists()
-    r = run_cli("demo", "-o", out)
-    assert r.exit_code == 1
-    assert "exists; pass --overwrite" in r.output
-    assert run_cli("demo", "-o", out, "--overwrite").exit_code == 0
 
 
 def test_console_script_subprocess(tmp_path):

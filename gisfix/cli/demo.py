@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from gisfix.cli.options import overwrite_option
@@ -14,21 +12,16 @@ from gisfix.cli.options import overwrite_option
               type=click.Path(file_okay=False), help="Folder for the demo's files.")
 @overwrite_option
 def demo(output, overwrite):
-    """Read the embedded Swiss and Virginia boundary vintages and write QGIS-ready files
-    to the output folder."""
-    from gisfix import datasets
-    from gisfix.io import provenance, write_layers
+    """Detect and apply the Swiss municipal edits 2018 -> 2024, apply the Virginia
+    reversions, and measure regional inequality in Mexico 1940-2000; write GeoPackages
+    (open them in QGIS), a scenario, JSON, charts and REPORT.md to the output folder."""
+    from gisfix.demo import run_demo
 
-    out = Path(output)
-    out.mkdir(parents=True, exist_ok=True)
-    layers = {}
-    for name in datasets.names():
-        gdf = datasets.load(name, make_valid=True, drop_empty=True)
-        d = datasets.get(name)
-        click.echo(f"{name}: {len(gdf)} units, CRS {gdf.crs.to_string()}, id {d.id}", err=True)
-        layers[name.replace("-", "_")] = gdf.reset_index()
-    target = out / "boundaries.gpkg"
-    write_layers(target, layers, provenance({n: str(datasets.get_path(n)) for n in
-                                             datasets.names()}, {}, "gisfix demo"),
-                 overwrite=overwrite)
-    click.echo(f"wrote {target}", err=True)
+    results = run_demo(output, overwrite=overwrite,
+                       progress=lambda msg: click.echo(f"gisfix demo: {msg}", err=True))
+    sw = results["swiss"]
+    click.echo(f"Swiss 2018 -> 2024: {sw['edits']}; rebuilt units match 2024 ids: "
+               f"{sw['ids_match_2024']}; min IoU {sw['iou_min']:.4f}", err=True)
+    click.echo(f"Virginia merged IoU vs 2017: {results['virginia']['merged_iou_vs_2017']}",
+               err=True)
+    click.echo(f"wrote {output}/REPORT.md and the files it links", err=True)
