@@ -8,6 +8,7 @@ import sys
 
 import geopandas as gpd
 import pytest
+import shapely
 from shapely.geometry import box
 
 from gisfix.cli.main import VERBS
@@ -103,3 +104,73 @@ def test_console_script_subprocess(tmp_path):
     assert p.returncode == 1
     assert p.stderr.strip().startswith("gisfix: error: no such file")
     assert p.stdout == ""
+
+
+# -- bad boundary input through a verb that reads boundaries: one line, exit 1 ---------------
+def _tiny_raster(path):
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+
+    with rasterio.open(path, "w", driver="GTiff", width=4, height=4, count=1, dtype="uint16",
+                       crs="EPSG:3035", transform=from_origin(0, 400, 100, 100),
+                       nodata=65535) as ds:
+        ds.write(np.full((4, 4), 1990, np.uint16), 1)
+    return path
+
+
+BAD_BOUNDARIES = {
+    "no_crs": ({"id": ["a"]}, [box(0, 0, 200, 200)], None, "has no CRS"),
+    "duplicate_ids": ({"id": ["a", "a"]}, [box(0, 0, 100, 100), box(100, 0, 200, 100)], 3035,
+                      "duplicated ids"),
+    "non_polygon": ({"id": ["a", "b"]}, [box(0, 0, 100, 100), box(0, 0, 1, 1).exterior], 3035,
+                    "not polygons"),
+    "invalid": ({"id": ["a"]}, [shapely.Polygon([(0, 0), (200, 200), (200, 0), (0, 200)])],
+                3035, "polygons are invalid"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_BOUNDARIES))
+def test_bad_boundaries_through_builtup(run_cli, tmp_path, case):
+    data, geoms, crs, message = BAD_BOUNDARIES[case]
+    path = tmp_path / f"{case}.gpkg"  # GeoJSON would imply EPSG:4326 when no CRS is given
+    gpd.GeoDataFrame(data, geometry=geoms, crs=crs).to_file(path)
+    raster = _tiny_raster(tmp_path / "yb.tif")
+    out = tmp_path / "out.csv"
+    r = run_cli("builtup", path, raster, "--id", "id", "-o", out)
+    assert r.exit_code == 1, r.output
+    lines = [line for line in r.output.splitlines() if line.startswith("gisfix: error:")]
+    assert len(lines) == 1 and message in lines[0], r.output
+    assert "Traceback" not in r.output
+    assert not out.exists() and not list(tmp_path.glob("*.tmp*"))
+
+
+def test_invalid_boundaries_repaired_on_request(run_cli, tmp_path):
+    data, geoms, crs, _ = BAD_BOUNDARIES["invalid"]
+    path = tmp_path / "invalid.geojson"
+    gpd.GeoDataFrame(data, geometry=geoms, crs=crs).to_file(path)
+    out = tmp_path / "out.csv"
+    r = run_cli("builtup", path, _tiny_raster(tmp_path / "yb.tif"), "--id", "id",
+                "--make-valid", "-o", out)
+    assert r.exit_code == 0, r.output
+    assert out.exists()
+
+
+def test_misaligned_rasters_through_cli(run_cli, tmp_path):
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+
+    paths = []
+    for year, x0 in ((2000, 0), (2010, 50)):
+        p = tmp_path / f"urban_{year}.tif"
+        with rasterio.open(p, "w", driver="GTiff", width=4, height=4, count=1, dtype="uint8",
+                           crs="EPSG:3035", transform=from_origin(x0, 400, 100, 100)) as ds:
+            ds.write(np.ones((4, 4), np.uint8), 1)
+        paths.append(p)
+    units = tmp_path / "u.gpkg"
+    gpd.GeoDataFrame({"id": ["a"]}, geometry=[box(0, 0, 400, 400)], crs=3035).to_file(units)
+    r = run_cli("builtup", units, *paths, "--id", "id", "--encoding", "binary", "-o",
+                tmp_path / "o.csv")
+    assert r.exit_code == 1
+    assert "must share one grid: urban_2000.tif is" in r.output
