@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gisfix.crs import resolve_crs, true_areas
+from gisfix.crs import check_coordinates, resolve_crs, to_crs_checked, true_areas
 from gisfix.errors import GeometryError, GisfixError, IdError, InputFileError
 
 log = logging.getLogger(__name__)
@@ -281,6 +281,8 @@ def read_boundaries(path: str | os.PathLike, id: str, *, layer: str | None = Non
             log.info("%s has a CRS already; crs=%s ignored", what, crs)
         gdf = gdf.set_crs(resolve_crs(gdf.crs, what=what), allow_override=True)
 
+    if len(gdf):
+        check_coordinates(gdf.total_bounds, gdf.crs, what=what)
     ids = normalise_ids(gdf[id])
     check_ids(ids, what=what, column=id)
     gdf = gdf.drop(columns=[id]).set_index(pd.Index(ids.to_numpy(), name=id))
@@ -302,7 +304,7 @@ def read_boundaries(path: str | os.PathLike, id: str, *, layer: str | None = Non
 
     gdf, report = check_polygons(gdf, make_valid=make_valid, drop_empty=drop_empty, what=what)
     if to_crs is not None:
-        gdf = gdf.to_crs(resolve_crs(to_crs))
+        gdf = to_crs_checked(gdf, to_crs, what=what)
     gdf.attrs["gisfix"] = {"source": str(p.resolve()), "layer": layer, "id": id, **report}
     return gdf
 

@@ -213,3 +213,40 @@ def true_areas(geoms, crs) -> np.ndarray:
     geod = geod_for(crs)
     return np.array([0.0 if g is None or g.is_empty else abs(geod.geometry_area_perimeter(g)[0])
                      for g in values])
+
+
+def check_coordinates(bounds, crs, *, what: str = "data") -> None:
+    """Raise :class:`CRSError` if ``bounds`` cannot be coordinates of ``crs``.
+
+    Catches the most common CRS mistake: projected coordinates (metres) in a file that says,
+    or is assumed to be, lon/lat (GeoJSON without a CRS is EPSG:4326 by definition).
+    """
+    xmin, ymin, xmax, ymax = (float(v) for v in bounds)
+    if not all(np.isfinite([xmin, ymin, xmax, ymax])):
+        raise CRSError(f"{what} has non-finite coordinates in {crs_label(crs)}")
+    if crs.is_geographic and (min(xmin, ymin) < -360 or xmax > 360 or ymax > 90.5
+                              or ymin < -90.5):
+        raise CRSError(
+            f"{what} says it is in {crs_label(crs)} (degrees) but its coordinates reach "
+            f"({xmin:.6g}, {ymin:.6g}, {xmax:.6g}, {ymax:.6g}), which are not longitudes and "
+            "latitudes; assign the CRS the coordinates are really in (crs=..., --crs)"
+        )
+
+
+def to_crs_checked(gdf, crs, *, what: str = "boundaries"):
+    """Reproject ``gdf`` to ``crs``; raise :class:`CRSError` if coordinates do not survive.
+
+    Coordinates outside the area where a projection is defined come back as inf; that is
+    an error naming both CRSs, not a silent NaN later.
+    """
+    target = resolve_crs(crs, what=what)
+    src = gdf.crs
+    out = gdf if src is not None and resolve_crs(src) == target else gdf.to_crs(target)
+    bounds = out.total_bounds
+    if len(out) and not np.all(np.isfinite(bounds)):
+        raise CRSError(
+            f"{what} cannot be projected from {crs_label(resolve_crs(src))} to "
+            f"{crs_label(target)}: some coordinates fall outside the projection's domain; "
+            "check the CRS of the boundaries and that they overlap the raster"
+        )
+    return out

@@ -161,3 +161,20 @@ def test_geoparquet_and_flatgeobuf_roundtrip(tmp_path):
         # FlatGeobuf's spatial index may reorder features: compare by id
         assert sorted(out.index) == ["x", "y"] and out.crs.to_epsg() == 2056
         assert shapely.equals(out.geometry.loc["y"], box(1, 0, 2, 1))
+
+
+def test_metres_in_a_lonlat_file(tmp_path):
+    # GeoJSON without a CRS is lon/lat by definition: metre coordinates are refused
+    path = tmp_path / "metres.geojson"
+    gpd.GeoDataFrame({"id": ["a"]}, geometry=[box(2_600_000, 1_200_000, 2_601_000, 1_201_000)]
+                     ).to_file(path)
+    with pytest.raises(CRSError, match="are not longitudes and latitudes; assign the CRS"):
+        read_boundaries(path, id="id")
+
+
+def test_unprojectable_coordinates():
+    from gisfix.crs import to_crs_checked
+
+    g = gpd.GeoDataFrame({"id": ["a"]}, geometry=[box(0, 0, 200, 200)], crs=4326)
+    with pytest.raises(CRSError, match="cannot be projected from EPSG:4326 to EPSG:3035"):
+        to_crs_checked(g, "EPSG:3035")
