@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from gisfix.errors import OutputExistsError
+from gisfix.report import markdown_table, plot_backend, save_figure
 
 log = logging.getLogger(__name__)
 
@@ -203,17 +204,8 @@ def _plain(obj) -> dict:
     return out
 
 
-def _save_figure(fig, path: Path, overwrite: bool) -> None:
-    from gisfix.io import atomic_path
-
-    with atomic_path(path, overwrite) as tmp:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
-
-
 def _theil_chart(decades: pd.DataFrame, path: Path, overwrite: bool) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
+    plot_backend()
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.5, 3.6))
@@ -225,14 +217,12 @@ def _theil_chart(decades: pd.DataFrame, path: Path, overwrite: bool) -> None:
     ax.set_ylabel("Theil T of per-capita GDP")
     ax.set_title("Mexico: regional inequality and its decomposition")
     ax.legend(loc="upper right", fontsize=8)
-    _save_figure(fig, path, overwrite)
+    save_figure(fig, path, overwrite)
     plt.close(fig)
 
 
 def _swiss_map(edited, path: Path, overwrite: bool) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
+    plot_backend()
     import matplotlib.pyplot as plt
 
     colors = {"unchanged": "#dddddd", "merged": "#f03b20", "boundary changed": "#3182bd",
@@ -249,7 +239,7 @@ def _swiss_map(edited, path: Path, overwrite: bool) -> None:
               fontsize=8, frameon=False)
     ax.set_axis_off()
     ax.set_title("Swiss municipalities 2024, rebuilt from 2018 by the detected edits")
-    _save_figure(fig, path, overwrite)
+    save_figure(fig, path, overwrite)
     plt.close(fig)
 
 
@@ -273,7 +263,7 @@ def _report(out: Path, results: dict, overwrite: bool) -> None:
         f"{sw['iou_median']:.4f}, {sw['units_iou_below_0.99']} units below 0.99.", "",
         "![Swiss reform](swiss_reform_map.png)", "",
         "What the mergers did to the size distribution of municipalities (area, km²):", "",
-        _md_table(comp),
+        markdown_table(comp),
         "",
         "Open `swiss_2018_2024.gpkg` in QGIS: layer `municipalities_edited` is styled by "
         "status; `lineage` is the crosswalk from 2018 to 2024 ids (harmonise a panel with "
@@ -285,7 +275,7 @@ def _report(out: Path, results: dict, overwrite: bool) -> None:
         + " (the two vintages are generalised very differently).", "",
         "## 3. Regional inequality in Mexico, 1940-2000", "",
         "![Theil decomposition](mexico_theil.png)", "",
-        _md_table(dec.round(4)), "",
+        markdown_table(dec.round(4)), "",
         f"Spatial Gini 2000 (queen contiguity): Gini {mx['spatial_gini_2000']['gini']:.4f}, "
         f"pseudo p = {mx['spatial_gini_2000']['p_sim']:.3f} "
         f"({mx['spatial_gini_2000']['permutations']} permutations, seed "
@@ -293,15 +283,6 @@ def _report(out: Path, results: dict, overwrite: bool) -> None:
     ]
     with atomic_path(out / "REPORT.md", overwrite) as tmp:
         tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
-def _md_table(df: pd.DataFrame) -> str:
-    cols = [df.index.name or ""] + [str(c) for c in df.columns]
-    rows = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for idx, row in df.iterrows():
-        cells = [f"{v:.4f}" if isinstance(v, float | np.floating) else str(v) for v in row.values]
-        rows.append("| " + " | ".join([str(idx)] + cells) + " |")
-    return "\n".join(rows)
 
 
 def run_demo(output, overwrite: bool = False,
