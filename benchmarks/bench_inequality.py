@@ -1,4 +1,4 @@
-"""Benchmark: gisfix.spatial_gini vs PySAL inequality.gini.Gini_Spatial (same input, one run).
+"""Benchmark: gisfix.inequality.spatial vs PySAL inequality.gini.Gini_Spatial (same input, one run).
 
 Input: the 2,989 China counties with a population in ../shared/data/china_counties_2020
 (layer ``county``), value ``POPU_URB`` (urban share), queen contiguity (libpysal Graph; the
@@ -41,7 +41,7 @@ def main():
     from inequality.gini import Gini_Spatial
     from libpysal.graph import Graph
 
-    from gisfix.spatial_gini import contiguity_graph, spatial_gini
+    from gisfix.inequality.spatial import contiguity_graph, spatial_gini
 
     df = pyogrio.read_dataframe(GPKG, layer="county")
     df = df[df["POPU"].notna()].reset_index(drop=True)  # positional ids 0..n-1 for PySAL
@@ -73,7 +73,7 @@ def main():
     t_peer = time.perf_counter() - t
 
     print(f"permutations = {args.permutations}")
-    print(f"gisfix.spatial_gini: best {best:.4f} s, median {median:.4f} s of {args.repeat}")
+    print(f"gisfix.inequality.spatial: best {best:.4f} s, median {median:.4f} s of {args.repeat}")
     print(f"inequality.Gini_Spatial: {t_peer:.4f} s (one run)")
     print(f"speed-up (PySAL / gisfix): {t_peer / best:.1f}x (best), "
           f"{t_peer / median:.1f}x (median)")
@@ -95,7 +95,7 @@ def main():
         "import sys, time\n"
         "t0 = time.perf_counter()\n"
         "import pyogrio, geopandas, pandas, scipy.stats\n"
-        "import gisfix.cli.main, gisfix.cli.inequality, gisfix.inequality, gisfix.spatial_gini\n"
+        "import gisfix.cli.main, gisfix.cli.inequality, gisfix.inequality\n"
         "t1 = time.perf_counter()\n"
         "try:\n"
         "    gisfix.cli.main.cli.main(args=sys.argv[1:], prog_name='gisfix')\n"

@@ -47,8 +47,10 @@ _EXPORTS = {
         "max_min_ratio", "over_time", "sigma_convergence", "summarize", "theil_decomposition",
         "theil_l", "theil_t", "top_bottom_ratio", "williamson", "TheilDecomposition",
         "SigmaConvergence", "BetaConvergence")},
-    **{name: "gisfix.spatial_gini" for name in (
-        "SpatialGini", "make_graph", "spatial_gini")},
+    "SpatialGini": "gisfix.inequality",
+    "spatial_gini": "gisfix.inequality",
+    "make_graph": "gisfix.graphs",
+    "SpatialGraph": "gisfix.graphs",
     # agglomeration
     **{name: "gisfix.agglomeration" for name in (
         "intensity", "location_quotient", "concentration", "lorenz_by_epoch", "hhi",

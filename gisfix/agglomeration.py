@@ -2,7 +2,8 @@
 
 Every function takes the long built-up table of :func:`gisfix.builtup_by_unit` (columns
 ``unit_id``, ``epoch``, ``builtup_km2``, ``valid_km2``, ``builtup_share``), plain values or
-a libpysal weights object, and returns a DataFrame, Series or small result object.
+a neighbour graph (:func:`gisfix.graphs.make_graph`, or a libpysal ``Graph``/``W``), and
+returns a DataFrame, Series or small result object.
 
 * per unit and epoch: :func:`intensity` (built-up share with warning thresholds, built-up
   per capita, population density), :func:`location_quotient`;
@@ -27,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from gisfix.errors import DataError, IdError
+from gisfix.graphs import SpatialGraph, as_graph, make_graph
 
 log = logging.getLogger(__name__)
 
@@ -410,42 +412,17 @@ def hierarchy(table: pd.DataFrame, *, value: str = "builtup_km2",
 
 
 # -- spatial autocorrelation ---------------------------------------------------------------
-@dataclass
-class Contiguity:
-    """Binary contiguity weights: ``unique_ids`` and a CSR ``sparse`` matrix (no diagonal).
-
-    Accepted wherever a libpysal ``W`` or ``Graph`` is; made by :func:`contiguity` without
-    importing libpysal (whose import costs seconds in a cold process).
-    """
-
-    unique_ids: list
-    sparse: object
-
-    @property
-    def cardinalities(self) -> pd.Series:
-        """Number of neighbours of each unit."""
-        return pd.Series(np.diff(self.sparse.indptr), index=self.unique_ids)
-
-    @property
-    def isolates(self) -> list:
-        """Ids of units without neighbours."""
-        card = np.diff(self.sparse.indptr)
-        return [i for i, c in zip(self.unique_ids, card) if c == 0]
-
-    @property
-    def n_components(self) -> int:
-        """Number of connected components of the graph."""
-        from scipy.sparse.csgraph import connected_components
-
-        return int(connected_components(self.sparse, directed=False)[0])
+#: Binary contiguity weights, kept under their first name: a
+#: :class:`gisfix.graphs.SpatialGraph` (``Contiguity(unique_ids=..., sparse=...)`` still works).
+Contiguity = SpatialGraph
 
 
-def contiguity(units, *, rook: bool = False) -> Contiguity:
-    """Return queen (shared point) or rook (shared edge) contiguity of polygons.
+def contiguity(units, *, rook: bool = False) -> SpatialGraph:
+    """Return queen (shared vertex) or rook (shared edge) contiguity of polygons.
 
-    Two units are queen neighbours when their polygons intersect (share at least one
-    point), rook neighbours when the intersection has a positive length.  On a clean
-    coverage this equals libpysal's ``Graph.build_contiguity`` (tested).
+    A thin wrapper of :func:`gisfix.graphs.make_graph` (``"queen"`` or ``"rook"``), whose
+    links equal libpysal's ``Graph.build_contiguity``; the ids are turned into text, like
+    the ``unit_id`` of the built-up table.
 
     Parameters
     ----------
@@ -456,41 +433,17 @@ def contiguity(units, *, rook: bool = False) -> Contiguity:
 
     Returns
     -------
-    Contiguity
+    SpatialGraph
     """
-    import scipy.sparse as sp
-    import shapely
-
-    geoms = np.asarray(units.geometry.values)
-    tree = shapely.STRtree(geoms)
-    left, right = tree.query(geoms, predicate="intersects")
-    keep = left < right
-    left, right = left[keep], right[keep]
-    if rook and left.size:
-        shared = shapely.intersection(shapely.boundary(geoms[left]),
-                                      shapely.boundary(geoms[right]))
-        ok = shapely.length(shared) > 0
-        left, right = left[ok], right[ok]
-    n = len(geoms)
-    rows = np.concatenate([left, right])
-    cols = np.concatenate([right, left])
-    mat = sp.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(n, n))
-    mat.sort_indices()
-    return Contiguity(unique_ids=[str(i) for i in units.index], sparse=mat)
+    units = units.set_axis(units.index.map(str))
+    return make_graph(units, "rook" if rook else "queen")
 
 
 def _weights(values, w, transform: str):
     """Return (y, sparse W (CSR, transformed), ids) with y ordered like the weights."""
-    import scipy.sparse as sp
-
-    if hasattr(w, "unique_ids") and hasattr(w, "sparse"):  # libpysal.graph.Graph
-        ids = list(w.unique_ids)
-    elif hasattr(w, "id_order") and hasattr(w, "sparse"):  # libpysal.weights.W
-        ids = list(w.id_order)
-    else:
-        raise DataError(f"expected a libpysal W or Graph, got {type(w).__name__}; build one "
-                        "with libpysal.graph.Graph.build_contiguity(units)")
-    mat = sp.csr_matrix(w.sparse, dtype=float)
+    g = as_graph(w)
+    ids = list(g.unique_ids)
+    mat = g.sparse
     n = mat.shape[0]
     if isinstance(values, pd.Series):
         key = [str(i) for i in ids]
@@ -592,8 +545,8 @@ def moran(values, w, *, transform: str = "r", permutations: int = 999,
     ----------
     values : Series or array
         One value per unit; a Series is aligned on the weights' ids.
-    w : libpysal.weights.W or libpysal.graph.Graph
-        Spatial weights.
+    w : SpatialGraph, libpysal.weights.W or libpysal.graph.Graph
+        Spatial weights (:func:`gisfix.graphs.make_graph`).
     transform : {"r", "b", "o"}
         Row-standardise (default, as esda), binary, or as given.
     permutations : int
@@ -765,8 +718,8 @@ def getis_ord(values, w, *, star: bool = True, transform: str = "b", permutation
     ----------
     values : Series or array
         One value per unit, all >= 0 (a share or an area).
-    w : libpysal W or Graph
-        Spatial weights (binary contiguity or distance band).
+    w : SpatialGraph, libpysal W or Graph
+        Spatial weights (binary contiguity or distance band; :func:`gisfix.graphs.make_graph`).
     star : bool
         :math:`G_i^*` (default) or :math:`G_i`.
     transform : {"b", "r"}

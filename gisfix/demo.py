@@ -151,11 +151,11 @@ def mexico(out: Path, overwrite: bool) -> dict:
     from gisfix.inequality import (
         beta_convergence,
         sigma_convergence,
+        spatial_gini,
         summarize,
         theil_decomposition,
     )
     from gisfix.io import provenance, write_json
-    from gisfix.spatial_gini import spatial_gini
 
     path = libpysal.examples.get_path("mexicojoin.shp")
     gdf = gpd.read_file(path).set_crs("EPSG:4326", allow_override=True).set_index("CODE")

@@ -265,7 +265,8 @@ def test_contiguity_matches_libpysal(shared):
     for rook in (False, True):
         ref = Graph.build_contiguity(units, rook=rook)
         ours = contiguity(units, rook=rook)
-        order = [ours.unique_ids.index(str(i)) for i in ref.unique_ids]
+        order = ours.unique_ids.get_indexer([str(i) for i in ref.unique_ids])
+        assert (order >= 0).all()
         np.testing.assert_array_equal(ref.sparse.toarray(),
                                       ours.sparse.toarray()[np.ix_(order, order)])
 
@@ -301,6 +302,33 @@ def test_cli_dc_counties(run_cli, shared, tmp_path):
     assert "total_area" not in table.columns
     assert (tmp_path / "agg_summary.csv").exists()
     assert (tmp_path / "agg.csv.provenance.json").exists()
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("kind", ["rook", "knn=4"])
+def test_cli_graph_kinds(run_cli, shared, tmp_path, kind):
+    """--graph: Moran's I of the written shares under libpysal's graph of the same kind."""
+    import geopandas as gpd
+    from libpysal.graph import Graph
+
+    csv = tmp_path / "agg.csv"
+    r = run_cli("agglomeration", shared(*DC_COUNTIES), shared(*DC), "--id", "fips",
+                "--epochs", "2020", "--no-patches", "--permutations", "0", "--graph", kind,
+                "-o", csv)
+    assert r.exit_code == 0, r.output
+    table = pd.read_csv(csv, dtype={"unit_id": str}).set_index("unit_id")
+    summary = pd.read_csv(tmp_path / "agg_summary.csv")
+    units = gpd.read_file(shared(*DC_COUNTIES), layer="counties").set_index("fips")
+    peer = (Graph.build_contiguity(units, rook=True) if kind == "rook"
+            else Graph.build_knn(units.centroid, k=4)).transform("r")
+    z = table["builtup_share"].reindex(peer.unique_ids.astype(str)).to_numpy()
+    z = z - z.mean()
+    w = peer.sparse.toarray()
+    expect = len(z) / w.sum() * (z @ w @ z) / (z @ z)  # Moran (1950)
+    assert summary["moran_I"].iloc[0] == pytest.approx(expect, rel=ESDA_RTOL * 100)
+    r = run_cli("agglomeration", "b.gpkg", "r.tif", "--id", "x", "--graph", "bishop",
+                "-o", tmp_path / "o.csv")
+    assert r.exit_code == 1 and "unknown graph kind 'bishop'" in r.output
 
 
 def test_cli_bad_input(run_cli, tmp_path):

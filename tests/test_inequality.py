@@ -1,4 +1,4 @@
-"""Tests of gisfix.inequality and gisfix.spatial_gini against independent oracles.
+"""Tests of gisfix.inequality and gisfix.inequality.spatial against independent oracles.
 
 Oracles: PySAL ``inequality`` run in the test on libpysal's ``mexico`` data and the numbers
 published in its documentation (Rey and Sastre-Gutierrez 2010 data); statsmodels for the
@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from gisfix import inequality as ineq
 from gisfix.errors import DataError
-from gisfix.spatial_gini import (
+from gisfix.inequality.spatial import (
     _neighbour_sums,
     _pairs,
     contiguity_graph,
@@ -239,7 +239,7 @@ def test_spatial_gini_permutation_engine_equals_pysal_loop(mexico_gdf):
     from inequality.gini import Gini_Spatial
 
     graph = make_graph(mexico_gdf, "queen")
-    w = graph.to_W()
+    w = graph.to_libpysal().to_W()
     x = mexico_gdf["PCGDP1960"].to_numpy()
     ids = list(mexico_gdf.index)
     pos = {k: i for i, k in enumerate(ids)}
@@ -299,8 +299,10 @@ def test_spatial_gini_knn_and_distance_vs_pysal(mexico_gdf):
         graph = make_graph(gdf, kind)
         if kind.startswith("knn"):
             peer_graph = Graph.build_knn(gdf.centroid, k=4)
-            assert graph.adjacency.sort_index().equals(peer_graph.adjacency.sort_index())
-        nb = graph.to_W().neighbors
+        else:
+            peer_graph = Graph.build_distance_band(gdf.centroid, 300000, binary=True)
+        assert graph.adjacency.sort_index().equals(peer_graph.adjacency.sort_index())
+        nb = peer_graph.to_W().neighbors  # PySAL runs on libpysal's own graph
         w = W({pos[k]: [pos[j] for j in v] for k, v in nb.items()}, silence_warnings=True)
         peer = Gini_Spatial(gdf["PCGDP1970"].to_numpy(), w, permutations=0)
         r = spatial_gini(gdf["PCGDP1970"], graph, permutations=9, seed=0)
@@ -618,6 +620,36 @@ def test_cli_graph_errors(run_cli, tmp_path):
                 "bishop", "-o", out)
     assert r.exit_code == 1 and "unknown graph kind 'bishop'" in r.output
     assert not out.exists()
+
+
+@pytest.mark.parametrize("kind", ["rook", "knn=4", "distance=300000"])
+def test_cli_graph_kinds(run_cli, tmp_path, mexico_gdf, kind):
+    """--graph: the neighbour sum of PySAL's Gini_Spatial on libpysal's graph of that kind."""
+    from inequality.gini import Gini_Spatial
+    from libpysal.graph import Graph
+    from libpysal.weights import W
+
+    gdf = mexico_gdf.set_crs(4326).to_crs(6372)
+    gpkg = tmp_path / "mx.gpkg"
+    gdf.reset_index().to_file(gpkg)
+    out = tmp_path / "o.json"
+    r = run_cli("inequality", gpkg, "--value", "PCGDP1970", "--id", "CODE", "--spatial-gini",
+                "--graph", kind, "--permutations", 0, "-o", out)
+    assert r.exit_code == 0, r.output
+    sg = json.loads(out.read_text())["spatial_gini"]
+    assert sg["graph"] == kind
+    peer_graph = {"rook": lambda: Graph.build_contiguity(gdf, rook=True),
+                  "knn=4": lambda: Graph.build_knn(gdf.centroid, k=4),
+                  "distance=300000": lambda: Graph.build_distance_band(
+                      gdf.centroid, 300000, binary=True)}[kind]()
+    w = peer_graph.to_W()
+    pos = {k: i for i, k in enumerate(w.id_order)}
+    w_pos = W({pos[k]: [pos[j] for j in v] for k, v in w.neighbors.items()},
+              silence_warnings=True)
+    x = gdf["PCGDP1970"].reindex(w.id_order).to_numpy()
+    peer = Gini_Spatial(x, w_pos, permutations=0)
+    assert rel(sg["neighbour"], peer.wg) < PEER_REL
+    assert rel(sg["non_neighbour"], peer.wcg) < PEER_REL
 
 
 def test_cli_china(run_cli, tmp_path, shared):

@@ -60,26 +60,32 @@ def _thresholds(value: str) -> list[float]:
               help="Permutations for LISA and Moran pseudo p-values (0: none).")
 @click.option("--seed", default=0, show_default=True, type=int,
               help="Seed of the permutations.")
+@click.option("--graph", "graph_kind", default="queen", show_default=True,
+              help="Neighbours for Moran, LISA and Gi*: queen, rook, knn=K or distance=D "
+                   "(knn/distance need a projected CRS).")
 @output_option
 @overwrite_option
 def agglomeration(boundaries, rasters, id_col, layer, crs, make_valid, encoding, fraction_units,
                   epochs, population, threshold, method, connectivity, no_patches, permutations,
-                  seed, output, overwrite):
+                  seed, graph_kind, output, overwrite):
     """Per-unit agglomeration measures of BOUNDARIES on the built-up RASTER(s).
 
     Writes, per unit and epoch: built-up share with warning levels, location quotient,
     built-up per capita and population density (with --population), patch metrics of the
     built class, local Moran (LISA) cluster and Getis-Ord Gi* hot spot of the built-up
-    share under queen contiguity; and, per epoch, a summary: Gini, HHI, top-k shares, Zipf
-    exponent (Gabaix-Ibragimov) and primacy of built-up area, global Moran's I.  A .gpkg
-    output holds a ``units`` layer (one feature per unit and epoch) and a ``summary``
-    table; a .csv/.parquet output gets the summary beside it as ``<name>_summary<suffix>``.
+    share under the --graph neighbours (queen contiguity by default); and, per epoch, a
+    summary: Gini, HHI, top-k shares, Zipf exponent (Gabaix-Ibragimov) and primacy of
+    built-up area, global Moran's I.  A .gpkg output holds a ``units`` layer (one feature
+    per unit and epoch) and a ``summary`` table; a .csv/.parquet output gets the summary
+    beside it as ``<name>_summary<suffix>``.
     """
     from gisfix.agglomeration import check_thresholds
+    from gisfix.graphs import parse_kind
     from gisfix.io import check_output
 
     out = check_output(output, overwrite, SUFFIXES)
     thresholds = check_thresholds(_thresholds(threshold))
+    parse_kind(graph_kind)
     summary_path = None
     if out.suffix.lower() != ".gpkg":
         summary_path = check_output(out.with_name(f"{out.stem}_summary{out.suffix}"), overwrite)
@@ -90,6 +96,7 @@ def agglomeration(boundaries, rasters, id_col, layer, crs, make_valid, encoding,
 
         raise DataError(f"population column {population!r} not in {boundaries} (columns: "
                         + ", ".join(c for c in units.columns if c != units.geometry.name) + ")")
+    graph = _graph(units, graph_kind)  # a bad --graph fails before the long zonal work
     with open_stack_from_options(rasters, encoding, epochs, fraction_units) as stack:
         if stack.is_geographic and not no_patches:
             from gisfix.errors import CRSError
@@ -99,19 +106,24 @@ def agglomeration(boundaries, rasters, id_col, layer, crs, make_valid, encoding,
         per_unit, summary = compute(units, stack, population=population,
                                     thresholds=thresholds, method=method,
                                     connectivity=int(connectivity), patches=not no_patches,
-                                    permutations=permutations, seed=seed)
+                                    permutations=permutations, seed=seed, graph=graph)
     _write(out, summary_path, units, per_unit, summary, overwrite,
            params={"id": id_col, "encoding": encoding, "epochs": epochs,
                    "population": population, "thresholds": thresholds, "method": method,
                    "connectivity": int(connectivity), "patches": not no_patches,
-                   "permutations": permutations, "seed": seed},
+                   "permutations": permutations, "seed": seed, "graph": graph_kind},
            inputs={"boundaries": boundaries, "rasters": list(rasters)})
     click.echo(f"wrote {out}" + (f" and {summary_path}" if summary_path else ""), err=True)
 
 
 def compute(units, stack, *, population=None, thresholds=(0.3,), method="exact",
-            connectivity=8, patches=True, permutations=999, seed=0):
-    """Return (per-unit table, per-epoch summary) for the CLI and the pipeline."""
+            connectivity=8, patches=True, permutations=999, seed=0, graph="queen"):
+    """Return (per-unit table, per-epoch summary) for the CLI and the pipeline.
+
+    ``graph`` is the neighbours of the spatial statistics: a kind
+    (:data:`gisfix.graphs.GRAPH_KINDS`), a graph (:func:`gisfix.graphs.make_graph`, ids as
+    text) or None for no spatial statistics.
+    """
     import numpy as np
     import pandas as pd
 
@@ -136,7 +148,8 @@ def compute(units, stack, *, population=None, thresholds=(0.3,), method="exact",
         pm["unit_id"] = pm["unit_id"].astype(str)
         per_unit = per_unit.merge(pm, on=["unit_id", "epoch"], how="left")
     summary = concentration(table).join(hierarchy(table))
-    graph = _graph(units)
+    if isinstance(graph, str):
+        graph = _graph(units, graph)
     rng = np.random.default_rng(seed)
     lisa_parts, morans = [], {}
     for epoch, grp in per_unit.groupby("epoch", sort=True):
@@ -162,18 +175,18 @@ def compute(units, stack, *, population=None, thresholds=(0.3,), method="exact",
     return per_unit, summary
 
 
-def _graph(units):
-    """Queen contiguity graph of the units, or None (with a warning) when unusable."""
-    from gisfix.agglomeration import contiguity
+def _graph(units, kind="queen"):
+    """Neighbour graph of the units (ids as text), or None (with a warning) when unusable.
+
+    Units without neighbours are logged by :func:`gisfix.graphs.make_graph`; their local
+    statistics use no neighbours.
+    """
+    from gisfix.graphs import make_graph
 
     if len(units) < 3:
         log.warning("fewer than 3 units: no spatial autocorrelation")
         return None
-    g = contiguity(units)
-    if len(g.isolates):
-        log.warning("%d units have no contiguous neighbour (%s...); their local statistics use "
-                    "no neighbours", len(g.isolates), ", ".join(g.isolates[:5]))
-    return g
+    return make_graph(units.set_axis(units.index.map(str)), kind)
 
 
 def _write(out: Path, summary_path, units, per_unit, summary, overwrite, params, inputs):

@@ -60,6 +60,10 @@ def inequality(table, value_col, weight_col, group_col, id_col, layer, crs, spat
     from gisfix.io import check_output, provenance, require_file, write_json
 
     out = check_output(output, overwrite, (".json",))
+    if spatial_gini:
+        from gisfix.graphs import parse_kind
+
+        parse_kind(graph_kind)  # a bad --graph fails before reading the table
     path = require_file(table)
     groups = parse_str_list(group_col)
     df = _read(path, layer, need_geometry=spatial_gini)
@@ -100,7 +104,7 @@ def inequality(table, value_col, weight_col, group_col, id_col, layer, crs, spat
 
     result = summarize(values, weights, group_arg, allow_singletons=allow_singletons)
     if spatial_gini:
-        from gisfix.spatial_gini import spatial_gini as run_spatial_gini
+        from gisfix.inequality.spatial import spatial_gini as run_spatial_gini
 
         if seed is None and permutations:  # draw one and record it: the run stays repeatable
             import numpy as np

@@ -13,8 +13,9 @@ Positivity rules (checked, with the offending ids named in the error):
 
 Layout: :mod:`~gisfix.inequality.measures` (single-number measures),
 :mod:`~gisfix.inequality.decomposition` (between/within decompositions and :func:`summarize`),
-:mod:`~gisfix.inequality.panels` (measures over time, sigma and beta convergence); the spatial
-Gini lives in :mod:`gisfix.spatial_gini`.  Everything public is importable from here.
+:mod:`~gisfix.inequality.panels` (measures over time, sigma and beta convergence),
+:mod:`~gisfix.inequality.spatial` (the spatial Gini; spatial weights come from
+:mod:`gisfix.graphs`).  Everything public is importable from here.
 
 References
 ----------
@@ -59,14 +60,17 @@ from gisfix.inequality.panels import (
     over_time,
     sigma_convergence,
 )
+from gisfix.inequality.spatial import SpatialGini, contiguity_graph, spatial_gini
 
 __all__ = [
     "MEASURES",
     "BetaConvergence",
     "SigmaConvergence",
+    "SpatialGini",
     "TheilDecomposition",
     "atkinson",
     "beta_convergence",
+    "contiguity_graph",
     "cv",
     "generalized_entropy",
     "gini",
@@ -74,6 +78,7 @@ __all__ = [
     "max_min_ratio",
     "over_time",
     "sigma_convergence",
+    "spatial_gini",
     "summarize",
     "theil_decomposition",
     "theil_l",

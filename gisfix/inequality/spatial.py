@@ -1,0 +1,235 @@
+"""Spatial Gini (Rey and Smith 2013) with fast, seeded permutation inference.
+
+The Gini numerator (the sum of absolute differences over all ordered pairs of units) is
+split into the pairs that are neighbours in a spatial graph and those that are not.  Under
+the null of spatial randomness the values are permuted over the units; each permutation
+costs one pass over the graph's edge list (``O(edges)``, vectorised over blocks of
+permutations), instead of PySAL's Python loop over every unit's neighbour list.
+
+References
+----------
+.. [1] Rey, S. J. and Smith, R. J. (2013). A spatial decomposition of the Gini coefficient.
+   *Letters in Spatial and Resource Sciences* 6(2), 55-70.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from gisfix.errors import DataError
+from gisfix.graphs import (  # noqa: F401  (re-exported: public names of this module)
+    GRAPH_KINDS,
+    _align,
+    _vertex_pairs,
+    as_graph,
+    make_graph,
+    row_standardised_matrix,
+)
+from gisfix.inequality._checks import _prepare
+from gisfix.inequality.measures import _gini
+
+log = logging.getLogger(__name__)
+
+#: Permuted values handled at once: small blocks stay in the CPU cache (64,000 was ~10x
+#: faster than 2,000,000 for the 2,989 China counties); results do not depend on it.
+BLOCK_CELLS = 64_000
+
+
+def contiguity_graph(gdf, rook: bool = False):
+    """Queen (shared vertex) or rook (shared edge) contiguity as a libpysal Graph.
+
+    Kept for existing callers: the links of :func:`gisfix.graphs.make_graph` (``"queen"``
+    or ``"rook"``), the same as ``libpysal.graph.Graph.build_contiguity(gdf, rook=rook)``,
+    converted with :meth:`~gisfix.graphs.SpatialGraph.to_libpysal` (imports libpysal).
+    Units without neighbours are self-loops of weight 0, libpysal's convention.
+
+    Parameters
+    ----------
+    gdf : GeoDataFrame
+        Polygons indexed by unit id.
+    rook : bool
+        Shared edges (True) or shared vertices (False).
+
+    Returns
+    -------
+    libpysal.graph.Graph
+    """
+    return make_graph(gdf, "rook" if rook else "queen").to_libpysal()
+
+
+def _pairs(i: np.ndarray, j: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Collapse directed links into unordered pairs with their multiplicity (1 or 2)."""
+    lo, hi = np.minimum(i, j), np.maximum(i, j)
+    key = lo * n + hi
+    uniq, count = np.unique(key, return_counts=True)
+    return uniq // n, uniq % n, count.astype(float)
+
+
+def _neighbour_sums(xp: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Sum of ``|x_a - x_b|`` over links, for each row of ``xp`` (rows = permutations)."""
+    return np.abs(np.take(xp, a, axis=-1) - np.take(xp, b, axis=-1)) @ c
+
+
+@dataclass
+class SpatialGini:
+    r"""Result of :func:`spatial_gini`.
+
+    Attributes
+    ----------
+    gini : float
+        The (aspatial) Gini coefficient.
+    neighbour : float
+        Sum of absolute differences over neighbouring ordered pairs (PySAL's ``wg``).
+    non_neighbour : float
+        The same over non-neighbouring pairs (PySAL's ``wcg``); ``neighbour +
+        non_neighbour`` is the Gini numerator :math:`\sum_i\sum_j |x_i - x_j|`.
+    non_neighbour_share : float
+        ``non_neighbour / (2 n^2 mean)`` (PySAL's ``wcg_share``): the part of the Gini
+        due to non-neighbours.
+    polarization : float
+        ``(non_neighbour / neighbour) * (neighbour pairs / non-neighbour pairs)``
+        (expected value 1 under spatial randomness).
+    p_sim : float or None
+        Pseudo p-value of ``non_neighbour`` from the permutations, folded as in PySAL:
+        ``(min(k, P - k) + 1) / (P + 1)`` with ``k`` permutations at or above the observed.
+    permutations : int
+    seed : int or None
+    distribution : ndarray
+        ``non_neighbour`` under each permutation.
+    expected, std, z, p_z : float or None
+        Mean and standard deviation of the distribution, the z-value of the observed
+        ``non_neighbour`` and its upper-tail normal p-value.
+    n_links : int
+        Number of directed neighbour links.
+    """
+
+    gini: float
+    neighbour: float
+    non_neighbour: float
+    non_neighbour_share: float
+    polarization: float
+    p_sim: float | None
+    permutations: int
+    seed: int | None
+    distribution: np.ndarray = field(repr=False)
+    expected: float | None = None
+    std: float | None = None
+    z: float | None = None
+    p_z: float | None = None
+    n_links: int = 0
+
+    def as_dict(self) -> dict:
+        """Return the JSON fields of the CLI (``gini``, ``neighbour``, ... ``seed``)."""
+        return {"gini": self.gini, "neighbour": self.neighbour,
+                "non_neighbour": self.non_neighbour, "p_sim": self.p_sim,
+                "permutations": self.permutations, "seed": self.seed,
+                "non_neighbour_share": self.non_neighbour_share,
+                "polarization": self.polarization, "expected": self.expected,
+                "std": self.std, "z": self.z, "p_z": self.p_z}
+
+
+def spatial_gini(values, graph, permutations: int = 99, seed=None, *, kind: str = "queen",
+                 block_cells: int = BLOCK_CELLS) -> SpatialGini:
+    r"""Spatial decomposition of the Gini coefficient (Rey and Smith 2013).
+
+    .. math::
+
+        G = \frac{\sum_i \sum_j w_{ij}\lvert x_i - x_j\rvert
+              + \sum_i \sum_j (1 - w_{ij}) \lvert x_i - x_j\rvert}{2 n^2 \bar x}
+
+    with :math:`w_{ij} = 1` for neighbours (binary links of the graph; weights are
+    ignored, as in PySAL's ``Gini_Spatial``).  The first numerator term is ``neighbour``
+    (PySAL's ``wg``), the second ``non_neighbour`` (``wcg``).  Inference permutes the values
+    over the units ``permutations`` times with ``numpy.random.default_rng(seed)``; a large
+    ``non_neighbour`` relative to the distribution means that inequality lies between
+    distant units (spatial clustering of similar values).
+
+    Directed links are counted as given: in a symmetric graph each neighbouring pair
+    appears twice, like in the full double sum; for an asymmetric graph (``knn``) a one-way
+    link counts once, as in PySAL (symmetrise the graph to count pairs).
+
+    Parameters
+    ----------
+    values : Series or array-like
+        Unit values (>= 0, positive mean).  A Series is matched to the graph by id.
+    graph : SpatialGraph, libpysal Graph, libpysal W or GeoDataFrame
+        The neighbours (:func:`gisfix.graphs.make_graph`); a GeoDataFrame is turned into
+        the graph of ``kind``.  Weights are taken as binary links.
+    permutations : int
+        Number of random permutations (0 for none).
+    seed : int, optional
+        Seed of the permutation generator.
+    kind : str
+        Graph kind when ``graph`` is a GeoDataFrame: one of
+        :data:`gisfix.graphs.GRAPH_KINDS`.
+    block_cells : int
+        Memory bound: permutations are processed in blocks of about this many values.
+
+    Returns
+    -------
+    SpatialGini
+
+    References
+    ----------
+    Rey, S. J. and Smith, R. J. (2013). *Letters in Spatial and Resource Sciences* 6(2),
+    55-70.
+    """
+    x, s, labels = _prepare(values, None, measure="spatial_gini")
+    n = len(x)
+    if hasattr(graph, "geometry") and hasattr(graph, "crs"):
+        graph = make_graph(graph, kind)
+    g = as_graph(graph)
+    if isinstance(values, pd.Series):
+        g = _align(g, pd.Index(labels))
+    elif g.n != n:
+        raise DataError(f"the graph has {g.n} units but there are {n} values; build the "
+                        "graph from the same units")
+    i, j = g.edges
+    a, b, c = _pairs(i, j, n)
+    permutations = int(permutations)
+    if permutations < 0:
+        raise DataError(f"spatial_gini: permutations must be >= 0; got {permutations}")
+
+    g = _gini(x, s)
+    den = x.mean() * 2 * n**2
+    d = g * den
+    wg = float(_neighbour_sums(x, a, b, c))
+    wcg = d - wg
+    n_pairs = n * (n - 1) / 2
+    n_n_pairs = len(i) / 2
+    n_d_pairs = n_pairs - n_n_pairs
+    polarization = (wcg / wg) * (n_n_pairs / n_d_pairs) if wg > 0 and n_d_pairs > 0 \
+        else float("nan")
+
+    dist = np.empty(permutations)
+    p_sim = expected = std = z = p_z = None
+    if permutations:
+        rng = np.random.default_rng(seed)
+        block = max(1, int(block_cells // max(len(a), n, 1)))
+        for start in range(0, permutations, block):
+            m = min(block, permutations - start)
+            xp = rng.permuted(np.broadcast_to(x, (m, n)), axis=1)
+            dist[start:start + m] = d - _neighbour_sums(xp, a, b, c)
+        larger = int((dist >= wcg).sum())
+        larger = min(larger, permutations - larger)
+        p_sim = (larger + 1.0) / (permutations + 1.0)
+        expected = float(dist.mean())
+        std = float(dist.std())
+        if std > 0:
+            from scipy.stats import norm
+
+            z = float((wcg - expected) / std)
+            p_z = float(norm.sf(z))
+    return SpatialGini(gini=float(g), neighbour=wg, non_neighbour=float(wcg),
+                       non_neighbour_share=float(wcg / den), polarization=float(polarization),
+                       p_sim=p_sim, permutations=permutations,
+                       seed=None if seed is None else int(seed), distribution=dist,
+                       expected=expected, std=std, z=z, p_z=p_z, n_links=len(i))
+
+
+__all__ = ["GRAPH_KINDS", "SpatialGini", "contiguity_graph", "make_graph",
+           "row_standardised_matrix", "spatial_gini"]
