@@ -12,29 +12,20 @@ from gisfix.cli.options import (
     encoding_option,
     epochs_option,
     fraction_units_option,
+    graph_option,
     id_option,
     layer_option,
     make_valid_option,
     open_stack_from_options,
     output_option,
     overwrite_option,
+    parse_float_list,
     read_boundaries_from_options,
 )
 
 log = logging.getLogger("gisfix.cli.agglomeration")
 
 SUFFIXES = (".gpkg", ".csv", ".parquet")
-
-
-def _thresholds(value: str) -> list[float]:
-    try:
-        out = [float(v) for v in value.split(",") if v.strip()]
-    except ValueError:
-        raise click.BadParameter(f"expected comma-separated shares such as 0.3, got {value!r}",
-                                 param_hint="--threshold") from None
-    if not out:
-        raise click.BadParameter("give at least one threshold", param_hint="--threshold")
-    return out
 
 
 @click.command(short_help="Agglomeration and urban-form measures by unit.")
@@ -60,9 +51,7 @@ def _thresholds(value: str) -> list[float]:
               help="Permutations for LISA and Moran pseudo p-values (0: none).")
 @click.option("--seed", default=0, show_default=True, type=int,
               help="Seed of the permutations.")
-@click.option("--graph", "graph_kind", default="queen", show_default=True,
-              help="Neighbours for Moran, LISA and Gi*: queen, rook, knn=K or distance=D "
-                   "(knn/distance need a projected CRS).")
+@graph_option
 @output_option
 @overwrite_option
 def agglomeration(boundaries, rasters, id_col, layer, crs, make_valid, encoding, fraction_units,
@@ -84,7 +73,7 @@ def agglomeration(boundaries, rasters, id_col, layer, crs, make_valid, encoding,
     from gisfix.io import check_output
 
     out = check_output(output, overwrite, SUFFIXES)
-    thresholds = check_thresholds(_thresholds(threshold))
+    thresholds = check_thresholds(parse_float_list(threshold, "--threshold"))
     parse_kind(graph_kind)
     summary_path = None
     if out.suffix.lower() != ".gpkg":

@@ -9,6 +9,7 @@ import click
 
 from gisfix.cli.options import (
     crs_option,
+    graph_option,
     layer_option,
     output_option,
     overwrite_option,
@@ -38,9 +39,7 @@ CSV_SUFFIXES = (".csv", ".tsv", ".txt")
               help="Permutations for the spatial Gini's pseudo p-value.")
 @click.option("--seed", type=int, default=None,
               help="Seed of the permutations (default: a fresh one, recorded in the output).")
-@click.option("--graph", "graph_kind", default="queen", show_default=True,
-              help="Neighbours for the spatial Gini: queen, rook, knn=K or distance=D "
-                   "(knn/distance need a projected CRS).")
+@graph_option
 @click.option("--allow-singletons", is_flag=True,
               help="Accept groups with a single unit in the decompositions.")
 @click.option("--dropna", is_flag=True,

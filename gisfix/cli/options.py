@@ -36,6 +36,24 @@ def parse_int_list(value: str | None, name: str = "--epochs") -> list[int] | Non
                                  param_hint=name) from None
 
 
+graph_option = click.option(
+    "--graph", "graph_kind", default="queen", show_default=True,
+    help="Spatial neighbours: queen, rook, knn=K or distance=D (knn/distance need a "
+         "projected CRS).")
+
+
+def parse_float_list(value: str | None, name: str) -> list[float]:
+    """Parse ``"0.3,0.5"`` into ``[0.3, 0.5]``; a usage error naming the option otherwise."""
+    try:
+        out = [float(v) for v in (value or "").split(",") if v.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated numbers, got {value!r}",
+                                 param_hint=name) from None
+    if not out:
+        raise click.BadParameter("give at least one number", param_hint=name)
+    return out
+
+
 def parse_str_list(value: str | None) -> list[str]:
     """Parse ``"a,b"`` into ``["a", "b"]``; None or empty gives ``[]``."""
     return [v.strip() for v in (value or "").split(",") if v.strip()]

@@ -14,6 +14,7 @@ from gisfix.cli.options import (
     make_valid_option,
     open_stack_from_options,
     overwrite_option,
+    parse_float_list,
     parse_int_list,
     read_boundaries_from_options,
 )
@@ -44,11 +45,7 @@ def run(boundaries, rasters, id_col, layer, crs, make_valid, encoding, fraction_
     (open it in QGIS) and a Markdown report with a map and charts."""
     from gisfix.pipeline import run_pipeline
 
-    try:
-        thresholds = [float(v) for v in threshold.split(",") if v.strip()]
-    except ValueError:
-        raise click.BadParameter(f"expected numbers such as 0.3, got {threshold!r}",
-                                 param_hint="--threshold") from None
+    thresholds = parse_float_list(threshold, "--threshold")
     period = parse_int_list(lei_period, "--lei")
     if period is not None and len(period) != 2:
         raise click.BadParameter("give two epochs, e.g. 1990,2020", param_hint="--lei")
