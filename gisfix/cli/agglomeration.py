@@ -181,6 +181,7 @@ def _graph(units, kind="queen"):
 def _write(out: Path, summary_path, units, per_unit, summary, overwrite, params, inputs):
     import geopandas as gpd
 
+    from gisfix import styles
     from gisfix.io import provenance, write_layers, write_table
 
     prov = provenance(inputs, params, command="gisfix agglomeration")
@@ -190,7 +191,10 @@ def _write(out: Path, summary_path, units, per_unit, summary, overwrite, params,
         layer = gpd.GeoDataFrame(
             per_unit.merge(geo, left_on="unit_id", right_index=True, how="left"),
             geometry=units.geometry.name, crs=units.crs)
-        write_layers(out, {"units": layer, "summary": summary}, prov, overwrite)
+        # one feature per unit and epoch: in QGIS filter on "epoch" to map one epoch
+        style = styles.graduated(layer["builtup_share"], "builtup_share")
+        write_layers(out, {"units": layer, "summary": summary}, prov, overwrite,
+                     styles={"units": style})
     else:
         write_table(per_unit, out, prov, overwrite)
         write_table(summary, summary_path, prov, overwrite)
