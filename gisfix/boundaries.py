@@ -105,6 +105,7 @@ def check_polygons(gdf: gpd.GeoDataFrame, *, make_valid: bool = False, drop_empt
                 "(--drop-empty)"
             )
         report["dropped_empty"] = int(empty.sum())
+        report["dropped_empty_ids"] = [str(i) for i in gdf.index[empty]]
         log.warning("dropped %d empty geometries: %s", empty.sum(), _show(gdf.index[empty]))
         gdf = gdf.loc[~empty].copy()
         geom = gdf.geometry

@@ -143,8 +143,12 @@ def test_land_exchange_both_ways():
     new = frame({"A": old.geometry["A"].difference(give).union(take),
                  "B": old.geometry["B"].difference(take).union(give)})
     res = diff(old, new, tolerance_m=10)  # with two units the estimate would see the edit
+    # an exchange is two transfers (not split + merge through temporary units)
+    assert [(e["op"], e["from"], e["to"]) for e in res.edits] == [("transfer", "A", "B"),
+                                                                    ("transfer", "B", "A")]
     assert res.report["transfers"] == 2 and res.report["boundary_adjustments"] == 1
     assert res.report["merge_groups"] == 0
+    assert set(res.pairs.kind) == {"same", "transfer"}
     assert roundtrip_iou(old, new, res.scenario).min() == pytest.approx(1.0, abs=1e-9)
 
 
@@ -288,12 +292,26 @@ def swiss_2018_2024():
 def test_swiss_2018_2024_edits(swiss_2018_2024):
     old, new, res = swiss_2018_2024
     rep = res.report
-    assert rep["merge_groups"] == 55
-    # 146 whole municipalities merge; the 147th of the FSO count is Cugnasco-Gerra (5138),
-    # divided roughly in half between itself and the new Verzasca (5399)
-    assert rep["merged_units"] == 146
+    counts = {op: len(ops(res, op)) for op in ("merge", "split", "transfer", "recode")}
+    # the FSO's mutations: 55 merger groups of 147 municipalities (146 whole, plus the half
+    # of Cugnasco-Gerra 5138 that joins the new Verzasca 5399), ONE split (5138), about 20
+    # boundary transfers (exchanges both ways, e.g. 293/138, are two transfers), no recode
+    assert rep["merge_groups"] == counts["merge"] == 55
+    assert rep["merged_units"] == 147
+    assert sum(len(e["units"]) for e in ops(res, "merge")) == 147
+    (split,) = ops(res, "split")
+    assert split["unit"] == "5138" and split["new_ids"] == ["5138>5399", "5138"]
+    (verz,) = [e for e in ops(res, "merge") if e["into"] == "5399"]
+    assert "5138>5399" in verz["units"]
     assert rep["divided_units"] == ["5138"]
     assert 15 <= rep["boundary_adjustments"] <= 25  # "about 20 boundary transfers"
+    assert rep["transfers"] == counts["transfer"] and 15 <= counts["transfer"] <= 30
+    assert counts["recode"] == 0
+    # every transfer moves land between two units present in NEW (no temporary ids)
+    assert all(e["from"] in new.index and e["to"] in new.index for e in ops(res, "transfer"))
+    pair = {(e["from"], e["to"]) for e in ops(res, "transfer")}
+    assert {("138", "293"), ("293", "138")} <= pair  # the exchange of the issue
+    assert set(res.pairs.kind) <= {"same", "merge", "split", "transfer"}
     assert rep["tolerance_m"] == MIN_TOLERANCE_M  # one generalisation: no noise to tolerate
     gone = set(old.index) - set(new.index)
     appeared = set(new.index) - set(old.index)
@@ -316,15 +334,19 @@ def test_virginia_exactly_three_mergers():
         warnings.simplefilter("ignore")
         new = datasets.load("virginia-2017", make_valid=True, drop_empty=True)
     # Falls Church (51610) exists in 2017 but its polygon was lost in us-atlas's
-    # quantisation: it is given as an empty geometry, not as a disappearance
-    new = pd.concat([new, gpd.GeoDataFrame(geometry=[Polygon()], index=["51610"],
-                                           crs=new.crs)])
+    # quantisation: read with drop_empty=True, the API restores it as an empty unit (not
+    # compared), as the CLI does, instead of reporting a 51610 -> 51059 merge
     res = diff(old, new)
+    assert res.report["empty_in_new"] == ["51610"]
+    assert res.explanations["new:51610"].startswith("empty geometry in NEW")
+    given = pd.concat([new, gpd.GeoDataFrame(geometry=[Polygon()], index=["51610"],
+                                             crs=new.crs)])
+    assert diff(old, given).edits == res.edits  # the empty unit given explicitly: same
     merges = sorted((sorted(e["units"]), e["into"]) for e in res.edits)
     assert [e["op"] for e in res.edits] == ["merge"] * 3
     assert merges == [(["51005", "51560"], "51005"), (["51019", "51515"], "51019"),
                       (["51083", "51780"], "51083")]
-    gone = set(old.index) - set(new.index)
+    gone = set(old.index) - set(given.index)
     assert gone == {"51780", "51560", "51515"}
     assert all("merged into" in res.explanations[f"old:{k}"] for k in gone)
     assert res.report["unchanged_iou"]["q05"] < 0.5  # generalised very differently

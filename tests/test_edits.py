@@ -238,6 +238,53 @@ def test_transfer_snaps_noise_and_leaves_no_slivers():
     assert check_coverage(u.geometry.values, tolerance=1.0)["valid"]
 
 
+def test_transfer_exchange_both_ways_hand_solved():
+    # 21 gives its lower-left 30 x 50 m corner to 11; then 11 gives back a 40 x 20 m block
+    # that straddles the old boundary (10 m of its own land, 30 m of what it just received)
+    g = grid()
+    first = box(X0 + 100, Y0, X0 + 130, Y0 + 50)
+    back = box(X0 + 90, Y0 + 30, X0 + 130, Y0 + 50)
+    res = apply_scenario(g, sc({"op": "transfer", "from": "21", "to": "11",
+                                "part": first.wkt},
+                               {"op": "transfer", "from": "11", "to": "21",
+                                "part": back.wkt}), extensive=["pop"])
+    u = res.units
+    assert u.geometry["11"].area == pytest.approx(CELL**2 + 1500 - 800, abs=AREA_TOL)
+    assert u.geometry["21"].area == pytest.approx(CELL**2 - 1500 + 800, abs=AREA_TOL)
+    expected_21 = box(X0 + 100, Y0, X0 + 200, Y0 + 100).difference(first).union(back)
+    assert u.geometry["21"].symmetric_difference(expected_21).area < AREA_TOL
+    assert check_coverage(u.geometry.values)["valid"]  # exact coordinates, no grid
+    assert res.report["coverage_after"]["valid"]
+    assert not any(r.get("cleaned") for r in res.report["edits"])
+    assert int(u["pop"].sum()) == int(g["pop"].sum())
+
+
+def test_transfer_exchange_on_real_units_keeps_an_exact_coverage():
+    # Bern units 582 -> 586 and back, by discs cut across their curved shared boundary: the
+    # second cut leaves vertices closer than the 1 mm check grid; the exact coverage is
+    # valid and no cleaning is needed (rounding alone must not raise a false alarm)
+    full = datasets.load("swiss-2018")
+    region = full[full["KTNR"] == 2]
+    a, b = region.geometry["582"], region.geometry["586"]
+    shared = shapely.line_merge(a.intersection(b))
+    p1 = shapely.line_interpolate_point(shared, 0.2645654501488921, normalized=True)
+    p2 = shapely.line_interpolate_point(shared, 0.6557325520266352, normalized=True)
+    d1 = shapely.buffer(p1, 120.46945684113554).intersection(a)
+    d2 = shapely.buffer(p2, 120.46945684113554).intersection(b.union(d1))
+    res = apply_scenario(region, sc({"op": "transfer", "from": "582", "to": "586",
+                                     "part": d1.wkt},
+                                    {"op": "transfer", "from": "586", "to": "582",
+                                     "part": d2.wkt}))
+    u = res.units
+    assert res.report["coverage_after"]["valid"]
+    assert not any(r.get("cleaned") for r in res.report["edits"])
+    pair = u.geometry[["582", "586"]].values
+    assert check_coverage(pair)["valid"]
+    total = a.area + b.area
+    assert shapely.area(pair).sum() == pytest.approx(total, rel=1e-12)
+    assert u.geometry["582"].area == pytest.approx(a.area - d1.area + d2.area, rel=1e-6)
+
+
 # --- validation and untouched input --------------------------------------------------------
 def test_unknown_ids_name_the_nearest_and_input_untouched():
     g = grid()

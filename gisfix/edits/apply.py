@@ -167,7 +167,7 @@ def apply_scenario(units, scenario, *, extensive=(), intensive=(), stack=None, e
     gcol = units.geometry.name
     attrs = pd.DataFrame(units.drop(columns=gcol))
     attrs.index = ids
-    rows = attrs.to_dict("index")
+    rows = dict(zip(ids, attrs.to_dict("records")))  # as to_dict("index"), twice as fast
     cov = Coverage(ids, list(geoms), rows, crs, tol, area_crs, _subunits(subunits, crs))
     steps, records = [], []
     for number, edit in enumerate(sc.edits, start=1):
@@ -300,14 +300,18 @@ def _node_neighbours(cov: Coverage, step) -> None:
         new_geoms = list(step.added.values())
     if not nbrs:
         return
-    pts = shapely.multipoints(shapely.get_coordinates(new_geoms))
+    xy = shapely.get_coordinates(new_geoms)
+    pts = shapely.multipoints(xy)
     renoded = []
     for i in nbrs:
         g = cov.geom[i]
         if not shapely.intersects(g, shapely.envelope(pts)):
             continue
+        near = topo.near_box(xy, g, tiny)  # only these can snap: same result, less work
+        if len(near) == 0:
+            continue
         snapped = topo._valid_like(g, shapely.remove_repeated_points(
-            shapely.snap(g, pts, tiny), tiny))
+            shapely.snap(g, shapely.multipoints(near), tiny), tiny))
         if not shapely.equals_exact(snapped, g, 0.0) and snapped.is_valid:
             step.adjusted[i] = snapped
             renoded.append(i)
@@ -327,14 +331,16 @@ def _check_step(cov: Coverage, step) -> None:
     old_geoms = [cov.geom[i] for i in step.removed]
     nbrs = cov.neighbours(list(step.added.values()) + old_geoms, exclude=set(step.removed))
     grid = cov.tol * topo.CHECK_GRID_FRACTION
-    before = topo.check_coverage(old_geoms + [cov.geom[i] for i in nbrs], cov.tol, grid=grid)
-    allowed = before["invalid_edge_length"] * (1 + COVERAGE_SLACK) + cov.tol
 
     def current():
         return ([step.added[i] for i in new_ids]
                 + [step.adjusted.get(i, cov.geom[i]) for i in nbrs])
 
     after = topo.check_coverage(current(), cov.tol, grid=grid)
+    if after["invalid_edge_length"] <= cov.tol:  # within the allowance whatever was before
+        return
+    before = topo.check_coverage(old_geoms + [cov.geom[i] for i in nbrs], cov.tol, grid=grid)
+    allowed = before["invalid_edge_length"] * (1 + COVERAGE_SLACK) + cov.tol
     if after["invalid_edge_length"] <= allowed:
         return
     geoms = current()

@@ -11,9 +11,11 @@ Method
 1. NEW is reprojected to OLD's CRS; a geographic OLD is reprojected (both vintages) to a
    Lambert azimuthal equal-area projection centred on the data, so that tolerances are
    metres and shares are true area shares.
-2. The overlap matrix :math:`a_{ij} = |O_i \cap N_j|` is computed for the pairs whose
-   envelopes intersect (an STRtree query): identical polygons are taken as they are,
-   polygons that only touch are skipped, the others are intersected by GEOS.
+2. The overlap matrix :math:`a_{ij} = |O_i \cap N_j|`: a polygon drawn alike in both
+   vintages (identical, or keeping its id with no vertex moved by more than
+   :data:`ALIKE_M`) is its own piece and needs no overlay; the others are paired by an
+   STRtree query on their envelopes (pairs whose envelopes barely touch are skipped) and
+   intersected by GEOS in one vectorised call.
 3. Every piece :math:`O_i \cap N_j` gets a mean width :math:`w_{ij} = 2 a_{ij} / p_{ij}`
    (twice the area over the perimeter; a strip of width :math:`w` and length
    :math:`L \gg w` has :math:`2A/P \approx w`).  When both vintages draw a shared edge
@@ -32,12 +34,15 @@ Method
    a new or a surviving id) and *recode* (one old unit becomes a new id; ids still held by
    another unit go through a temporary ``<id>*``); *split* (a new unit that no old unit
    forms whole is cut off the unit holding its largest source piece); *transfer* (each
-   remaining significant piece, grouped by giving and receiving unit).  Two units that
-   exchange land both ways are cut first and merged after (``split`` into temporary
-   ``<giver>><taker>`` ids, then ``merge``), so that each cut is made on an untouched
-   unit.  Transfer and split polygons are NEW's polygon minus the old units not involved,
-   clipped to a :data:`PART_MARGIN_M` margin around the giving unit, in OLD's own
-   coordinates: their edges follow NEW's boundary or lie outside the giver.
+   remaining significant piece, grouped by giving and receiving unit, between two units
+   present in NEW: an exchange of land both ways is two transfers, the transfer re-nodes
+   the receiving unit so the coverage stays valid).  An old unit *divided* between the unit
+   it stays in and a merger group (each side at least :data:`SPLIT_MIN_SHARE` of it) is
+   ``split`` first, the part joining the merger under a temporary ``<old>><new>`` id that
+   the ``merge`` then takes in.  Transfer and split polygons are NEW's polygon minus the
+   old units not involved, clipped to a :data:`PART_MARGIN_M` margin around the giving
+   unit, in OLD's own coordinates: their edges follow NEW's boundary or lie outside the
+   giver.
 5. The tolerance, when not given, is estimated from the data: the median displacement
    :math:`d = |O \triangle N| / \bar p` (symmetric difference over mean perimeter, an
    edge displacement in metres) of the units that keep their id with IoU >= 0.5, times
@@ -89,6 +94,8 @@ PART_MARGIN_M = 0.5
 METRES_PER_DEGREE = 111_320.0
 #: Summed overlaps above this relative excess reveal overlapping polygons in a vintage.
 OVERLAP_SLACK = 0.01
+#: Polygons whose vertices moved by at most this (metres) are drawn alike (no overlay).
+ALIKE_M = 1e-3
 #: Quantiles reported for the noise distributions.
 NOISE_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95, 1.0)
 
@@ -192,6 +199,51 @@ def _prepare(frame: gpd.GeoDataFrame, what: str, id_col: str | None):
     return frame.loc[~empty], list(frame.index[empty])
 
 
+def dropped_empty_ids(frame: gpd.GeoDataFrame, id_col: str | None = None) -> list[str]:
+    """Return the ids of units that :func:`gisfix.read_boundaries` dropped as empty.
+
+    A frame read with ``drop_empty=True`` records its source, layer, id column and the
+    number of units dropped in ``frame.attrs["gisfix"]``; the ids present in the source
+    but not in the frame are those units.  Frames without that record give ``[]``.
+    """
+    meta = frame.attrs.get("gisfix") or {}
+    if not meta.get("dropped_empty"):
+        return []
+    if meta.get("dropped_empty_ids") is not None:
+        return [str(k) for k in meta["dropped_empty_ids"]]
+    source, column = meta.get("source"), meta.get("id")
+    if not source or not column:
+        return []
+    import pyogrio
+
+    from gisfix.boundaries import normalise_ids
+
+    try:
+        table = pyogrio.read_dataframe(source, layer=meta.get("layer"), columns=[column],
+                                       read_geometry=False)
+    except Exception:  # the source moved or changed since it was read: nothing to restore
+        return []
+    present = set(frame[id_col] if id_col is not None else frame.index)
+    return sorted(set(normalise_ids(table[column]).dropna()) - {str(k) for k in present})
+
+
+def _restore_dropped(frame, id_col):
+    """Put the units dropped as empty back as empty rows (not compared), as the CLI does."""
+    if not isinstance(frame, gpd.GeoDataFrame):
+        return frame
+    missing = dropped_empty_ids(frame, id_col)
+    if not missing:
+        return frame
+    log.info("%d units were dropped as empty when read; kept as empty rows (not compared): "
+             "%s", len(missing), ", ".join(missing[:8]))
+    extra = {id_col: missing} if id_col is not None else {}
+    empty = gpd.GeoDataFrame(extra, index=missing, crs=frame.crs,
+                             geometry=[shapely.Polygon()] * len(missing))
+    if frame.geometry.name != "geometry":
+        empty = empty.rename_geometry(frame.geometry.name)
+    return pd.concat([frame, empty])
+
+
 def _local_laea(frame: gpd.GeoDataFrame) -> str:
     lon0, lat0, lon1, lat1 = frame.to_crs(4326).total_bounds
     return (f"+proj=laea +lat_0={(lat0 + lat1) / 2:.6f} +lon_0={(lon0 + lon1) / 2:.6f} "
@@ -202,41 +254,99 @@ def _local_laea(frame: gpd.GeoDataFrame) -> str:
 # the diff
 # --------------------------------------------------------------------------------------
 
-def overlap_pieces(old_geoms, new_geoms) -> pd.DataFrame:
+def overlap_pieces(old_geoms, new_geoms, old_area=None, candidates=None,
+                   alike: float = ALIKE_M) -> pd.DataFrame:
     r"""Return every non-empty intersection of an old and a new polygon.
 
     Parameters
     ----------
     old_geoms, new_geoms : array of shapely polygons
-        In one projected CRS.
+        In one projected CRS; each array a coverage (no overlaps within a vintage).
+    old_area : array of float, optional
+        The old polygons' areas, if already computed.
+    candidates : array of (i, j) position pairs, optional
+        Pairs that may be drawn alike (the units keeping their id).
+    alike : float
+        Two polygons with the same number of vertices, none moved by more than ``alike``
+        (CRS units), are drawn alike (default :data:`ALIKE_M`, 1 mm).
 
     Returns
     -------
     pandas.DataFrame
         ``i``, ``j`` (positions), ``area`` :math:`a_{ij}`, ``perimeter`` and ``width``
         :math:`w_{ij} = 2 a_{ij} / p_{ij}` of each piece, and the piece ``geometry``.
+
+    Notes
+    -----
+    A polygon drawn alike in both vintages (same WKB, or a candidate pair whose vertices
+    moved by at most ``alike``) is its own piece (area: the old polygon's), and, each
+    vintage being a coverage, it meets no other polygon of the other vintage in more than
+    a sliver ``alike`` wide, far below any edit: it takes no overlay and drops out of the
+    pair search (such slivers are not counted as noise pieces).  The remaining polygons
+    are paired by an STRtree query on their envelopes; pairs whose envelopes overlap in a
+    band no wider than ``alike`` (neighbours touching along a straight edge) are skipped,
+    since a piece's mean width :math:`2A/P` is at most the smaller side of its envelope,
+    and the others are intersected by GEOS in one vectorised call.
     """
     old_geoms = np.asarray(old_geoms, dtype=object)
     new_geoms = np.asarray(new_geoms, dtype=object)
-    tree = shapely.STRtree(new_geoms)
-    ii, jj = tree.query(old_geoms, predicate="intersects")
-    # identical polygons need no overlay; neighbours that only touch need none either
-    same = shapely.equals_exact(old_geoms[ii], new_geoms[jj], 0.0)
-    shapely.prepare(old_geoms)
-    rest = np.flatnonzero(~same)
-    interior = rest[shapely.relate_pattern(old_geoms[ii[rest]], new_geoms[jj[rest]],
-                                           "T********")]
-    inter = np.full(len(ii), None, dtype=object)
-    inter[same] = old_geoms[ii[same]]
-    inter[interior] = shapely.intersection(old_geoms[ii[interior]], new_geoms[jj[interior]])
+    old_area = shapely.area(old_geoms) if old_area is None else np.asarray(old_area)
+    # 1. polygons drawn alike: identical WKB, or a candidate pair (same id) with the same
+    # number of vertices, none of which moved by more than ``alike``
+    pairs: dict[int, int] = {}
+    if candidates is not None and len(candidates):
+        ci, cj = np.asarray(candidates, dtype=np.intp).T
+        nv = shapely.get_num_coordinates(old_geoms[ci])
+        ok = nv == shapely.get_num_coordinates(new_geoms[cj])
+        ci, cj = ci[ok], cj[ok]
+        if len(ci):
+            xa, ka = shapely.get_coordinates(old_geoms[ci], return_index=True)
+            xb = shapely.get_coordinates(new_geoms[cj])
+            moved = np.zeros(len(ci))
+            np.maximum.at(moved, ka, np.abs(xa - xb).max(axis=1))
+            pairs.update(zip(ci[moved <= alike].tolist(), cj[moved <= alike].tolist()))
+    left_i = np.setdiff1d(np.arange(len(old_geoms)), np.fromiter(pairs, dtype=np.intp))
+    left_j = np.setdiff1d(np.arange(len(new_geoms)),
+                          np.fromiter(pairs.values(), dtype=np.intp))
+    if len(left_i) and len(left_j):  # identical polygons under another id (recodes)
+        new_key = {w: j for j, w in zip(left_j.tolist(), shapely.to_wkb(new_geoms[left_j]))}
+        for i, w in zip(left_i.tolist(), shapely.to_wkb(old_geoms[left_i])):
+            j = new_key.pop(w, None)
+            if j is not None:
+                pairs[i] = j
+    same_i = np.fromiter(pairs.keys(), dtype=np.intp, count=len(pairs))
+    same_j = np.fromiter(pairs.values(), dtype=np.intp, count=len(pairs))
+    rest_i = np.setdiff1d(np.arange(len(old_geoms)), same_i)
+    rest_j = np.setdiff1d(np.arange(len(new_geoms)), same_j)
+    # 2. the others: candidate pairs by envelope, intersected in one call
+    ii = np.zeros(0, dtype=np.intp)
+    jj = np.zeros(0, dtype=np.intp)
+    if len(rest_i) and len(rest_j):
+        tree = shapely.STRtree(new_geoms[rest_j])
+        qi, qj = tree.query(old_geoms[rest_i])
+        ii, jj = rest_i[qi], rest_j[qj]
+        bo = shapely.bounds(old_geoms[ii])
+        bn = shapely.bounds(new_geoms[jj])
+        w = np.minimum(bo[:, 2], bn[:, 2]) - np.maximum(bo[:, 0], bn[:, 0])
+        h = np.minimum(bo[:, 3], bn[:, 3]) - np.maximum(bo[:, 1], bn[:, 1])
+        # a piece lies in the envelopes' overlap, and its mean width 2A/P is at most the
+        # overlap's smaller side: overlaps no wider than ``alike`` hold no edit
+        keep = (w > alike) & (h > alike)
+        ii, jj = ii[keep], jj[keep]
+    inter = shapely.intersection(old_geoms[ii], new_geoms[jj])
     area = shapely.area(inter)
     area = np.where(np.isnan(area), 0.0, area)
     keep = area > 0
-    ii, jj, inter, area = ii[keep], jj[keep], inter[keep], area[keep]
+    ii = np.concatenate([same_i, ii[keep]])
+    jj = np.concatenate([same_j, jj[keep]])
+    inter = np.concatenate([old_geoms[same_i], inter[keep]])
+    area = np.concatenate([old_area[same_i], area[keep]])
     perim = shapely.length(inter)
     width = np.where(perim > 0, 2 * area / np.where(perim > 0, perim, 1), 0.0)
-    return pd.DataFrame({"i": ii, "j": jj, "area": area, "perimeter": perim,
-                         "width": width, "geometry": inter})
+    order = np.lexsort((jj, ii))
+    return pd.DataFrame({"i": ii[order], "j": jj[order], "area": area[order],
+                         "perimeter": perim[order], "width": width[order],
+                         "geometry": inter[order]})
 
 
 def diff(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, tolerance_m: float | None = None,
@@ -250,7 +360,11 @@ def diff(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, tolerance_m: float | N
         The two vintages, indexed by unit id (as :func:`gisfix.read_boundaries` returns
         them).  They may be in different CRSs: NEW is reprojected to OLD's; a geographic
         OLD is reprojected to a local Lambert azimuthal equal-area CRS (reported).  Units
-        with an empty geometry are not compared; their ids are reported.
+        with an empty geometry are not compared (no edit); their ids are reported.  Units
+        that :func:`gisfix.read_boundaries` dropped as empty (``drop_empty=True``,
+        recorded in ``attrs["gisfix"]``) are restored as such empty units, as
+        ``gisfix diff`` does, so they are not mistaken for disappearances (merges); see
+        :func:`dropped_empty_ids`.
     tolerance_m : float, optional
         The largest edge displacement (metres) between the two vintages' drawings of the
         same boundary that counts as generalisation noise.  A piece of an old unit lying
@@ -268,9 +382,10 @@ def diff(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, tolerance_m: float | N
     Returns
     -------
     DiffResult
-        The scenario (ordered: merges and recodes, splits, transfers; see the module
-        notes), the matched pairs, an explanation for every id that disappears or
-        appears, and the report (CRS, tolerance, edit counts, noise tolerated).
+        The scenario (ordered: splits of divided units, merges and recodes, splits off
+        units, transfers; see the module notes), the matched pairs, an explanation for
+        every id that disappears or appears, and the report (CRS, tolerance, edit
+        counts, noise tolerated).
 
     Raises
     ------
@@ -303,8 +418,8 @@ def diff(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, tolerance_m: float | N
     """
     if tolerance_m is not None and not tolerance_m >= 0:
         raise DataError(f"tolerance_m must be a length in metres >= 0, got {tolerance_m!r}")
-    old, old_empty = _prepare(old, "OLD", None)
-    new, new_empty = _prepare(new, "NEW", new_id)
+    old, old_empty = _prepare(_restore_dropped(old, None), "OLD", None)
+    new, new_empty = _prepare(_restore_dropped(new, new_id), "NEW", new_id)
     # a unit present in both vintages but drawn in only one cannot be compared: keep it
     old_unseen = [k for k in old.index if k in set(new_empty)]
     new_unseen = [k for k in new.index if k in set(old_empty)]
@@ -341,7 +456,10 @@ def diff(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, tolerance_m: float | N
     PA = shapely.length(og)
     PB = shapely.length(ng)
 
-    pieces = overlap_pieces(og, ng)
+    new_pos = {k: p for p, k in enumerate(nid)}
+    old_pos = {k: p for p, k in enumerate(oid)}
+    same_id = [(i, new_pos[k]) for i, k in enumerate(oid) if k in new_pos]
+    pieces = overlap_pieces(og, ng, A, same_id)
     if pieces.empty:
         raise DataError("OLD and NEW do not overlap at all; are they the same region and "
                         "is each one's CRS right?")
@@ -350,8 +468,10 @@ def diff(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, tolerance_m: float | N
     inter = {(int(i), int(j)): float(a) for i, j, a in zip(pieces.i, pieces.j, pieces.area)}
 
     # dominant piece of every unit
-    prim_target = pieces.loc[pieces.groupby("i").area.idxmax()].set_index("i").j.astype(int)
-    prim_source = pieces.loc[pieces.groupby("j").area.idxmax()].set_index("j").i.astype(int)
+    prim_target = dict(zip(*pieces.loc[pieces.groupby("i").area.idxmax(), ["i", "j"]]
+                           .to_numpy(dtype=np.int64).T.tolist()))
+    prim_source = dict(zip(*pieces.loc[pieces.groupby("j").area.idxmax(), ["j", "i"]]
+                           .to_numpy(dtype=np.int64).T.tolist()))
 
     def iou(i, j):
         a = inter.get((i, j), 0.0)
@@ -361,11 +481,8 @@ def diff(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, tolerance_m: float | N
         a = inter.get((i, j), 0.0)
         return (A[i] + B[j] - 2 * a) / ((PA[i] + PB[j]) / 2)
 
-    new_pos = {k: p for p, k in enumerate(nid)}
-    old_pos = {k: p for p, k in enumerate(oid)}
 
     # ---- tolerance -------------------------------------------------------------------
-    same_id = [(i, new_pos[k]) for i, k in enumerate(oid) if k in new_pos]
     est = [displacement(i, j) for i, j in same_id if iou(i, j) >= ESTIMATE_MIN_IOU]
     if tolerance_m is None:
         if est:
@@ -394,14 +511,15 @@ def diff(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, tolerance_m: float | N
     ties: set[tuple[int, int]] = set(identity_old.items())
     for i, j in sig:
         ties.add((i, j))
+    tied_new = {j for _, j in ties}
     for j in range(len(ng)):
-        if j not in identity_new and not any(t[1] == j for t in ties):
-            if j in prim_source.index:
-                ties.add((int(prim_source[j]), j))
+        if j not in identity_new and j not in tied_new:
+            if j in prim_source:
+                ties.add((prim_source[j], j))
     # an old unit that lost its id keeps its dominant piece tied (its "rest")
     for i in range(len(og)):
-        if i not in identity_old and i in prim_target.index:
-            ties.add((i, int(prim_target[i])))
+        if i not in identity_old and i in prim_target:
+            ties.add((i, prim_target[i]))
     targets = defaultdict(set)
     sources = defaultdict(set)
     for i, j in ties:
@@ -420,8 +538,8 @@ def diff(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, tolerance_m: float | N
     own_tree = shapely.STRtree(old_geoms_own)
 
     def part_wkt(giver_group, j):
-        giver = [i for i in range(len(og)) if home.get(i) == giver_group]
-        keep = set(giver) | {i for i in range(len(og)) if home.get(i) == j}
+        giver = member_pos[giver_group]
+        keep = set(giver) | set(member_pos.get(j, []))
         near = shapely.buffer(shapely.union_all(old_geoms_own[giver]), margin)
         region = shapely.intersection(new_geoms_own[j], near)
         others = [k for k in own_tree.query(region, predicate="intersects") if k not in keep]
@@ -429,16 +547,46 @@ def diff(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, tolerance_m: float | N
             region = shapely.difference(region, shapely.union_all(old_geoms_own[others]))
         return shapely.to_wkt(_polygonal(region), rounding_precision=-1)
 
-    home = {i: identity_old.get(i, int(prim_target[i])) for i in range(len(og))
-            if i in identity_old or i in prim_target.index}
+    home = {i: identity_old[i] if i in identity_old else prim_target[i]
+            for i in range(len(og)) if i in identity_old or i in prim_target}
     members = defaultdict(list)  # new pos -> old ids of the units that form it
+    member_pos = defaultdict(list)  # new pos -> old positions of the units that form it
     for i, j in home.items():
         members[j].append(oid[i])
+        member_pos[j].append(i)
+    sources_of = defaultdict(list)  # new pos -> old positions tied to it
+    for i, j in ties:
+        sources_of[j].append(i)
     edits: list[dict] = []
     kinds: dict[tuple[int, int], str] = {}
 
-    # 1. merges and recodes (temporary ids while an id is still held by another unit)
+    # 0. old units divided between the unit they stay in and a merger group: the part that
+    # joins the merger is split off first (temporary id ``<old>><new>``) and merged with the
+    # group, so the scenario reads "split + merge" exactly where a unit is divided
+    moved = defaultdict(list)  # (from new pos, to new pos) -> old positions of the pieces
+    for i, j in sorted(ties):
+        if home.get(i) != j:
+            moved[(home[i], j)].append(i)
+    joins = defaultdict(list)  # new pos -> temporary ids of split-off parts joining it
     current_ids = set(oid)
+    for (h, j), olds in sorted(moved.items()):
+        i = olds[0]
+        tmp = f"{oid[i]}>{nid[j]}"
+        if (len(olds) != 1 or len(member_pos.get(j, [])) < 2 or member_pos.get(h) != [i]
+                or tmp in current_ids
+                or inter[(i, j)] < SPLIT_MIN_SHARE * A[i]
+                or inter.get((i, h), 0.0) < SPLIT_MIN_SHARE * A[i]):
+            continue
+        edits.append({"op": "split", "unit": oid[i], "by": [part_wkt(h, j)],
+                      "new_ids": [tmp, oid[i]],
+                      "note": f"{oid[i]} is divided: {inter[(i, j)] / 1e6:.4g} km² "
+                              f"({100 * inter[(i, j)] / A[i]:.1f}%) join {nid[j]}"})
+        current_ids.add(tmp)
+        joins[j].append(tmp)
+        kinds[(i, j)] = "split"
+        moved[(h, j)] = []
+
+    # 1. merges and recodes (temporary ids while an id is still held by another unit)
     renames: list[tuple[str, str]] = []
     for j in range(len(ng)):
         mem = members.get(j, [])
@@ -450,12 +598,14 @@ def diff(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, tolerance_m: float | N
         holder_outside = target in current_ids and target not in mem
         into = f"{target}*" if holder_outside else target
         if len(mem) > 1:
-            op = {"op": "merge", "units": list(mem), "into": into}
+            op = {"op": "merge", "units": [*mem, *joins.get(j, [])], "into": into}
             if named:
                 op["name"] = new_name
-            op["note"] = f"{len(mem)} units form {target}"
+            part_note = (f" and part of {', '.join(t.split('>')[0] for t in joins[j])}"
+                         if joins.get(j) else "")
+            op["note"] = f"{len(mem)} units{part_note} form {target}"
             edits.append(op)
-            current_ids.difference_update(mem)
+            current_ids.difference_update(op["units"])
             current_ids.add(into)
         elif mem[0] != target:
             op = {"op": "recode", "unit": mem[0], "new_id": into}
@@ -473,14 +623,10 @@ def diff(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, tolerance_m: float | N
                       "note": "second step of an id swap"})
 
     # 2. new units that no old unit forms as a whole: split off their largest source piece
-    moved = defaultdict(list)  # (from new pos, to new pos) -> old positions of the pieces
-    for i, j in sorted(ties):
-        if home.get(i) != j:
-            moved[(home[i], j)].append(i)
     for j in range(len(ng)):
         if members.get(j):
             continue
-        src = [(inter[(i, j)], i) for i in range(len(og)) if (i, j) in ties and (i, j) in inter]
+        src = [(inter[(i, j)], i) for i in sorted(sources_of[j]) if (i, j) in inter]
         if not src:  # pragma: no cover - every new unit is tied to a source
             continue
         _, i = max(src)
@@ -495,42 +641,19 @@ def diff(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, tolerance_m: float | N
         kinds[(i, j)] = "split"
         moved[(h, j)].remove(i)
 
-    # 3. transfers between the units of NEW, one per (from, to) pair.  Two units that
-    # exchange land both ways are cut first and merged after (split + merge), so that each
-    # cut is made on an untouched unit and the shared edge stays one clean coverage edge.
+    # 3. transfers between the units of NEW, one per (from, to) pair, also when two units
+    # exchange land both ways (two transfers: the transfer re-nodes the receiving unit, so
+    # the coverage stays valid)
     moved = {k: v for k, v in moved.items() if v}
-    swaps = {k for k in moved if (k[1], k[0]) in moved}
     for (h, j), olds in sorted(moved.items()):
         for i in olds:
             kinds[(i, j)] = "transfer"
-        if (h, j) in swaps:
-            continue
         area = sum(inter[(i, j)] for i in olds)
         edits.append({"op": "transfer", "from": nid[h], "to": nid[j], "part": part_wkt(h, j),
                       "note": f"{area / 1e6:.4g} km² of old "
                               f"{', '.join(oid[i] for i in olds)} now in {nid[j]}"})
-    givers = defaultdict(list)
-    for h, j in sorted(swaps):
-        givers[h].append(j)
-    takers = defaultdict(list)
-    exchange_ids = {f"{nid[h]}>{nid[j]}" for h, j in swaps}
-    for h, js in givers.items():
-        edits.append({"op": "split", "unit": nid[h], "by": [part_wkt(h, j) for j in js],
-                      "new_ids": [f"{nid[h]}>{nid[j]}" for j in js] + [nid[h]],
-                      "note": "land exchange: " + ", ".join(
-                          f"{sum(inter[(i, j)] for i in moved[(h, j)]) / 1e6:.4g} km² "
-                          f"to {nid[j]}" for j in js)})
-        for j in js:
-            takers[j].append(f"{nid[h]}>{nid[j]}")
-    for j, tmps in takers.items():
-        edits.append({"op": "merge", "units": [nid[j], *tmps], "into": nid[j],
-                      "note": f"land exchange: {nid[j]} takes "
-                              + ", ".join(t.split(">")[0] for t in tmps) + "'s part"})
 
     # ---- pairs table and explanations ------------------------------------------------
-    member_pos = defaultdict(list)
-    for i, j in home.items():
-        member_pos[j].append(i)
     rows = []
     for i, j in sorted(ties):
         if (i, j) in kinds:
@@ -611,18 +734,19 @@ def diff(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, tolerance_m: float | N
     touched_new = {nid[j] for _, j in kinds}
     unchanged = pairs[pairs.kind.isin(["same", "recode"]) & ~pairs.old_id.isin(touched_old)
                       & ~pairs.new_id.isin(touched_new)]
-    noise = pieces[~pieces.significant & ~pieces.set_index(["i", "j"]).index.isin(list(ties))]
+    tie_keys = np.fromiter((i * len(ng) + j for i, j in ties), dtype=np.int64,
+                           count=len(ties))
+    tied = np.isin(pieces.i.to_numpy(np.int64) * len(ng) + pieces.j.to_numpy(np.int64),
+                   tie_keys)
+    noise = pieces[~pieces.significant.to_numpy() & ~tied]
     counts = {op: sum(e["op"] == op for e in edits) for op in ("merge", "split", "transfer",
                                                                "recode")}
-    exchange_merges = [e for e in edits if e["op"] == "merge" and e["units"][1:]
-                       and all(u in exchange_ids for u in e["units"][1:])]
     divided = []
     for i in range(len(og)):
         shares = sorted((inter[(i, j)] / A[i] for j in targets[i] if (i, j) in inter),
                         reverse=True)
         if len(shares) > 1 and shares[1] >= SPLIT_MIN_SHARE:
             divided.append(oid[i])
-    exchanges = {frozenset((nid[h], nid[j])) for h, j in moved}
     report = {
         "crs": work_label,
         "crs_note": crs_note,
@@ -634,11 +758,12 @@ def diff(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, tolerance_m: float | N
         "n_old": int(len(old) + len(old_empty) + len(old_unseen)),
         "n_new": int(len(new) + len(new_empty) + len(new_unseen)),
         "edits": counts,
-        "merge_groups": counts["merge"] - len(exchange_merges),
-        "merged_units": int(sum(len(e["units"]) for e in edits if e["op"] == "merge"
-                                and e not in exchange_merges)),
-        "transfers": len(moved),
-        "boundary_adjustments": len(exchanges),
+        "merge_groups": counts["merge"],
+        "merged_units": len({u.split(">")[0] for e in edits if e["op"] == "merge"
+                             for u in e["units"]}),
+        "transfers": counts["transfer"],
+        "boundary_adjustments": len({frozenset((e["from"], e["to"])) for e in edits
+                                     if e["op"] == "transfer"}),
         "divided_units": divided,
         "recoded_ids": int(sum(e["op"] == "recode" and "new_id" in e
                                and not e["unit"].endswith("*") for e in edits)),
@@ -687,4 +812,4 @@ def _quantiles(values: pd.Series) -> dict:
     return {f"q{int(round(q * 100)):02d}": float(values.quantile(q)) for q in NOISE_QUANTILES}
 
 
-__all__ = ["DiffResult", "diff", "overlap_pieces"]
+__all__ = ["DiffResult", "diff", "dropped_empty_ids", "overlap_pieces"]

@@ -65,6 +65,23 @@ class Coverage:
         self.area_crs = area_crs
         b = shapely.bounds(np.asarray(list(geoms), dtype=object))
         self.box = dict(zip(ids, map(tuple, b)))
+        # the same bounds as an array (row per id ever seen; removed ids get NaN rows),
+        # for the neighbour search
+        self._box_ids = list(ids)
+        self._box_row = {i: k for k, i in enumerate(ids)}
+        self._box_arr = np.asarray(b, dtype=float).reshape(-1, 4).copy()
+        self._transformers: dict = {}
+
+    def transformer(self, crs):
+        """Return a pyproj Transformer from ``crs`` to the units' CRS (None if equal)."""
+        key = str(crs)
+        if key not in self._transformers:
+            from pyproj import CRS, Transformer
+
+            src = CRS.from_user_input(crs)
+            self._transformers[key] = None if src == self.crs else Transformer.from_crs(
+                src, self.crs, always_xy=True)
+        return self._transformers[key]
 
     @property
     def ids(self) -> list[str]:
@@ -92,13 +109,25 @@ class Coverage:
         b = shapely.bounds(np.asarray(geoms, dtype=object))
         lo = b[:, :2].min(axis=0) - self.tol
         hi = b[:, 2:].max(axis=0) + self.tol
-        ids = [i for i in self.box if i not in exclude]
-        if not ids:
-            return []
-        ub = np.array([self.box[i] for i in ids])
+        ids, ub = self._box_ids, self._box_arr[:len(self._box_ids)]
         hit = ((ub[:, 0] <= hi[0]) & (ub[:, 2] >= lo[0]) & (ub[:, 1] <= hi[1])
                & (ub[:, 3] >= lo[1]))
-        return [i for i, h in zip(ids, hit) if h]
+        return [ids[k] for k in np.flatnonzero(hit) if ids[k] not in exclude]
+
+    def _set_box(self, i, bounds) -> None:
+        if bounds is None:
+            k = self._box_row.pop(i, None)
+            if k is not None:
+                self._box_arr[k] = np.nan
+            return
+        k = self._box_row.get(i)
+        if k is None:
+            k = self._box_row[i] = len(self._box_ids)
+            self._box_ids.append(i)
+            if k >= len(self._box_arr):  # grow by blocks; unused rows are NaN (no hit)
+                grow = np.full((max(64, len(self._box_arr) // 4), 4), np.nan)
+                self._box_arr = np.vstack([self._box_arr, grow])
+        self._box_arr[k] = bounds
 
     def apply(self, step: Step) -> None:
         """Replace the removed units by the added ones, keeping the input's order."""
@@ -114,9 +143,11 @@ class Coverage:
             self.rows.pop(i)
             self.key.pop(i)
             self.box.pop(i)
+            self._set_box(i, None)
         for n, g in [*step.adjusted.items(), *step.added.items()]:
             self.geom[n] = g
             self.box[n] = tuple(shapely.bounds(g))
+            self._set_box(n, self.box[n])
         for n in step.added:
             self.rows[n] = new_rows[n]
             self.key[n] = keys[n]
@@ -140,10 +171,8 @@ def read_geometry(text: str, cov: Coverage, where: str, key: str, edit_crs=None)
     except Exception:  # shapely raises GEOSException on non-WKT text
         geom = None
     if geom is not None:
-        if edit_crs is not None:
-            from pyproj import CRS, Transformer
-
-            tr = Transformer.from_crs(CRS.from_user_input(edit_crs), cov.crs, always_xy=True)
+        tr = cov.transformer(edit_crs) if edit_crs is not None else None
+        if tr is not None:
             geom = shapely.transform(geom, lambda xy: np.column_stack(
                 tr.transform(xy[:, 0], xy[:, 1])))
     else:
@@ -281,7 +310,14 @@ def op_split(cov: Coverage, number: int, edit: dict) -> Step:
 
 
 def op_transfer(cov: Coverage, number: int, edit: dict) -> Step:
-    """Move the part of unit ``from`` inside polygon ``part`` to unit ``to``."""
+    """Move the part of unit ``from`` inside polygon ``part`` to unit ``to``.
+
+    The giver is cut by the part once (:func:`~gisfix.edits.topology.node_faces`), the
+    receiver is re-noded with the vertices of both sides of the cut before the moved
+    faces are joined to it (:func:`~gisfix.edits.topology.renode`), so land can move both
+    ways between two units (an exchange, in two transfers) and the pair stays an exact
+    coverage.
+    """
     where = f"edit {number} (transfer)"
     a_id, b_id = edit["from"], edit["to"]
     cov.require([a_id, b_id], where)
