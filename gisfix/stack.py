@@ -231,7 +231,17 @@ class BuiltupStack:
             yield Window(0, r0, self.width, min(rows, self.height - r0))
 
     def _window(self, window: Window | None) -> Window:
+        return self.resolve_window(window)
+
+    def resolve_window(self, window: Window | None = None) -> Window:
+        """Return ``window``, or the window of the whole grid when it is None."""
         return window if window is not None else Window(0, 0, self.width, self.height)
+
+    @property
+    def block_shape(self) -> tuple[int, int]:
+        """(rows, columns) of the internal blocks (tiles or strips) of the first file."""
+        rows, cols = self._ds(0).block_shapes[0]
+        return int(rows), int(cols)
 
     # -- cell areas ----------------------------------------------------------------------
     def row_cell_areas(self, window: Window | None = None) -> np.ndarray:
@@ -252,6 +262,18 @@ class BuiltupStack:
     # -- reads ---------------------------------------------------------------------------
     def _read_band(self, i: int, window: Window) -> np.ndarray:
         return self._ds(i).read(1, window=window)
+
+    def ordinal_lut(self) -> np.ndarray:
+        """Return the table from raw values to first-built epoch codes (ordinal encodings).
+
+        ``ordinal_lut()[raw]`` is what :meth:`read_ordinal` returns for non-negative raw
+        values: the index of the first epoch a cell is built, ``len(epochs)`` for never
+        built, :data:`INVALID` for not observed.  A copy: the caller may change it.
+        """
+        if not self.is_ordinal:
+            raise RasterError(
+                f"ordinal_lut needs a year-built or ldsmt stack, not {self.encoding}")
+        return self._ordinal_lut().copy()
 
     def _ordinal_lut(self) -> np.ndarray:
         if self._lut is None:

@@ -11,8 +11,11 @@ How ``exact`` works: polygon edges, in pixel coordinates, are cut at row and col
 each piece adds its signed trapezoid area to its cell and its signed height to every cell to
 its right (signed-area accumulation, as in font rasterisers).  Cells crossed by an edge get
 their fraction from these sums; the cells between them along a row are fully inside (or
-outside) and are painted as runs into a label image that one ``bincount`` over
-``(unit, first-built epoch)`` consumes, next to the raster strip being read.
+outside) and form runs.  For ordinal encodings, runs are painted into a label image that
+one ``bincount`` over ``(unit, first-built epoch)`` consumes, chunk by chunk of a few rows,
+each chunk cropped to the columns its runs span: cells outside every unit are never
+labelled nor counted, and raster blocks that no unit touches are never read (nor
+decompressed).
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ class NoValidCellsWarning(UserWarning):
 def _window_transform(stack, window: Window | None):
     from rasterio.windows import transform as window_transform
 
-    w = stack._window(window)
+    w = stack.resolve_window(window)
     return w, window_transform(w, stack.transform)
 
 
@@ -202,7 +205,8 @@ def _boundary_and_runs(edges, r0: int, h: int, width: int):
     sdy = dy[src] * portion
     xmid = np.where(span > 0, (a + b) / 2, sxlo)
     inside = col < width
-    col, sdy, xmid, src = col[inside], sdy[inside], xmid[inside], src[inside]
+    if not inside.all():
+        col, sdy, xmid, src = col[inside], sdy[inside], xmid[inside], src[inside]
     area = np.where(col >= 0, sdy * (col + 1 - xmid), 0.0)
     # -- sum per cell, then carry the cover along each row of each unit
     wp1 = width + 1
@@ -223,7 +227,9 @@ def _boundary_and_runs(edges, r0: int, h: int, width: int):
     urow = group % h
     uunit = group // h
     cells = ucol >= 0
-    bcells = (uunit[cells], urow[cells], ucol[cells], np.clip(coverage[cells], 0.0, 1.0))
+    bcells = (uunit, urow, ucol, np.clip(coverage, 0.0, 1.0))
+    if not cells.all():
+        bcells = tuple(a[cells] for a in bcells)
     # runs between consecutive partial cells of one unit and row
     last = np.ones(len(ukey), bool)
     last[:-1] = group[:-1] != group[1:]
@@ -232,11 +238,38 @@ def _boundary_and_runs(edges, r0: int, h: int, width: int):
     nxt = np.where(last, width, nxt)
     # cells strictly between two partial cells carry the cover: 1 inside, 0 outside, or a
     # fraction where a horizontal edge runs through the row (not snapped: counted exactly)
-    value = sign * incl
-    value = np.where(np.abs(value - np.rint(value)) <= COVERAGE_ATOL, np.rint(value), value)
-    run = (value != 0) & (nxt > ucol + 1)
-    runs = (uunit[run], urow[run], ucol[run] + 1, nxt[run] - 1, value[run])
+    run = np.flatnonzero(nxt > ucol + 1)
+    value = sign * incl[run]
+    whole = np.rint(value)
+    value = np.where(np.abs(value - whole) <= COVERAGE_ATOL, whole, value)
+    run = run[value != 0]
+    value = value[value != 0]
+    runs = (uunit[run], urow[run], ucol[run] + 1, nxt[run] - 1, value)
     return bcells, runs
+
+
+def _in_substrips(fn, edges, r0: int, h: int, width: int, rows: int = 128):
+    """Run ``fn(edges, r, n, width)`` on sub-strips of ``rows`` rows; join the results.
+
+    Returns what ``fn`` returns for the whole strip (rows relative to ``r0``), computed a
+    few rows at a time so that the work arrays stay in the CPU cache (about twice as fast
+    on strips of 512 rows).
+    """
+    if h <= rows:
+        return fn(edges, r0, h, width)
+    starts = range(r0, r0 + h, rows)
+    parts = [fn(edges, r, min(rows, r0 + h - r), width) for r in starts]
+    if isinstance(parts[0][0], tuple):  # several (unit, row, ...) tuples
+        return tuple(_join_rows([p[k] for p in parts], r0, starts)
+                     for k in range(len(parts[0])))
+    return _join_rows(parts, r0, starts)
+
+
+def _join_rows(parts, r0: int, starts) -> tuple:
+    """Concatenate ``(unit, row, ...)`` tuples of sub-strips, rows made relative to ``r0``."""
+    out = [np.concatenate([p[k] for p in parts]) for k in range(len(parts[0]))]
+    out[1] = np.concatenate([p[1] + (s - r0) for p, s in zip(parts, starts)])
+    return tuple(out)
 
 
 def _centre_runs(edges, r0: int, h: int, width: int):
@@ -279,13 +312,11 @@ def _centre_runs(edges, r0: int, h: int, width: int):
     return (g // h, g % h, c0[keep], c1[keep], np.ones(int(keep.sum())))
 
 
-def _label_runs(runs, h: int, width: int, scale: int = 1, buffers: dict | None = None):
-    """Paint non-overlapping full runs into a label image ((unit position + 1) * ``scale``).
+def _paintable(runs, width: int) -> np.ndarray:
+    """Return a mask of the runs that can be painted: value 1 and overlapping no earlier run.
 
-    The image is an int32 ``(h, width)`` view with row stride ``width + 1``; 0 means no unit.
-    Returns the image and the runs left over (overlapping another run, or
-    with a value other than 1), which the caller counts cell by cell.  ``buffers`` keeps
-    the work arrays between windows (fresh large arrays cost page faults).
+    Painted runs are disjoint; the others (overlapping units, or a fractional value where a
+    horizontal edge runs along the row) are counted cell by cell by the caller.
     """
     unit, row, c0, c1, value = runs
     wp1 = width + 1
@@ -298,7 +329,23 @@ def _label_runs(runs, h: int, width: int, scale: int = 1, buffers: dict | None =
     explicit = np.zeros(len(unit), bool)
     explicit[order[clash]] = True
     explicit |= value != 1
-    paint = ~explicit
+    return ~explicit
+
+
+def _label_runs(runs, h: int, width: int, scale: int = 1, buffers: dict | None = None):
+    """Paint non-overlapping full runs into a label image ((unit position + 1) * ``scale``).
+
+    The image is an int32 ``(h, width)`` view with row stride ``width + 1``; 0 means no unit.
+    Returns the image and the runs left over (overlapping another run, or
+    with a value other than 1), which the caller counts cell by cell.  ``buffers`` keeps
+    the work arrays between windows (fresh large arrays cost page faults).
+    """
+    unit, row, c0, c1, value = runs
+    wp1 = width + 1
+    start = row * wp1 + c0
+    end = row * wp1 + c1 + 1
+    paint = _paintable(runs, width)
+    explicit = ~paint
     buffers = {} if buffers is None else buffers
     if buffers.get("diff") is None or buffers["diff"].size < h * wp1:
         buffers["diff"] = np.empty(h * wp1, np.int32)
@@ -313,6 +360,88 @@ def _label_runs(runs, h: int, width: int, scale: int = 1, buffers: dict | None =
     np.add.accumulate(labels, axis=1, out=labels)
     rest = tuple(a[explicit] for a in runs)
     return labels, rest
+
+
+def _count_runs_by_code(runs, raw, lut, scale: int, size: int, row_weights=None,
+                        buffers: dict | None = None, chunk_cells: int = 1 << 18) -> np.ndarray:
+    """Count the cells of disjoint runs by (unit, code), reading codes as ``lut[raw]``.
+
+    ``runs`` are ``(unit, row, c0, c1)`` (``c1`` inclusive, rows of ``raw``).  Returns a
+    float array of ``size`` bins, bin ``(unit + 1) * scale + code`` (bins below ``scale``
+    hold cells in no run; ``scale`` > every code).  The strip is cut into chunks of a few
+    rows; each chunk is cropped to the columns its runs span, so cells outside every unit
+    are neither labelled, looked up nor counted.  Within the crop, runs are painted into a
+    label image (start/end differences, accumulated along rows) that is added to the codes
+    and counted by one ``bincount``.  ``row_weights`` weights every cell of row i.  Every raw
+    value must index ``lut`` (it is not checked).
+    """
+    unit, row, c0, c1 = runs[:4]
+    out = np.zeros(size)
+    if not len(row):
+        return out
+    h, width = raw.shape
+    rows = max(1, min(h, chunk_cells // max(1, width)))
+    order = np.argsort(row, kind="stable")
+    row, c0, c1 = row[order], c0[order], c1[order]
+    lab = ((unit[order] + 1) * scale).astype(np.int32)  # < 2**31: checked by the caller
+    bounds = np.searchsorted(row // rows, np.arange((h + rows - 1) // rows + 1))
+    chunks = np.flatnonzero(bounds[1:] > bounds[:-1])
+    first = bounds[chunks]
+    lo = np.minimum.reduceat(c0, first)
+    hi = np.maximum.reduceat(c1, first) + 1
+    buffers = {} if buffers is None else buffers
+    need = rows * (width + 1)
+    if buffers.get("chunk") is None or buffers["chunk"][0].size < need:
+        buffers["chunk"] = (np.empty(need, np.int32), np.empty(need, np.int32))
+    diff_buf, key_buf = buffers["chunk"]
+    for k, i, a, b in zip(chunks.tolist(), first.tolist(), lo.tolist(), hi.tolist()):
+        j = int(bounds[k + 1])
+        r = k * rows
+        nr = min(rows, h - r)
+        cw = b - a
+        wp = cw + 1
+        diff = diff_buf[: nr * wp]
+        diff[:] = 0
+        base = (row[i:j] - r) * wp - a
+        # labels relative to the chunk's smallest (units numbered in spatial order keep
+        # the bins of one chunk close together): short counts, kept in cache
+        shift = int(lab[i:j].min()) - scale
+        rel = lab[i:j] - shift
+        # painted runs are disjoint: starts are distinct, and so are ends (an end may be
+        # another run's start, hence starts are set before ends are subtracted)
+        diff[base + c0[i:j]] = rel
+        diff[base + c1[i:j] + 1] -= rel
+        labels = diff.reshape(nr, wp)[:, :cw]
+        np.add.accumulate(labels, axis=1, out=labels)
+        keys = key_buf[: nr * cw].reshape(nr, cw)
+        np.take(lut, raw[r:r + nr, a:b], out=keys, mode="wrap")  # in range: no checks
+        keys += labels
+        if row_weights is None:
+            counts = np.bincount(keys.ravel())
+        else:
+            counts = np.bincount(keys.ravel(), weights=np.repeat(row_weights[r:r + nr], cw))
+        out[shift + scale: shift + len(counts)] += counts[scale:]
+    return out
+
+
+def _block_spans(lo, hi, block_width: int, width: int) -> list[tuple[int, int]]:
+    """Return the column spans ``[a, b)`` of consecutive blocks that meet some ``lo..hi``.
+
+    ``lo``/``hi`` are inclusive column intervals within ``0 .. width - 1``; a strip then
+    reads (and decompresses) only the blocks that hold a cell some unit touches.
+    """
+    block_width = max(1, min(int(block_width), width))
+    n = -(-width // block_width)
+    if not len(lo):
+        return []
+    d = np.zeros(n + 1, np.int64)
+    np.add.at(d, lo // block_width, 1)
+    np.add.at(d, hi // block_width + 1, -1)
+    need = np.zeros(n + 2, np.int8)
+    need[1:-1] = np.cumsum(d[:-1]) > 0
+    edge = np.diff(need)
+    return [(int(a) * block_width, min(int(b) * block_width, width))
+            for a, b in zip(np.flatnonzero(edge == 1), np.flatnonzero(edge == -1))]
 
 
 def _expand_runs(runs):
@@ -331,31 +460,8 @@ def _resolve_window_cells(stack, max_cells):
         return int(max_cells)
     from gisfix.stack import DEFAULT_WINDOW_CELLS
 
-    block_h = max(1, stack._ds(0).block_shapes[0][0])
+    block_h = max(1, stack.block_shape[0])
     return int(max(DEFAULT_WINDOW_CELLS, min(block_h * stack.width, MAX_AUTO_WINDOW_CELLS)))
-
-
-def _bincount_rows(labels, size: int, row_weights=None, rows: int = 16) -> np.ndarray:
-    """Bincount a 2-D (possibly strided) int32 image a few rows at a time.
-
-    Small chunks keep numpy's intp copy of the keys in cache; ``row_weights`` weights every
-    cell of row i by ``row_weights[i]``.
-    """
-    h, width = labels.shape
-    out = np.zeros(size)
-    for r in range(0, h, rows):
-        keys = labels[r:r + rows].ravel()
-        wts = None if row_weights is None else np.repeat(row_weights[r:r + rows], width)
-        out += np.bincount(keys, weights=wts, minlength=size)
-    return out
-
-
-def _take_chunked(lut, raw, out, chunk: int = 1 << 18):
-    """``out[...] = lut[raw]`` in chunks (numpy's intp index copy stays in cache)."""
-    src, dst = raw.reshape(-1), out.reshape(-1)
-    for i in range(0, src.size, chunk):
-        np.take(lut, src[i:i + chunk], out=dst[i:i + chunk])
-    return out
 
 
 def coverage_fractions(units, stack, window: Window | None = None) -> np.ndarray:
@@ -519,7 +625,8 @@ def builtup_by_unit(boundaries, stack, method: str = "exact", *, max_cells: int 
     over the cell's area, computed here by signed-area accumulation along each row
     (as in font rasterisers, e.g. stb_truetype).  Ordinal encodings (``year-built``,
     ``ldsmt``) are counted once per (unit, first-built epoch) and cumulated over epochs,
-    so all epochs come from a single read of the raster.  A unit with :math:`V_{ut}=0`
+    so all epochs come from a single read of the raster; blocks of the raster that no unit
+    touches are skipped (ordinal encodings).  A unit with :math:`V_{ut}=0`
     gets a NaN share and a :class:`NoValidCellsWarning` naming it.  While it runs, GDAL's
     block cache is capped to two strips per thread (at least 256 MB): strips are read once,
     so a larger cache only adds memory.
@@ -549,7 +656,12 @@ def builtup_by_unit(boundaries, stack, method: str = "exact", *, max_cells: int 
     n_ep = len(stack.epochs)
     width = stack.width
     cells = _resolve_window_cells(stack, max_cells)
-    edges = _edges(geoms, stack.transform)
+    # units numbered by their top row inside the engine: the units of a few rows get
+    # close numbers (compact count tables); results are put back in input order below
+    rank = np.empty(n_units, np.int64)
+    rank[np.argsort(_row_bounds(geoms, stack.transform)[0], kind="stable")] = np.arange(n_units)
+    *edges, sign = _edges(geoms, stack.transform)
+    edges = (*edges[:4], rank[edges[4]], sign)
     ordinal = stack.is_ordinal
     n_codes = n_ep + 2  # epoch indices, never built, not observed
     if (n_units + 1) * n_codes >= 2**31:
@@ -557,22 +669,24 @@ def builtup_by_unit(boundaries, stack, method: str = "exact", *, max_cells: int 
     windows = list(stack.windows(cells))
     edge_sets = _edges_by_window(edges, windows)
     hmax = max((int(w.height) for w in windows), default=0)
-    scale = n_codes if ordinal else 1
-    lut = None
     if ordinal:
-        lut = stack._ordinal_lut().copy()
-        lut[lut == INVALID] = n_ep + 1
-    unsigned = np.issubdtype(np.dtype(stack.dtype), np.unsignedinteger)
+        lut32 = stack.ordinal_lut().astype(np.int32)
+        # one entry for every raw value (larger ones: not observed, as ldsmt's codes >= 7)
+        n_raw = 2 ** (8 * min(np.dtype(stack.dtype).itemsize, 2))
+        lut32 = np.concatenate([lut32, np.full(max(0, n_raw - len(lut32)), INVALID, np.int32)])
+        lut32[lut32 == INVALID] = n_ep + 1
+    signed = np.issubdtype(np.dtype(stack.dtype), np.signedinteger)
     local = threading.local()  # per worker: its own raster handle and work arrays
     handles: list = []
     shared_read = threading.Lock()
 
-    def read_codes(w, h):
-        if not unsigned:
-            with shared_read:
-                raw = stack._read_band(0, w)
-            raw = np.where(raw < 0, 0, raw).astype(np.uint16)
-            return lut[raw]
+    def read_raw(w, h, lo, hi):
+        """Read the strip's raw values with this worker's own handle, into its own buffer.
+
+        Only the blocks holding a cell of some column interval ``lo[i] .. hi[i]`` are read
+        (and decompressed); the other cells of the buffer keep stale values, which are only
+        ever looked at outside every unit (label 0, whose counts are dropped).
+        """
         if getattr(local, "ds", None) is None:
             import rasterio
 
@@ -580,9 +694,13 @@ def builtup_by_unit(boundaries, stack, method: str = "exact", *, max_cells: int 
             handles.append(local.ds)
             # reused across strips: fresh large arrays cost page faults on every strip
             local.raw = np.empty((hmax, width), stack.dtype)
-            local.codes = np.empty((hmax, width), np.uint8)
-        raw = local.ds.read(1, window=w, out=local.raw[:h])
-        return _take_chunked(lut, raw, local.codes[:h])
+        raw = local.raw[:h]
+        r0 = int(w.row_off)
+        for a, b in _block_spans(lo, hi, local.ds.block_shapes[0][1], width):
+            local.ds.read(1, window=Window(a, r0, b - a, h), out=raw[:, a:b])
+        if signed:  # negative values are never built, as in BuiltupStack.read_ordinal
+            raw = np.where(raw < 0, 0, raw).astype(np.uint16)
+        return raw
 
     def count(w):
         """Return this strip's contribution: the (unit, code) table or (built, valid)."""
@@ -591,28 +709,31 @@ def builtup_by_unit(boundaries, stack, method: str = "exact", *, max_cells: int 
         areas = stack.row_cell_areas(w)
         const_area = bool(np.all(areas == areas[0]))
         if method == "exact":
-            bcells, runs = _boundary_and_runs(edge_sets[r0], r0, h, width)
-            labels, rest = _label_runs(runs, h, width, scale, buffers)
-            extra = _expand_runs(rest)
-            partial = tuple(np.concatenate([a, b]) for a, b in zip(bcells, extra))
+            bcells, runs = _in_substrips(_boundary_and_runs, edge_sets[r0], r0, h, width)
         else:
-            labels, rest = _label_runs(_centre_runs(edge_sets[r0], r0, h, width), h, width, scale,
-                                       buffers)
-            u, r, c, v = _expand_runs(rest)  # runs of overlapping units
-            partial = (u, r, c, v.astype(float))
+            bcells, runs = None, _in_substrips(_centre_runs, edge_sets[r0], r0, h, width)
         if ordinal:
-            codes = read_codes(w, h)
-            np.add(labels, codes, out=labels, casting="unsafe")
+            paint = _paintable(runs, width)
+            u, r, c, cov = _expand_runs(tuple(a[~paint] for a in runs))
+            if bcells is not None:
+                u, r, c, cov = (np.concatenate([x, y]) for x, y in zip(bcells, (u, r, c, cov)))
+            raw = read_raw(w, h, np.concatenate([runs[2], c]), np.concatenate([runs[3], c]))
             size = (n_units + 1) * n_codes
+            painted = tuple(a[paint] for a in runs[:4])
             if const_area:
-                part = _bincount_rows(labels, size) * areas[0]
+                part = _count_runs_by_code(painted, raw, lut32, n_codes, size,
+                                           buffers=buffers) * areas[0]
             else:
-                part = _bincount_rows(labels, size, areas)
-            if partial is not None and len(partial[0]):
-                u, r, c, cov = partial
-                part += np.bincount((u + 1) * n_codes + codes[r, c], weights=cov * areas[r],
-                                    minlength=size)
+                part = _count_runs_by_code(painted, raw, lut32, n_codes, size, areas, buffers)
+            if len(u):
+                part += np.bincount((u + 1) * n_codes + lut32[raw[r, c]],
+                                    weights=cov * areas[r], minlength=size)
             return part.reshape(n_units + 1, n_codes)
+        labels, rest = _label_runs(runs, h, width, buffers=buffers)
+        u, r, c, v = _expand_runs(rest)  # runs of overlapping units, or fractional ones
+        partial = (u, r, c, v.astype(float))
+        if bcells is not None:
+            partial = tuple(np.concatenate([a, b]) for a, b in zip(bcells, partial))
         with shared_read:  # the stack's handles are not shared between threads
             frac = stack.read_fraction(w)
         built = np.zeros((n_units + 1, n_ep))
@@ -627,7 +748,7 @@ def builtup_by_unit(boundaries, stack, method: str = "exact", *, max_cells: int 
             vw = ok if wts is None else ok * wts
             built[:, j] += np.bincount(flat, weights=fw, minlength=n_units + 1) * cell
             valid[:, j] += np.bincount(flat, weights=vw, minlength=n_units + 1) * cell
-            if partial is not None and len(partial[0]):
+            if len(partial[0]):
                 u, r, c, cov = partial
                 fc = frac[j][r, c]
                 okc = ~np.isnan(fc)
@@ -650,6 +771,7 @@ def builtup_by_unit(boundaries, stack, method: str = "exact", *, max_cells: int 
         bar.close()
         for ds in handles:
             ds.close()
+    total = np.concatenate([total[:1], total[1:][rank]])
     if ordinal:
         table = total
     else:
