@@ -55,7 +55,7 @@ _EXPORTS = {
     **{name: "gisfix.agglomeration" for name in (
         "intensity", "location_quotient", "concentration", "lorenz_by_epoch", "hhi",
         "top_share", "rank_size", "primacy", "hierarchy", "moran", "local_moran",
-        "getis_ord")},
+        "getis_ord", "agglomeration_measures")},
     "patch_metrics": "gisfix.landscape",
     "landscape_metrics": "gisfix.landscape",
     "urban_extents": "gisfix.extents",

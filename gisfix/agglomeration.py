@@ -782,7 +782,103 @@ def getis_ord(values, w, *, star: bool = True, transform: str = "b", permutation
                         index=pd.Index([str(i) for i in ids], name="unit_id"))
 
 
-__all__ = ["DEFAULT_THRESHOLDS", "Contiguity", "MoranResult", "ZipfResult", "check_thresholds",
-           "concentration", "contiguity", "getis_ord",
-           "hhi", "hierarchy", "intensity", "local_moran", "location_quotient",
-           "lorenz_by_epoch", "moran", "primacy", "rank_size", "top_share"]
+def agglomeration_measures(units, stack, *, population=None, thresholds=DEFAULT_THRESHOLDS,
+                           method: str = "exact", connectivity: int = 8, patches: bool = True,
+                           permutations: int = 999, seed=0, graph="queen", table=None):
+    """Every per-unit agglomeration measure of ``units`` on ``stack``, and a per-epoch summary.
+
+    Per unit and epoch: :func:`intensity` (share, warning levels, per capita, density),
+    :func:`location_quotient`, the patch metrics of :func:`gisfix.landscape.patch_metrics`,
+    local Moran (:func:`local_moran`) and Getis-Ord Gi* (:func:`getis_ord`) of the built-up
+    share.  Per epoch: :func:`concentration`, :func:`hierarchy` and global :func:`moran`.
+    Formulas and citations are in those functions.
+
+    Parameters
+    ----------
+    units : GeoDataFrame
+        Boundaries indexed by unit id.
+    stack : BuiltupStack
+        Built-up rasters (patch metrics need a projected grid).
+    population : str, optional
+        Column of ``units`` with population.
+    thresholds : sequence of float
+        Warning thresholds of built-up share.
+    method : {"exact", "centre"}
+        Built-up accounting rule (:func:`gisfix.zonal.builtup_by_unit`).
+    connectivity : {8, 4}
+        Patch neighbourhood.
+    patches : bool
+        Compute the patch metrics.
+    permutations : int
+        Permutations of the pseudo p-values (0: none).
+    seed : int or numpy Generator
+        Seed of the permutations.
+    graph : str, SpatialGraph or None
+        Neighbours of the spatial statistics: a kind (:data:`gisfix.graphs.GRAPH_KINDS`),
+        a graph (:func:`gisfix.graphs.make_graph`, ids as text) or None for none.
+    table : DataFrame, optional
+        A built-up table already computed for these units and stack.
+
+    Returns
+    -------
+    (DataFrame, DataFrame)
+        The per-unit-and-epoch table and the per-epoch summary.
+    """
+    from gisfix.zonal import builtup_by_unit
+
+    if table is None:
+        table = builtup_by_unit(units, stack, method=method)
+    per_unit = intensity(table, units, population=population, thresholds=thresholds)
+    per_unit["location_quotient"] = location_quotient(table).to_numpy()
+    if patches:
+        from gisfix.landscape import patch_metrics
+
+        pm = patch_metrics(stack, units, connectivity=connectivity)
+        pm["unit_id"] = pm["unit_id"].astype(str)
+        per_unit = per_unit.merge(pm, on=["unit_id", "epoch"], how="left")
+    summary = concentration(table).join(hierarchy(table))
+    if isinstance(graph, str):
+        graph = unit_graph(units, graph)
+    rng = np.random.default_rng(seed)
+    lisa_parts, morans = [], {}
+    for epoch, grp in per_unit.groupby("epoch", sort=True):
+        share = grp.set_index("unit_id")["builtup_share"]
+        if graph is None or share.isna().any() or share.nunique() < 2:
+            continue
+        share = share.reindex([str(i) for i in graph.unique_ids])
+        m = moran(share, graph, permutations=permutations, seed=rng)
+        morans[epoch] = {"moran_I": m.I, "moran_z_norm": m.z_norm, "moran_p_norm": m.p_norm,
+                         "moran_p_sim": m.p_sim}
+        lisa = local_moran(share, graph, permutations=permutations, seed=rng)
+        gi = getis_ord(share, graph)
+        part = pd.DataFrame({"unit_id": lisa.index, "epoch": epoch, "lisa_Is": lisa["Is"].values,
+                             "lisa_p_sim": lisa["p_sim"].values,
+                             "lisa_cluster": lisa["cluster"].values, "gi_star_z": gi["z"].values,
+                             "gi_star_p": gi["p_norm"].values, "hotspot": gi["hotspot"].values})
+        lisa_parts.append(part)
+    if morans:
+        summary = summary.join(pd.DataFrame.from_dict(morans, orient="index"))
+    if lisa_parts:
+        per_unit = per_unit.merge(pd.concat(lisa_parts), on=["unit_id", "epoch"], how="left")
+    summary = summary.reset_index()
+    return per_unit, summary
+
+
+def unit_graph(units, kind: str = "queen"):
+    """Neighbour graph of the units (ids as text), or None (with a warning) when unusable.
+
+    Units without neighbours are logged by :func:`gisfix.graphs.make_graph`; their local
+    statistics use no neighbours.
+    """
+    from gisfix.graphs import make_graph
+
+    if len(units) < 3:
+        log.warning("fewer than 3 units: no spatial autocorrelation")
+        return None
+    return make_graph(units.set_axis(units.index.map(str)), kind)
+
+
+__all__ = ["DEFAULT_THRESHOLDS", "Contiguity", "MoranResult", "ZipfResult",
+           "agglomeration_measures", "check_thresholds", "concentration", "contiguity",
+           "getis_ord", "hhi", "hierarchy", "intensity", "local_moran", "location_quotient",
+           "lorenz_by_epoch", "moran", "primacy", "rank_size", "top_share", "unit_graph"]

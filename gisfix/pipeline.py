@@ -5,8 +5,9 @@ layer and one built-up stack and writes one QGIS-ready GeoPackage plus a Markdow
 with a map and charts:
 
 1. built-up area, valid area and share by unit and epoch (:func:`gisfix.builtup_by_unit`);
-2. land development intensity with warning thresholds (:func:`gisfix.intensity`) and the
-   concentration of built-up land across units (:func:`gisfix.concentration`);
+2. every per-unit agglomeration measure (:func:`gisfix.agglomeration_measures`: intensity
+   with warning thresholds, location quotient, patch metrics, LISA and Gi* hot spots) and
+   the per-epoch concentration, hierarchy and Moran's I of built-up land;
 3. inequality of built-up share across units, epoch by epoch
    (:func:`gisfix.inequality.summarize`);
 4. expansion between consecutive epochs (:func:`gisfix.expansion_series`);
@@ -56,7 +57,8 @@ def _inequality_by_epoch(table: pd.DataFrame) -> pd.DataFrame:
 
 def run_pipeline(units, stack, output, *, population: str | None = None,
                  thresholds: Sequence[float] = (0.3,), lei_period: tuple[int, int] | None = None,
-                 overwrite: bool = False, inputs: dict | None = None,
+                 permutations: int = 999, seed: int = 0, overwrite: bool = False,
+                 inputs: dict | None = None,
                  progress: Callable[[str], None] | None = None) -> dict:
     """Run every per-region measure and write ``results.gpkg`` and ``REPORT.md``.
 
@@ -74,6 +76,8 @@ def run_pipeline(units, stack, output, *, population: str | None = None,
         Warning thresholds of built-up share (default the 30 % line).
     lei_period : (int, int), optional
         Epochs of the LEI (default the first and the last).
+    permutations, seed : int
+        Permutations and seed of the LISA / Moran pseudo p-values.
     overwrite : bool
         Replace earlier results; otherwise existing results are an error.
     inputs : dict, optional
@@ -87,7 +91,7 @@ def run_pipeline(units, stack, output, *, population: str | None = None,
         Headline numbers (also in the report).
     """
     from gisfix import styles
-    from gisfix.agglomeration import concentration, intensity
+    from gisfix.agglomeration import agglomeration_measures
     from gisfix.diffusion import expansion_series
     from gisfix.io import provenance, write_layers
     from gisfix.zonal import builtup_by_unit, to_wide
@@ -106,9 +110,10 @@ def run_pipeline(units, stack, output, *, population: str | None = None,
 
     say("built-up area by unit and epoch")
     table = builtup_by_unit(units, stack)
-    say("intensity, concentration and inequality")
-    inten = intensity(table, units, population=population, thresholds=thresholds)
-    conc = concentration(table)
+    say("agglomeration measures and inequality")
+    per_unit, conc = agglomeration_measures(
+        units, stack, population=population, thresholds=thresholds,
+        patches=not stack.crs.is_geographic, permutations=permutations, seed=seed, table=table)
     ineq = _inequality_by_epoch(table)
     say("expansion between epochs")
     exp = expansion_series(table)
@@ -117,7 +122,7 @@ def run_pipeline(units, stack, output, *, population: str | None = None,
     wide = to_wide(table)
     last = stack.epochs[-1]
     unit_layer = units[[units.geometry.name]].join(wide)
-    unit_layer = unit_layer.join(inten[inten["epoch"] == last].set_index("unit_id")
+    unit_layer = unit_layer.join(per_unit[per_unit["epoch"] == last].set_index("unit_id")
                                  .drop(columns=["epoch", "builtup_km2", "valid_km2",
                                                 "builtup_share"]))
     styles_ = {"units": styles.graduated(unit_layer[f"share_{last}"], f"share_{last}")}
@@ -141,10 +146,11 @@ def run_pipeline(units, stack, output, *, population: str | None = None,
             colors={"infilling": "44,162,95", "edge-expansion": "254,178,76",
                     "outlying": "240,59,32"})
     layers = {"units": unit_layer.reset_index(names=units.index.name or "unit_id"),
-              "builtup": table, "intensity": inten, "expansion": exp,
-              "concentration": conc.reset_index(),
+              "builtup": table, "measures": per_unit, "expansion": exp,
+              "summary": conc,
               "inequality": ineq.reset_index(), **layers}
     prov = provenance(inputs or {}, {"population": population, "thresholds": list(thresholds),
+                                     "permutations": permutations, "seed": seed,
                                      "lei_period": [t0, t1], "epochs": list(stack.epochs),
                                      "encoding": stack.encoding}, "gisfix run")
     say("writing results")
@@ -155,10 +161,11 @@ def run_pipeline(units, stack, output, *, population: str | None = None,
     result = {
         "units": len(units), "epochs": list(stack.epochs),
         "builtup_km2": stack_summary["builtup_km2"].round(4).to_dict(),
-        "units_over_threshold": {float(t): int((inten[inten["epoch"] == last]
+        "units_over_threshold": {float(t): int((per_unit[per_unit["epoch"] == last]
                                                 ["builtup_share"] >= t).sum())
                                  for t in thresholds},
-        "gini_builtup_km2": conc["gini"].round(4).to_dict() if "gini" in conc else {},
+        "gini_builtup_km2": (conc.set_index("epoch")["gini"].round(4).to_dict()
+                             if "gini" in conc else {}),
         "lei_types_km2": (patches.groupby("growth_type")["area_km2"].sum().round(4).to_dict()
                           if patches is not None else None),
         "stages": (stages[["t0", "t1", "stage_name"]].to_dict(orient="records")

@@ -68,7 +68,7 @@ def agglomeration(boundaries, rasters, id_col, layer, crs, make_valid, encoding,
     per unit and epoch) and a ``summary`` table; a .csv/.parquet output gets the summary
     beside it as ``<name>_summary<suffix>``.
     """
-    from gisfix.agglomeration import check_thresholds
+    from gisfix.agglomeration import agglomeration_measures, check_thresholds, unit_graph
     from gisfix.graphs import parse_kind
     from gisfix.io import check_output
 
@@ -85,14 +85,14 @@ def agglomeration(boundaries, rasters, id_col, layer, crs, make_valid, encoding,
 
         raise DataError(f"population column {population!r} not in {boundaries} (columns: "
                         + ", ".join(c for c in units.columns if c != units.geometry.name) + ")")
-    graph = _graph(units, graph_kind)  # a bad --graph fails before the long zonal work
+    graph = unit_graph(units, graph_kind)  # a bad --graph fails before the long zonal work
     with open_stack_from_options(rasters, encoding, epochs, fraction_units) as stack:
         if stack.is_geographic and not no_patches:
             from gisfix.errors import CRSError
 
             raise CRSError("the raster is in degrees and patch metrics count equal cells; "
                            "reproject it (e.g. gdalwarp -t_srs ESRI:54009) or pass --no-patches")
-        per_unit, summary = compute(units, stack, population=population,
+        per_unit, summary = agglomeration_measures(units, stack, population=population,
                                     thresholds=thresholds, method=method,
                                     connectivity=int(connectivity), patches=not no_patches,
                                     permutations=permutations, seed=seed, graph=graph)
@@ -103,79 +103,6 @@ def agglomeration(boundaries, rasters, id_col, layer, crs, make_valid, encoding,
                    "permutations": permutations, "seed": seed, "graph": graph_kind},
            inputs={"boundaries": boundaries, "rasters": list(rasters)})
     click.echo(f"wrote {out}" + (f" and {summary_path}" if summary_path else ""), err=True)
-
-
-def compute(units, stack, *, population=None, thresholds=(0.3,), method="exact",
-            connectivity=8, patches=True, permutations=999, seed=0, graph="queen"):
-    """Return (per-unit table, per-epoch summary) for the CLI and the pipeline.
-
-    ``graph`` is the neighbours of the spatial statistics: a kind
-    (:data:`gisfix.graphs.GRAPH_KINDS`), a graph (:func:`gisfix.graphs.make_graph`, ids as
-    text) or None for no spatial statistics.
-    """
-    import numpy as np
-    import pandas as pd
-
-    from gisfix.agglomeration import (
-        concentration,
-        getis_ord,
-        hierarchy,
-        intensity,
-        local_moran,
-        location_quotient,
-        moran,
-    )
-    from gisfix.zonal import builtup_by_unit
-
-    table = builtup_by_unit(units, stack, method=method)
-    per_unit = intensity(table, units, population=population, thresholds=thresholds)
-    per_unit["location_quotient"] = location_quotient(table).to_numpy()
-    if patches:
-        from gisfix.landscape import patch_metrics
-
-        pm = patch_metrics(stack, units, connectivity=connectivity)
-        pm["unit_id"] = pm["unit_id"].astype(str)
-        per_unit = per_unit.merge(pm, on=["unit_id", "epoch"], how="left")
-    summary = concentration(table).join(hierarchy(table))
-    if isinstance(graph, str):
-        graph = _graph(units, graph)
-    rng = np.random.default_rng(seed)
-    lisa_parts, morans = [], {}
-    for epoch, grp in per_unit.groupby("epoch", sort=True):
-        share = grp.set_index("unit_id")["builtup_share"]
-        if graph is None or share.isna().any() or share.nunique() < 2:
-            continue
-        share = share.reindex([str(i) for i in graph.unique_ids])
-        m = moran(share, graph, permutations=permutations, seed=rng)
-        morans[epoch] = {"moran_I": m.I, "moran_z_norm": m.z_norm, "moran_p_norm": m.p_norm,
-                         "moran_p_sim": m.p_sim}
-        lisa = local_moran(share, graph, permutations=permutations, seed=rng)
-        gi = getis_ord(share, graph)
-        part = pd.DataFrame({"unit_id": lisa.index, "epoch": epoch, "lisa_Is": lisa["Is"].values,
-                             "lisa_p_sim": lisa["p_sim"].values,
-                             "lisa_cluster": lisa["cluster"].values, "gi_star_z": gi["z"].values,
-                             "gi_star_p": gi["p_norm"].values, "hotspot": gi["hotspot"].values})
-        lisa_parts.append(part)
-    if morans:
-        summary = summary.join(pd.DataFrame.from_dict(morans, orient="index"))
-    if lisa_parts:
-        per_unit = per_unit.merge(pd.concat(lisa_parts), on=["unit_id", "epoch"], how="left")
-    summary = summary.reset_index()
-    return per_unit, summary
-
-
-def _graph(units, kind="queen"):
-    """Neighbour graph of the units (ids as text), or None (with a warning) when unusable.
-
-    Units without neighbours are logged by :func:`gisfix.graphs.make_graph`; their local
-    statistics use no neighbours.
-    """
-    from gisfix.graphs import make_graph
-
-    if len(units) < 3:
-        log.warning("fewer than 3 units: no spatial autocorrelation")
-        return None
-    return make_graph(units.set_axis(units.index.map(str)), kind)
 
 
 def _write(out: Path, summary_path, units, per_unit, summary, overwrite, params, inputs):
