@@ -8,18 +8,13 @@ from pathlib import Path
 import click
 
 from gisfix.cli.options import (
-    crs_option,
-    encoding_option,
-    epochs_option,
-    fraction_units_option,
+    boundary_options,
     graph_option,
-    id_option,
-    layer_option,
-    make_valid_option,
     open_stack_from_options,
     output_option,
     overwrite_option,
     parse_float_list,
+    raster_options,
     read_boundaries_from_options,
 )
 
@@ -31,13 +26,8 @@ SUFFIXES = (".gpkg", ".csv", ".parquet")
 @click.command(short_help="Agglomeration and urban-form measures by unit.")
 @click.argument("boundaries", type=click.Path())
 @click.argument("rasters", nargs=-1, required=True, type=click.Path())
-@id_option
-@layer_option
-@crs_option
-@make_valid_option
-@encoding_option
-@fraction_units_option
-@epochs_option
+@boundary_options
+@raster_options
 @click.option("--population", default=None,
               help="Column of the boundary file with the population of each unit.")
 @click.option("--threshold", default="0.3", show_default=True,

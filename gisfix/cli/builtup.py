@@ -8,16 +8,11 @@ import warnings
 import click
 
 from gisfix.cli.options import (
-    crs_option,
-    encoding_option,
-    epochs_option,
-    fraction_units_option,
-    id_option,
-    layer_option,
-    make_valid_option,
+    boundary_options,
     open_stack_from_options,
     output_option,
     overwrite_option,
+    raster_options,
     read_boundaries_from_options,
 )
 
@@ -29,16 +24,11 @@ OUTPUT_SUFFIXES = (".csv", ".parquet", ".gpkg")
 @click.command(short_help="Built-up area by unit and epoch.")
 @click.argument("boundaries", type=click.Path())
 @click.argument("rasters", nargs=-1, required=True, type=click.Path())
-@id_option
-@layer_option
-@crs_option
-@make_valid_option
+@boundary_options
 @click.option("--text-encoding", "text_encoding", default=None,
               help="Text encoding of the boundary attributes when the file does not declare "
                    "it (e.g. cp1252).")
-@encoding_option
-@fraction_units_option
-@epochs_option
+@raster_options
 @click.option("--method", type=click.Choice(["exact", "centre"]), default="exact",
               show_default=True,
               help="exact: cells weighted by the fraction of their area inside each unit; "

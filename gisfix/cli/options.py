@@ -25,6 +25,20 @@ epochs_option = click.option(
     "--epochs", default=None, help="Comma-separated epochs (years), e.g. 1990,2000,2014.")
 
 
+def _stack(*options):
+    def decorate(f):
+        for option in reversed(options):
+            f = option(f)
+        return f
+    return decorate
+
+
+#: --id, --layer, --crs, --make-valid: how to read a boundary file.
+boundary_options = _stack(id_option, layer_option, crs_option, make_valid_option)
+#: --encoding, --fraction-units, --epochs: how to read built-up rasters.
+raster_options = _stack(encoding_option, fraction_units_option, epochs_option)
+
+
 def parse_int_list(value: str | None, name: str = "--epochs") -> list[int] | None:
     """Parse ``"1990,2000"`` into ``[1990, 2000]`` or raise a usage error naming the option."""
     if value is None or value == "":

@@ -5,17 +5,12 @@ from __future__ import annotations
 import click
 
 from gisfix.cli.options import (
-    crs_option,
-    encoding_option,
-    epochs_option,
-    fraction_units_option,
-    id_option,
-    layer_option,
-    make_valid_option,
+    boundary_options,
     open_stack_from_options,
     overwrite_option,
     parse_float_list,
     parse_int_list,
+    raster_options,
     read_boundaries_from_options,
 )
 
@@ -23,13 +18,8 @@ from gisfix.cli.options import (
 @click.command(short_help="Run the whole pipeline on your region; write a report.")
 @click.argument("boundaries", type=click.Path())
 @click.argument("rasters", nargs=-1, required=True, type=click.Path())
-@id_option
-@layer_option
-@crs_option
-@make_valid_option
-@encoding_option
-@fraction_units_option
-@epochs_option
+@boundary_options
+@raster_options
 @click.option("--population", default=None, help="Column of BOUNDARIES with population.")
 @click.option("--threshold", default="0.3", show_default=True,
               help="Warning threshold(s) of built-up share, comma-separated (0-1).")
