@@ -361,6 +361,10 @@ def describe_boundaries(path: str | os.PathLike, *, layer: str | None = None,
     facts["empty"] = int(empty.sum())
     facts["geometry_types"] = g[~empty].geom_type.value_counts().to_dict()
     facts["invalid"] = int((~g[~empty].is_valid).sum())
+    text = [c for c in facts["columns"] if gdf[c].dtype == object
+            or pd.api.types.is_string_dtype(gdf[c])]
+    facts["mis_decoded_text_columns"] = [
+        c for c in text if gdf[c].astype(str).str.contains(_MOJIBAKE, regex=True).any()]
     if id is not None:
         if id not in gdf.columns:
             raise IdError(f"{p.name} has no column {id!r}; columns: {', '.join(facts['columns'])}")

@@ -84,7 +84,11 @@ def resolve_crs(crs, *, what: str = "the data") -> CRS:
 def crs_label(crs: CRS) -> str:
     """Return a short label: ``EPSG:2056`` / ``ESRI:54009`` when known, else the CRS name."""
     auth = crs.to_authority(min_confidence=90)
-    return f"{auth[0]}:{auth[1]}" if auth else crs.name
+    if auth:
+        return f"{auth[0]}:{auth[1]}"
+    if crs.name and crs.name.lower() != "unknown":
+        return crs.name
+    return crs.to_proj4() or crs.to_wkt()[:120]
 
 
 def linear_units(crs: CRS) -> str:

@@ -174,3 +174,10 @@ def test_misaligned_rasters_through_cli(run_cli, tmp_path):
                 tmp_path / "o.csv")
     assert r.exit_code == 1
     assert "must share one grid: urban_2000.tif is" in r.output
+
+
+def test_info_custom_crs_and_mojibake(run_cli, shared):
+    r = run_cli("info", shared("china_counties_2020", "china_counties_2020.gpkg"), "--id", "CODE")
+    assert "crs: +proj=aea +lat_0=36 +lon_0=104.5" in r.output and "invalid: 17" in r.output
+    r = run_cli("info", shared("swiss_municipalities", "2022-05", "municipalities.shp"))
+    assert "mis_decoded_text_columns: ['name']" in r.output
