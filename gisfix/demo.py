@@ -57,14 +57,16 @@ def iou(a, b) -> np.ndarray:
 
 def _status(lineage: pd.DataFrame, new_ids) -> pd.Series:
     """Label each new unit: unchanged, recoded, merged or boundary changed."""
-    sources = lineage[lineage["area_share"] > 1e-6].groupby("new_id")["old_id"].agg(list)
+    parts = lineage[lineage["area_share"] > 1e-6]
+    sources = parts.groupby("new_id")["old_id"].agg(list)
+    whole = parts[parts["area_share"] > 0.999].groupby("new_id").size()
     out = {}
     for nid in new_ids:
         olds = sources.get(nid, [])
-        full = lineage[(lineage["new_id"] == nid) & (lineage["area_share"] > 0.999)]
-        if len(olds) == 1 and len(full) == 1:
+        n_whole = int(whole.get(nid, 0))
+        if len(olds) == 1 and n_whole == 1:
             out[nid] = "unchanged" if olds[0] == nid else "recoded"
-        elif len(full) >= 2:
+        elif n_whole >= 2:
             out[nid] = "merged"
         else:
             out[nid] = "boundary changed"
