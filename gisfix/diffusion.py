@@ -142,7 +142,7 @@ def _require_metres(stack, purpose: str) -> None:
 def _cell_xy(stack, window):
     """Cell-centre x (per column) and y (per row) of a window."""
     t = stack.transform
-    w = stack._window(window)
+    w = stack.resolve_window(window)
     cols = np.arange(int(w.col_off), int(w.col_off + w.width)) + 0.5
     rows = np.arange(int(w.row_off), int(w.row_off + w.height)) + 0.5
     return t.c + t.a * cols, t.f + t.e * rows
@@ -155,7 +155,7 @@ def _built_layers(stack, window, epochs):
     if stack.is_ordinal:
         codes = stack.read_ordinal(window)
         return ({e: codes <= stack.epoch_index(e) for e in epochs}, codes != INVALID)
-    w = stack._window(window)
+    w = stack.resolve_window(window)
     valid = np.ones((int(w.height), int(w.width)), bool)
     built = {}
     for e in epochs:

@@ -230,9 +230,6 @@ class BuiltupStack:
         for r0 in range(0, self.height, rows):
             yield Window(0, r0, self.width, min(rows, self.height - r0))
 
-    def _window(self, window: Window | None) -> Window:
-        return self.resolve_window(window)
-
     def resolve_window(self, window: Window | None = None) -> Window:
         """Return ``window``, or the window of the whole grid when it is None."""
         return window if window is not None else Window(0, 0, self.width, self.height)
@@ -256,7 +253,7 @@ class BuiltupStack:
             else:
                 t = self.transform
                 self._row_areas = np.full(self.height, abs(t.a * t.e) - abs(t.b * t.d))
-        w = self._window(window)
+        w = self.resolve_window(window)
         return self._row_areas[int(w.row_off): int(w.row_off + w.height)]
 
     # -- reads ---------------------------------------------------------------------------
@@ -310,7 +307,7 @@ class BuiltupStack:
         if not self.is_ordinal:
             raise RasterError(
                 f"read_ordinal needs a year-built or ldsmt stack, not {self.encoding}")
-        raw = self._read_band(0, self._window(window))
+        raw = self._read_band(0, self.resolve_window(window))
         if np.issubdtype(raw.dtype, np.signedinteger):
             raw = np.where(raw < 0, 0, raw).astype(np.uint16)
         return self._ordinal_lut()[raw]
@@ -318,7 +315,7 @@ class BuiltupStack:
     def read_fraction(self, window: Window | None = None,
                       epochs: Sequence[int] | None = None) -> np.ndarray:
         """Return built-up fractions, shape ``(n_epochs, rows, cols)``, NaN where not observed."""
-        w = self._window(window)
+        w = self.resolve_window(window)
         idx = [self.epoch_index(e) for e in epochs] if epochs is not None else range(
             len(self.epochs))
         if self.is_ordinal:
@@ -363,7 +360,7 @@ class BuiltupStack:
         j = self.epoch_index(epoch)
         if self.is_ordinal:
             return self.read_ordinal(window) <= j
-        f = self._per_epoch_fraction(j, self._window(window))
+        f = self._per_epoch_fraction(j, self.resolve_window(window))
         return np.nan_to_num(f, nan=0.0) >= 0.5
 
     def fraction(self, epoch: int, window: Window | None = None) -> np.ndarray:
@@ -372,7 +369,7 @@ class BuiltupStack:
 
     def valid(self, window: Window | None = None, epoch: int | None = None) -> np.ndarray:
         """Return a boolean array: is the cell observed (at ``epoch``; all epochs if None)?"""
-        w = self._window(window)
+        w = self.resolve_window(window)
         if self.is_ordinal:
             return self.read_ordinal(w) != INVALID
         idx = [self.epoch_index(epoch)] if epoch is not None else range(len(self.epochs))
