@@ -357,6 +357,63 @@ def test_bad_columns():
         merge(g, ["11", "12"], into="11", extensive=["pop"], intensive=["pop"])
 
 
+# --- final coverage check ------------------------------------------------------------------
+def test_check_coverage_only_masks_the_context():
+    # a 0.5 m wide strip S between units A and B, all under C: a valid coverage
+    a, s, b = box(0, 0, 100, 100), box(100, 0, 100.5, 100), box(100.5, 0, 200.5, 100)
+    c = shapely.Polygon([(0, 100), (100, 100), (100.5, 100), (200.5, 100), (200.5, 200),
+                         (0, 200)])
+    assert check_coverage([a, s, b, c], tolerance=1.0)["valid"]
+    # without S (a subset, as around an edit), A and B seem to face a gap narrower than 1 m
+    alone = check_coverage([a, b, c], tolerance=1.0, ids=["A", "B", "C"])
+    assert alone["invalid_ids"] == ["A", "B"] and alone["invalid_edge_length"] == 200.0
+    # C has all its neighbours: reported as in the whole layer, A and B are only context
+    only_c = check_coverage([a, b, c], tolerance=1.0, ids=["A", "B", "C"],
+                            only=[False, False, True])
+    assert only_c["valid"] and only_c["invalid_edge_length"] == 0.0
+
+
+def test_check_around_edited_units_matches_the_whole_layer():
+    from gisfix.edits.apply import _check_around
+
+    g = grid(5, 5)
+    ids = list(g.index)
+    geoms = g.geometry.values.copy()
+    k = ids.index("33")
+    geoms[k] = shapely.affinity.translate(geoms[k], 5.0, 0.0)  # overlaps 43, 5 m gap to 23
+    whole = check_coverage(geoms, tolerance=10.0, ids=ids)
+    assert not whole["valid"]
+    for which in (["33"], ["23"], ["11", "55"], ["32", "34"]):
+        local = _check_around(ids, geoms, which, 10.0, 0.0)
+        expected = sorted(set(whole["invalid_ids"]) & set(which))
+        assert sorted(local["invalid_ids"]) == expected, which
+        assert local["valid"] == (not expected)
+    edges = shapely.coverage_invalid_edges(np.asarray(geoms), gap_width=10.0)
+    assert _check_around(ids, geoms, ["33"], 10.0, 0.0)["invalid_edge_length"] == \
+        pytest.approx(edges[k].length)
+
+
+def test_final_check_catches_what_the_edits_broke(monkeypatch):
+    """A recode is not checked when it runs (it keeps the geometry); the final check is."""
+    from gisfix.edits import ops
+
+    def shifted_recode(cov, number, edit):
+        step = ops.op_recode(cov, number, edit)
+        step.added = {i: shapely.affinity.translate(g, 5.0, 0.0) for i, g in step.added.items()}
+        return step
+
+    g = grid()
+    s = sc({"op": "recode", "unit": "22", "new_id": "X"})
+    res = apply_scenario(g, s)
+    assert res.report["coverage_after"]["valid"]
+    assert "1 units the edits created" in res.report["coverage_after"]["scope"]
+    monkeypatch.setitem(ops.OPERATIONS, "recode", shifted_recode)
+    with pytest.raises(EditError, match=r"left an invalid coverage \(units .*X"):
+        apply_scenario(g, s)
+    res = apply_scenario(g, s, check=False)  # unchecked: the damage is there
+    assert not check_coverage(res.units.geometry.values)["valid"]
+
+
 # --- dasymetric reallocation ---------------------------------------------------------------
 def builtup_raster(path):
     """10 m year-built raster over the 3 x 3 grid: built (2000) only in the western 20 m of

@@ -14,8 +14,8 @@ Method
 2. The overlap matrix :math:`a_{ij} = |O_i \cap N_j|`: a polygon drawn alike in both
    vintages (identical, or keeping its id with no vertex moved by more than
    :data:`ALIKE_M`) is its own piece and needs no overlay; the others are paired by an
-   STRtree query on their envelopes (pairs whose envelopes barely touch are skipped) and
-   intersected by GEOS in one vectorised call.
+   STRtree query on their envelopes (pairs whose envelopes barely touch, or whose
+   polygons only touch, are skipped) and intersected by GEOS in one vectorised call.
 3. Every piece :math:`O_i \cap N_j` gets a mean width :math:`w_{ij} = 2 a_{ij} / p_{ij}`
    (twice the area over the perimeter; a strip of width :math:`w` and length
    :math:`L \gg w` has :math:`2A/P \approx w`).  When both vintages draw a shared edge
@@ -164,7 +164,13 @@ class DiffResult:
 # preparation
 # --------------------------------------------------------------------------------------
 
-def _prepare(frame: gpd.GeoDataFrame, what: str, id_col: str | None):
+def _prepare(frame: gpd.GeoDataFrame, what: str, id_col: str | None, checked=None):
+    """Check a vintage; return it indexed by string ids without empty units, and their ids.
+
+    ``checked`` (a GeoSeries indexed by id, already checked) spares the validity test of
+    the polygons identical to their namesake there (same structure and coordinates, hence
+    the same validity).
+    """
     if not isinstance(frame, gpd.GeoDataFrame):
         raise DataError(f"{what} must be a GeoDataFrame (from gisfix.read_boundaries), got "
                         f"{type(frame).__name__}")
@@ -173,30 +179,39 @@ def _prepare(frame: gpd.GeoDataFrame, what: str, id_col: str | None):
             raise IdError(f"{what} has no column {id_col!r} for the ids; columns: "
                           f"{', '.join(map(str, frame.columns))}")
         frame = frame.set_index(id_col, drop=False)
-    ids = pd.Index([None if pd.isna(v) else str(v) for v in frame.index])
+    if pd.api.types.infer_dtype(frame.index, skipna=False) == "string":
+        ids = pd.Index(np.asarray(frame.index, dtype=object), dtype=object)
+    else:
+        ids = pd.Index([None if pd.isna(v) else str(v) for v in frame.index], dtype=object)
     if ids.isna().any():
         raise IdError(f"{what} has {int(ids.isna().sum())} units without an id")
     if ids.has_duplicates:
         dup = sorted(set(ids[ids.duplicated()]))[:8]
         raise IdError(f"{what} has duplicated ids ({', '.join(dup)}); ids must be unique")
-    frame = frame.copy()
-    frame.index = ids
+    frame = frame.set_axis(ids, axis=0)  # a new frame (copy-on-write): the input is kept
     if frame.crs is None:
         raise CRSError(f"{what} has no CRS; assign one (gdf.set_crs(...), or --crs)")
-    geom = frame.geometry
-    empty = geom.isna() | geom.is_empty
-    types = geom[~empty].geom_type
-    bad = ~types.isin(("Polygon", "MultiPolygon"))
+    geom = np.asarray(frame.geometry.values, dtype=object)
+    empty = shapely.is_missing(geom) | shapely.is_empty(geom)
+    # type ids 3 and 6: Polygon and MultiPolygon
+    bad = ~empty & ~np.isin(shapely.get_type_id(geom), (3, 6))
     if bad.any():
         raise GeometryError(f"{what}: {int(bad.sum())} units are not polygons (ids "
-                            f"{', '.join(types.index[bad][:8])}); a boundary layer holds "
+                            f"{', '.join(ids[bad][:8])}); a boundary layer holds "
                             "Polygon/MultiPolygon units")
-    invalid = ~geom[~empty].is_valid
+    todo = ~empty
+    if checked is not None and len(checked):
+        pos = checked.index.get_indexer(ids)
+        have = todo & (pos >= 0)
+        todo[have] = ~shapely.equals_exact(geom[have], np.asarray(checked.values)[pos[have]],
+                                           0.0)
+    invalid = np.zeros(len(geom), dtype=bool)
+    invalid[todo] = ~shapely.is_valid(geom[todo])
     if invalid.any():
         raise GeometryError(f"{what}: {int(invalid.sum())} polygons are invalid (ids "
-                            f"{', '.join(invalid.index[invalid][:8])}); read with "
+                            f"{', '.join(ids[invalid][:8])}); read with "
                             "make_valid=True (--make-valid)")
-    return frame.loc[~empty], list(frame.index[empty])
+    return (frame.loc[~empty] if empty.any() else frame), list(ids[empty])
 
 
 def dropped_empty_ids(frame: gpd.GeoDataFrame, id_col: str | None = None) -> list[str]:
@@ -286,7 +301,9 @@ def overlap_pieces(old_geoms, new_geoms, old_area=None, candidates=None,
     are paired by an STRtree query on their envelopes; pairs whose envelopes overlap in a
     band no wider than ``alike`` (neighbours touching along a straight edge) are skipped,
     since a piece's mean width :math:`2A/P` is at most the smaller side of its envelope,
-    and the others are intersected by GEOS in one vectorised call.
+    and so are pairs that only touch (:func:`shapely.touches` on the prepared old
+    polygons: interiors disjoint, no piece); the others are intersected by GEOS in one
+    vectorised call.
     """
     old_geoms = np.asarray(old_geoms, dtype=object)
     new_geoms = np.asarray(new_geoms, dtype=object)
@@ -300,10 +317,14 @@ def overlap_pieces(old_geoms, new_geoms, old_area=None, candidates=None,
         ok = nv == shapely.get_num_coordinates(new_geoms[cj])
         ci, cj = ci[ok], cj[ok]
         if len(ci):
-            xa, ka = shapely.get_coordinates(old_geoms[ci], return_index=True)
+            xa = shapely.get_coordinates(old_geoms[ci])
             xb = shapely.get_coordinates(new_geoms[cj])
-            moved = np.zeros(len(ci))
-            np.maximum.at(moved, ka, np.abs(xa - xb).max(axis=1))
+            nv = nv[ok]
+            moved = np.zeros(len(ci))  # largest shift of a vertex, per pair (0: no vertex)
+            if len(xa):
+                start = np.concatenate([[0], np.cumsum(nv)[:-1]])  # first row of each pair
+                has = nv > 0
+                moved[has] = np.maximum.reduceat(np.abs(xa - xb).max(axis=1), start[has])
             pairs.update(zip(ci[moved <= alike].tolist(), cj[moved <= alike].tolist()))
     left_i = np.setdiff1d(np.arange(len(old_geoms)), np.fromiter(pairs, dtype=np.intp))
     left_j = np.setdiff1d(np.arange(len(new_geoms)),
@@ -333,6 +354,16 @@ def overlap_pieces(old_geoms, new_geoms, old_area=None, candidates=None,
         # overlap's smaller side: overlaps no wider than ``alike`` hold no edit
         keep = (w > alike) & (h > alike)
         ii, jj = ii[keep], jj[keep]
+        # neighbours that only touch (interiors disjoint, no area in common) need no
+        # overlay: a prepared (indexed) predicate is much cheaper
+        left = np.unique(ii)
+        was = shapely.is_prepared(old_geoms[left])
+        shapely.prepare(old_geoms[left])
+        try:
+            touch = shapely.touches(old_geoms[ii], new_geoms[jj])
+        finally:  # leave the caller's geometries as they were
+            shapely.destroy_prepared(old_geoms[left[~was]])
+        ii, jj = ii[~touch], jj[~touch]
     inter = shapely.intersection(old_geoms[ii], new_geoms[jj])
     area = shapely.area(inter)
     area = np.where(np.isnan(area), 0.0, area)
@@ -419,10 +450,12 @@ def diff(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, tolerance_m: float | N
     if tolerance_m is not None and not tolerance_m >= 0:
         raise DataError(f"tolerance_m must be a length in metres >= 0, got {tolerance_m!r}")
     old, old_empty = _prepare(_restore_dropped(old, None), "OLD", None)
-    new, new_empty = _prepare(_restore_dropped(new, new_id), "NEW", new_id)
+    new, new_empty = _prepare(_restore_dropped(new, new_id), "NEW", new_id,
+                              checked=old.geometry if new.crs == old.crs else None)
     # a unit present in both vintages but drawn in only one cannot be compared: keep it
-    old_unseen = [k for k in old.index if k in set(new_empty)]
-    new_unseen = [k for k in new.index if k in set(old_empty)]
+    new_empty_set, old_empty_set = set(new_empty), set(old_empty)
+    old_unseen = [k for k in old.index if k in new_empty_set]
+    new_unseen = [k for k in new.index if k in old_empty_set]
     old = old.drop(index=old_unseen)
     new = new.drop(index=new_unseen)
     if name is not None:
@@ -465,7 +498,7 @@ def diff(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, tolerance_m: float | N
                         "is each one's CRS right?")
     pieces["share_old"] = pieces.area / A[pieces.i]
     pieces["share_new"] = pieces.area / B[pieces.j]
-    inter = {(int(i), int(j)): float(a) for i, j, a in zip(pieces.i, pieces.j, pieces.area)}
+    inter = dict(zip(zip(pieces.i.tolist(), pieces.j.tolist()), pieces.area.tolist()))
 
     # dominant piece of every unit
     prim_target = dict(zip(*pieces.loc[pieces.groupby("i").area.idxmax(), ["i", "j"]]
@@ -473,17 +506,34 @@ def diff(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, tolerance_m: float | N
     prim_source = dict(zip(*pieces.loc[pieces.groupby("j").area.idxmax(), ["j", "i"]]
                            .to_numpy(dtype=np.int64).T.tolist()))
 
+    piece_key = pieces.i.to_numpy(np.int64) * len(ng) + pieces.j.to_numpy(np.int64)
+    piece_area = pieces.area.to_numpy()
+
+    def overlap(ii, jj):
+        """Return :math:`a_{ij}` for position arrays ``ii``, ``jj`` (0 where no piece)."""
+        key = np.asarray(ii, dtype=np.int64) * len(ng) + np.asarray(jj, dtype=np.int64)
+        k = np.minimum(np.searchsorted(piece_key, key), max(len(piece_key) - 1, 0))
+        found = piece_key[k] == key  # pieces are sorted by (i, j), so by key
+        return np.where(found, piece_area[k], 0.0), found
+
     def iou(i, j):
         a = inter.get((i, j), 0.0)
         return a / (A[i] + B[j] - a) if a > 0 else 0.0
 
-    def displacement(i, j):
-        a = inter.get((i, j), 0.0)
-        return (A[i] + B[j] - 2 * a) / ((PA[i] + PB[j]) / 2)
+    def iou_v(ii, jj, a):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(a > 0, a / (A[ii] + B[jj] - a), 0.0)
+
+    def displacement_v(ii, jj, a):
+        return (A[ii] + B[jj] - 2 * a) / ((PA[ii] + PB[jj]) / 2)
+
 
 
     # ---- tolerance -------------------------------------------------------------------
-    est = [displacement(i, j) for i, j in same_id if iou(i, j) >= ESTIMATE_MIN_IOU]
+    si, sj = (np.asarray(same_id, dtype=np.intp).reshape(-1, 2).T if same_id
+              else (np.zeros(0, np.intp), np.zeros(0, np.intp)))
+    sa = overlap(si, sj)[0]
+    est = displacement_v(si, sj, sa)[iou_v(si, sj, sa) >= ESTIMATE_MIN_IOU].tolist()
     if tolerance_m is None:
         if est:
             tol = max(MIN_TOLERANCE_M, AUTO_TOLERANCE_FACTOR * float(np.median(est)))
@@ -498,7 +548,8 @@ def diff(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, tolerance_m: float | N
         tol = float(tolerance_m)
         tol_note = "given"
     pieces["significant"] = pieces.width > WIDTH_FACTOR * tol
-    sig = {(int(i), int(j)) for i, j in pieces.loc[pieces.significant, ["i", "j"]].to_numpy()}
+    sig_rows = pieces.loc[pieces.significant]
+    sig = set(zip(sig_rows.i.tolist(), sig_rows.j.tolist()))
 
     # ---- identity by id --------------------------------------------------------------
     identity_new = {}  # new pos -> old pos (same id, same unit)
@@ -654,20 +705,22 @@ def diff(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, tolerance_m: float | N
                               f"{', '.join(oid[i] for i in olds)} now in {nid[j]}"})
 
     # ---- pairs table and explanations ------------------------------------------------
-    rows = []
-    for i, j in sorted(ties):
-        if (i, j) in kinds:
-            kind = kinds[(i, j)]
-        elif len(member_pos[j]) > 1:
-            kind = "merge"
-        else:
-            kind = "same" if oid[i] == nid[j] else "recode"
-        a = inter.get((i, j), 0.0)
-        rows.append({"old_id": oid[i], "new_id": nid[j], "kind": kind, "area_m2": a,
-                     "share_old": a / A[i], "share_new": a / B[j], "iou": iou(i, j),
-                     "displacement_m": displacement(i, j)})
-    pairs = pd.DataFrame(rows, columns=["old_id", "new_id", "kind", "area_m2", "share_old",
-                                        "share_new", "iou", "displacement_m"])
+    ti, tj = (np.asarray(sorted(ties), dtype=np.intp).reshape(-1, 2).T if ties
+              else (np.zeros(0, np.intp), np.zeros(0, np.intp)))
+    ta, t_found = overlap(ti, tj)
+    n_members = np.zeros(len(ng), dtype=np.intp)
+    for j, mem in member_pos.items():
+        n_members[j] = len(mem)
+    kind = np.where(n_members[tj] > 1, "merge",
+                    np.where(oid[ti] == nid[tj], "same", "recode")).astype(object)
+    for k, key in enumerate(zip(ti.tolist(), tj.tolist())):
+        if key in kinds:
+            kind[k] = kinds[key]
+    pairs = pd.DataFrame({"old_id": oid[ti], "new_id": nid[tj], "kind": kind, "area_m2": ta,
+                          "share_old": ta / A[ti], "share_new": ta / B[tj],
+                          "iou": iou_v(ti, tj, ta), "displacement_m": displacement_v(ti, tj, ta)},
+                         columns=["old_id", "new_id", "kind", "area_m2", "share_old",
+                                  "share_new", "iou", "displacement_m"])
 
     def gives(i):
         out = [f"{100 * inter[(i, j)] / A[i]:.1f}% to {nid[j]} ({kinds.get((i, j))})"
@@ -734,19 +787,15 @@ def diff(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, tolerance_m: float | N
     touched_new = {nid[j] for _, j in kinds}
     unchanged = pairs[pairs.kind.isin(["same", "recode"]) & ~pairs.old_id.isin(touched_old)
                       & ~pairs.new_id.isin(touched_new)]
-    tie_keys = np.fromiter((i * len(ng) + j for i, j in ties), dtype=np.int64,
-                           count=len(ties))
-    tied = np.isin(pieces.i.to_numpy(np.int64) * len(ng) + pieces.j.to_numpy(np.int64),
-                   tie_keys)
+    tied = np.isin(piece_key, ti.astype(np.int64) * len(ng) + tj)
     noise = pieces[~pieces.significant.to_numpy() & ~tied]
     counts = {op: sum(e["op"] == op for e in edits) for op in ("merge", "split", "transfer",
                                                                "recode")}
-    divided = []
-    for i in range(len(og)):
-        shares = sorted((inter[(i, j)] / A[i] for j in targets[i] if (i, j) in inter),
-                        reverse=True)
-        if len(shares) > 1 and shares[1] >= SPLIT_MIN_SHARE:
-            divided.append(oid[i])
+    # old units whose second-largest tied piece holds at least SPLIT_MIN_SHARE of them
+    tie_share = pd.DataFrame({"i": ti[t_found], "s": ta[t_found] / A[ti[t_found]]})
+    second = (tie_share.sort_values(["i", "s"], ascending=[True, False], kind="stable")
+              .groupby("i").nth(1))
+    divided = [oid[i] for i in sorted(second.i[second.s >= SPLIT_MIN_SHARE].tolist())]
     report = {
         "crs": work_label,
         "crs_note": crs_note,
@@ -782,9 +831,10 @@ def diff(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, tolerance_m: float | N
     }
     meta = {"name": scenario_name or f"diff {report['n_old']} -> {report['n_new']} units",
             "method": "gisfix.edits.diff", "tolerance_m": tol, "crs": crs_label(old_crs)}
+    edit_crs = crs_label(old_crs) if old_crs.to_epsg() else old_crs.to_wkt()
     for e in edits:
         if e["op"] in ("split", "transfer"):
-            e["crs"] = crs_label(old_crs) if old_crs.to_epsg() else old_crs.to_wkt()
+            e["crs"] = edit_crs
     log.info("diff: %s (tolerance %.3g m)", counts, tol)
     return DiffResult(scenario={"scenario": meta, "edit": edits}, pairs=pairs,
                       explanations=explain, report=report)
@@ -809,7 +859,8 @@ def _quantiles(values: pd.Series) -> dict:
     values = pd.Series(values, dtype=float).dropna()
     if values.empty:
         return {}
-    return {f"q{int(round(q * 100)):02d}": float(values.quantile(q)) for q in NOISE_QUANTILES}
+    qs = np.quantile(values.to_numpy(), NOISE_QUANTILES)  # linear, as Series.quantile
+    return {f"q{int(round(q * 100)):02d}": float(v) for q, v in zip(NOISE_QUANTILES, qs)}
 
 
 __all__ = ["DiffResult", "diff", "dropped_empty_ids", "overlap_pieces"]

@@ -49,13 +49,27 @@ def compose(steps, ids, weighted: bool = False) -> pd.DataFrame:
         map to themselves with shares 1.
     """
     ids = list(ids)
-    cw: dict[str, dict[str, list[float]]] = {i: {i: [1.0, 1.0]} for i in ids}
-    rev: dict[str, set[str]] = {i: {i} for i in ids}
+    # cw[orig][cur]: shares of input unit orig now in current unit cur; rev[cur]: the input
+    # units in cur.  Input units no edit has reached yet (``fresh``) get their entries when
+    # an edit first takes them (untouched units: no per-unit containers to build)
+    cw: dict[str, dict[str, list[float]]] = {}
+    rev: dict[str, set[str]] = {}
+    fresh = set(ids)
+
+    def origins(cur: str) -> set[str]:
+        if cur in rev:
+            return rev.pop(cur)
+        if cur in fresh:
+            fresh.discard(cur)
+            cw[cur] = {cur: [1.0, 1.0]}
+            return {cur}
+        return set()
+
     for step in steps:
         shares = piece_shares(step, weighted)
         new_rev: dict[str, set[str]] = {}
         for old, rows in shares.items():
-            for orig in rev.pop(old, set()):
+            for orig in origins(old):
                 a0, w0 = cw[orig].pop(old)
                 for new, a_s, w_s, _ in rows:
                     acc = cw[orig].setdefault(new, [0.0, 0.0])
@@ -64,7 +78,8 @@ def compose(steps, ids, weighted: bool = False) -> pd.DataFrame:
                     new_rev.setdefault(new, set()).add(orig)
         for new, origs in new_rev.items():
             rev.setdefault(new, set()).update(origs)
-    rows = [(o, n, a, w) for o in ids for n, (a, w) in cw[o].items()]
+    rows = [(o, n, a, w) for o in ids
+            for n, (a, w) in (cw[o].items() if o in cw else ((o, (1.0, 1.0)),))]
     return pd.DataFrame(rows, columns=LINEAGE_COLUMNS)
 
 

@@ -210,7 +210,8 @@ def op_merge(cov: Coverage, number: int, edit: dict) -> Step:
                         f"merged units {units}; add it to 'units' or choose a new id")
     geoms = [cov.geom[u] for u in units]
     exact = bool(shapely.coverage_is_valid(np.asarray(geoms, dtype=object)))
-    merged = topo.union(geoms, cov.tol)
+    nonempty = all(g is not None and not g.is_empty for g in geoms)
+    merged = topo.union(geoms, cov.tol, coverage=exact if nonempty else None)
     area = cov.area(geoms)
     pieces = [Piece(u, into, float(a)) for u, a in zip(units, area)]
     template = into if into in units else units[0]

@@ -119,18 +119,21 @@ def polygonal(geom):
     return as_polygonal(shapely.get_parts(geom))
 
 
-def union(geoms, tolerance: float = 0.0):
+def union(geoms, tolerance: float = 0.0, coverage: bool | None = None):
     """Union polygons, with :func:`shapely.coverage_union_all` when they form a valid coverage.
 
     Holes of the union narrower than ``tolerance`` (gaps between members of a coverage
-    that was not perfectly noded) are filled.
+    that was not perfectly noded) are filled.  ``coverage`` is the result of
+    :func:`shapely.coverage_is_valid` on the (non-empty) ``geoms`` when the caller has it.
     """
     geoms = np.asarray([g for g in geoms if g is not None and not g.is_empty], dtype=object)
     if len(geoms) == 0:
         return shapely.Polygon()
     if len(geoms) == 1:
         return geoms[0]
-    if bool(shapely.coverage_is_valid(geoms)):
+    if coverage is None:
+        coverage = bool(shapely.coverage_is_valid(geoms))
+    if coverage:
         out = shapely.coverage_union_all(geoms)
     else:
         out = shapely.union_all(geoms)
@@ -158,7 +161,8 @@ def fill_narrow_holes(geom, tolerance: float):
     return polygonal(shapely.union_all(polys))
 
 
-def check_coverage(geoms, tolerance: float = 0.0, ids=None, grid: float = 0.0) -> dict:
+def check_coverage(geoms, tolerance: float = 0.0, ids=None, grid: float = 0.0,
+                   only=None) -> dict:
     """Check that polygons form a valid coverage (at the precision ``grid``).
 
     Parameters
@@ -177,6 +181,11 @@ def check_coverage(geoms, tolerance: float = 0.0, ids=None, grid: float = 0.0) -
         vertices that differ by floating-point noise (1e-9 m) count as shared, and
         vertices closer than the grid that rounding would fold are no false alarm.
         0 checks the exact coordinates only.
+    only : array of bool, optional
+        Report only these units (the others are context: their neighbours may be missing
+        from ``geoms``, which would show false gaps).  Every invalid edge of a unit lies
+        between it and units touching it, so a unit checked with all its neighbours
+        present is reported exactly as in the whole layer.
 
     Returns
     -------
@@ -189,6 +198,8 @@ def check_coverage(geoms, tolerance: float = 0.0, ids=None, grid: float = 0.0) -
         return {"valid": True, "invalid_units": 0, "invalid_ids": [], "invalid_edge_length": 0.0}
     edges = shapely.coverage_invalid_edges(geoms, gap_width=tolerance)
     bad = ~(shapely.is_empty(edges) | shapely.is_missing(edges))
+    if only is not None:
+        bad &= np.asarray(only, dtype=bool)
     if grid > 0 and bad.any():
         # forgive noise: a unit is invalid only if it is also invalid on the grid.  Units
         # valid with their exact coordinates stay valid (rounding alone can fold a ring
@@ -257,8 +268,15 @@ def _onto_boundary(cutter, geom, tolerance: float):
         return cutter
     ring = shapely.boundary(geom)
     pts = shapely.points(xy)
-    d = shapely.distance(pts, ring)
-    near = (d > 0) & (d <= tolerance)
+    # distances only for the vertices a prepared ``dwithin`` (indexed, a slightly larger
+    # tolerance: a superset) finds near the ring; the test itself is the exact one below
+    near = np.zeros(len(xy), dtype=bool)
+    cand = np.flatnonzero(near_box_mask(xy, ring, tolerance))
+    if len(cand):
+        shapely.prepare(ring)
+        cand = cand[shapely.dwithin(ring, pts[cand], tolerance * (1 + 1e-6))]
+        d = shapely.distance(pts[cand], ring)
+        near[cand[(d > 0) & (d <= tolerance)]] = True
     if not near.any():
         return cutter
     lines = shapely.shortest_line(ring, pts[near])
@@ -306,7 +324,11 @@ def renode(geom, others, tolerance: float):
 
 def near_box(xy: np.ndarray, geom, tolerance: float) -> np.ndarray:
     """Return the rows of coordinates ``xy`` within ``tolerance`` of ``geom``'s bounds."""
+    return xy[near_box_mask(xy, geom, tolerance)]
+
+
+def near_box_mask(xy: np.ndarray, geom, tolerance: float) -> np.ndarray:
+    """Return a mask of the rows of ``xy`` within ``tolerance`` of ``geom``'s bounds."""
     x0, y0, x1, y1 = shapely.bounds(geom)
-    keep = ((xy[:, 0] >= x0 - tolerance) & (xy[:, 0] <= x1 + tolerance)
+    return ((xy[:, 0] >= x0 - tolerance) & (xy[:, 0] <= x1 + tolerance)
             & (xy[:, 1] >= y0 - tolerance) & (xy[:, 1] <= y1 + tolerance))
-    return xy[keep]
