@@ -784,7 +784,8 @@ def getis_ord(values, w, *, star: bool = True, transform: str = "b", permutation
 
 def agglomeration_measures(units, stack, *, population=None, thresholds=DEFAULT_THRESHOLDS,
                            method: str = "exact", connectivity: int = 8, patches: bool = True,
-                           permutations: int = 999, seed=0, graph="queen", table=None):
+                           permutations: int = 999, seed=0, graph="queen", table=None,
+                           edge_length: str = "true"):
     """Every per-unit agglomeration measure of ``units`` on ``stack``, and a per-epoch summary.
 
     Per unit and epoch: :func:`intensity` (share, warning levels, per capita, density),
@@ -818,6 +819,9 @@ def agglomeration_measures(units, stack, *, population=None, thresholds=DEFAULT_
         a graph (:func:`gisfix.graphs.make_graph`, ids as text) or None for none.
     table : DataFrame, optional
         A built-up table already computed for these units and stack.
+    edge_length : {"true", "cell_width"}
+        Edge convention of the patch metrics for non-square cells
+        (:func:`gisfix.landscape.landscape_metrics`).
 
     Returns
     -------
@@ -833,7 +837,7 @@ def agglomeration_measures(units, stack, *, population=None, thresholds=DEFAULT_
     if patches:
         from gisfix.landscape import patch_metrics
 
-        pm = patch_metrics(stack, units, connectivity=connectivity)
+        pm = patch_metrics(stack, units, connectivity=connectivity, edge_length=edge_length)
         pm["unit_id"] = pm["unit_id"].astype(str)
         per_unit = per_unit.merge(pm, on=["unit_id", "epoch"], how="left")
     summary = concentration(table).join(hierarchy(table))

@@ -151,8 +151,22 @@ def _main_patch_nmi(labels: np.ndarray, main: int, cw: float, ch: float) -> floa
     return area * area / (2.0 * math.pi * inertia)
 
 
+#: Edge-length conventions: ``true`` (each shared side at its length: left-right neighbours
+#: share a side of the cell height, up-down neighbours one of the cell width) or
+#: ``cell_width`` (every side counted at the cell width, as pylandstats does; identical
+#: for square cells).
+EDGE_LENGTHS = ("true", "cell_width")
+
+
+def _check_edge_length(edge_length: str) -> str:
+    if edge_length not in EDGE_LENGTHS:
+        raise DataError(f"edge_length must be one of {', '.join(EDGE_LENGTHS)}; got "
+                        f"{edge_length!r}")
+    return edge_length
+
+
 def landscape_metrics(built: np.ndarray, land: np.ndarray, *, res: tuple[float, float],
-                      connectivity: int = 8) -> dict:
+                      connectivity: int = 8, edge_length: str = "true") -> dict:
     r"""Return the built-class metrics of one landscape given as boolean arrays.
 
     Parameters
@@ -165,6 +179,9 @@ def landscape_metrics(built: np.ndarray, land: np.ndarray, *, res: tuple[float, 
         Cell width and height in metres.
     connectivity : {8, 4}
         Patch neighbourhood.
+    edge_length : {"true", "cell_width"}
+        How edges of non-square cells are measured (:data:`EDGE_LENGTHS`); ``cell_width``
+        reproduces pylandstats' total edge and edge density.
 
     Returns
     -------
@@ -199,7 +216,10 @@ def landscape_metrics(built: np.ndarray, land: np.ndarray, *, res: tuple[float, 
     labels, n = ndimage.label(built, structure=structure)
     sizes = np.bincount(labels.ravel())[1:]
     unlike_h, unlike_v, like_h, like_v = _pair_counts(built, land)
-    edge = unlike_h * ch + unlike_v * cw
+    if _check_edge_length(edge_length) == "true":
+        edge = unlike_h * ch + unlike_v * cw
+    else:
+        edge = (unlike_h + unlike_v) * cw
     n_built = int(sizes.sum())
     out = {"landscape_area": area / 1e4, "total_area": n_built * cell / 1e4,
            "number_of_patches": int(n)}
@@ -252,7 +272,7 @@ def _unit_windows(units, stack):
 
 
 def patch_metrics(stack, units=None, *, epochs: Sequence[int] | None = None,
-                  connectivity: int = 8) -> pd.DataFrame:
+                  connectivity: int = 8, edge_length: str = "true") -> pd.DataFrame:
     r"""Return FRAGSTATS class metrics of built-up land per unit and epoch.
 
     Parameters
@@ -268,6 +288,8 @@ def patch_metrics(stack, units=None, *, epochs: Sequence[int] | None = None,
         Epochs to compute (default: all the stack's epochs).
     connectivity : {8, 4}
         Patch neighbourhood: 8 (queen, FRAGSTATS default) or 4 (rook).
+    edge_length : {"true", "cell_width"}
+        Edge convention for non-square cells (see :func:`landscape_metrics`).
 
     Returns
     -------
@@ -346,7 +368,8 @@ def patch_metrics(stack, units=None, *, epochs: Sequence[int] | None = None,
         for e, (built, land) in zip(eps, per_epoch):
             rows.append({"unit_id": uid, "epoch": e,
                          **landscape_metrics(built & land, land, res=res,
-                                             connectivity=connectivity)})
+                                             connectivity=connectivity,
+                                             edge_length=edge_length)})
     out = pd.DataFrame(rows, columns=["unit_id", "epoch", *METRICS])
     out["number_of_patches"] = out["number_of_patches"].astype("Int64")
     return out

@@ -215,7 +215,24 @@ def test_lausanne_corine_against_pylandstats(shared, conn):
         assert row["total_edge"] == pytest.approx(h * ch + v * cw, rel=PLS_RTOL)
         assert ref["total_edge"] == pytest.approx((h + v) * cw, rel=PLS_RTOL)
         assert row["total_edge"] == pytest.approx(ref["total_edge"], rel=1e-3)
+    # with pylandstats' convention every metric both define is the same to 1e-9
+    same = patch_metrics(stack, connectivity=conn, edge_length="cell_width").set_index("epoch")
+    for path, e in zip(paths, stack.epochs):
+        ls = pls.Landscape(str(path), nodata=0, neighborhood_rule=str(conn))
+        ref = ls.compute_class_metrics_df(metrics=list(PLS_METRICS.values())).loc[1]
+        for mine, theirs in PLS_METRICS.items():
+            assert same.loc[e, mine] == pytest.approx(ref[theirs], rel=PLS_RTOL), (e, mine)
         like = (adj.loc["horizontal"].loc[1, 1] + adj.loc["vertical"].loc[1, 1]) / 2
         n_built = round(row["total_area"] * 1e4 / (cw * ch))
         assert row["aggregation_index"] == pytest.approx(
             float(aggregation_index(like, n_built)), rel=PLS_RTOL)
+
+
+def test_unknown_edge_length():
+    import numpy as np
+
+    from gisfix.errors import DataError
+
+    with pytest.raises(DataError, match="edge_length must be one of true, cell_width"):
+        landscape_metrics(np.ones((2, 2), bool), np.ones((2, 2), bool), res=(1, 1),
+                          edge_length="pixels")

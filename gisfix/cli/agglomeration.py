@@ -36,6 +36,10 @@ SUFFIXES = (".gpkg", ".csv", ".parquet")
               show_default=True, help="Cell-polygon rule for built-up area by unit.")
 @click.option("--connectivity", type=click.Choice(["8", "4"]), default="8", show_default=True,
               help="Patch neighbourhood for the patch metrics.")
+@click.option("--edge-length", type=click.Choice(["true", "cell_width"]), default="true",
+              show_default=True,
+              help="Edges of non-square cells at their true length, or all at the cell width "
+                   "(pylandstats' convention).")
 @click.option("--no-patches", is_flag=True, help="Skip the patch (landscape) metrics.")
 @click.option("--permutations", default=999, show_default=True, type=click.IntRange(0),
               help="Permutations for LISA and Moran pseudo p-values (0: none).")
@@ -45,8 +49,8 @@ SUFFIXES = (".gpkg", ".csv", ".parquet")
 @output_option
 @overwrite_option
 def agglomeration(boundaries, rasters, id_col, layer, crs, make_valid, encoding, fraction_units,
-                  epochs, population, threshold, method, connectivity, no_patches, permutations,
-                  seed, graph_kind, output, overwrite):
+                  epochs, population, threshold, method, connectivity, edge_length, no_patches,
+                  permutations, seed, graph_kind, output, overwrite):
     """Per-unit agglomeration measures of BOUNDARIES on the built-up RASTER(s).
 
     Writes, per unit and epoch: built-up share with warning levels, location quotient,
@@ -85,11 +89,13 @@ def agglomeration(boundaries, rasters, id_col, layer, crs, make_valid, encoding,
         per_unit, summary = agglomeration_measures(units, stack, population=population,
                                     thresholds=thresholds, method=method,
                                     connectivity=int(connectivity), patches=not no_patches,
+                                    edge_length=edge_length,
                                     permutations=permutations, seed=seed, graph=graph)
     _write(out, summary_path, units, per_unit, summary, overwrite,
            params={"id": id_col, "encoding": encoding, "epochs": epochs,
                    "population": population, "thresholds": thresholds, "method": method,
-                   "connectivity": int(connectivity), "patches": not no_patches,
+                   "connectivity": int(connectivity), "edge_length": edge_length,
+                   "patches": not no_patches,
                    "permutations": permutations, "seed": seed, "graph": graph_kind},
            inputs={"boundaries": boundaries, "rasters": list(rasters)})
     click.echo(f"wrote {out}" + (f" and {summary_path}" if summary_path else ""), err=True)
