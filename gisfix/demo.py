@@ -55,29 +55,12 @@ def iou(a, b) -> np.ndarray:
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
-def _status(lineage: pd.DataFrame, new_ids) -> pd.Series:
-    """Label each new unit: unchanged, recoded, merged or boundary changed."""
-    parts = lineage[lineage["area_share"] > 1e-6]
-    sources = parts.groupby("new_id")["old_id"].agg(list)
-    whole = parts[parts["area_share"] > 0.999].groupby("new_id").size()
-    out = {}
-    for nid in new_ids:
-        olds = sources.get(nid, [])
-        n_whole = int(whole.get(nid, 0))
-        if len(olds) == 1 and n_whole == 1:
-            out[nid] = "unchanged" if olds[0] == nid else "recoded"
-        elif n_whole >= 2:
-            out[nid] = "merged"
-        else:
-            out[nid] = "boundary changed"
-    return pd.Series(out, name="status")
-
-
 def swiss_reform(out: Path, overwrite: bool) -> dict:
     """Detect, apply and assess the Swiss municipal edits 2018 -> 2024."""
     from gisfix import datasets, styles
     from gisfix.edits import apply_scenario, compare
     from gisfix.edits.diff import diff
+    from gisfix.edits.lineage import STATUS_COLORS, unit_status
     from gisfix.io import provenance, write_layers
 
     old = datasets.load("swiss-2018")
@@ -96,7 +79,7 @@ def swiss_reform(out: Path, overwrite: bool) -> dict:
     scores = pd.Series(iou(edited.geometry.loc[common].values,
                            new.geometry.loc[common].values), index=common)
     edited["iou_2024"] = scores.reindex(edited.index)
-    edited["status"] = _status(result.lineage, edited.index).reindex(edited.index)
+    edited["status"] = unit_status(result.lineage, edited.index)
     table = compare(old, found.scenario, value="area_km2")
 
     layers = {"municipalities_2018": old.reset_index(),
@@ -104,11 +87,9 @@ def swiss_reform(out: Path, overwrite: bool) -> dict:
               "municipalities_2024": new.reset_index(),
               "lineage": result.lineage,
               "comparison": table.reset_index(names="measure")}
-    status_colors = {"unchanged": "220,220,220", "merged": "240,59,32",
-                     "boundary changed": "49,130,189", "recoded": "116,196,118"}
     write_layers(out / "swiss_2018_2024.gpkg", layers, prov, overwrite=overwrite,
                  styles={"municipalities_edited": styles.categorized(
-                     list(status_colors), "status", colors=status_colors)})
+                     list(STATUS_COLORS), "status", colors=STATUS_COLORS)})
     _swiss_map(edited, out / "swiss_reform_map.png", overwrite)
     return {
         "units_2018": len(old), "units_2024": len(new), "units_edited": len(edited),

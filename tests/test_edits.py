@@ -830,3 +830,33 @@ def test_cli_edit_dasymetric_with_attributes(tmp_path, run_cli):
     r = run_cli("edit", src, scen, "--id", "code", "-o", tmp_path / "o2.gpkg",
                 "--extensive", "nope")
     assert r.exit_code == 1 and "no column 'nope'" in r.output
+
+
+def test_unit_status_hand_case():
+    import pandas as pd
+
+    from gisfix.edits.lineage import unit_status
+
+    lineage = pd.DataFrame({
+        "old_id": ["a", "b", "c", "d", "d", "e"],
+        "new_id": ["a", "x", "x", "d", "f", "g"],
+        "area_share": [1.0, 1.0, 1.0, 0.7, 0.3, 1.0],
+        "weight_share": [1.0, 1.0, 1.0, 0.7, 0.3, 1.0]})
+    got = unit_status(lineage, ["a", "x", "d", "f", "g"])
+    assert got.to_dict() == {"a": "unchanged", "x": "merged", "d": "boundary changed",
+                             "f": "boundary changed", "g": "recoded"}
+
+
+def test_edit_cli_output_styled_by_status(run_cli, tmp_path):
+    import pyogrio
+
+    from gisfix import datasets
+    from gisfix.demo import VIRGINIA_SCENARIO
+
+    out = tmp_path / "va.gpkg"
+    r = run_cli("edit", datasets.get_path("virginia-pre1995"), VIRGINIA_SCENARIO, "--id", "FIPS",
+                "--layer", "counties_pre1995", "-o", out)
+    assert r.exit_code == 0, r.output
+    units = pyogrio.read_dataframe(out, layer="units").set_index("FIPS")
+    assert units.loc[["51083", "51005", "51019"], "status"].eq("merged").all()
+    assert (units["status"] == "unchanged").sum() == 130

@@ -49,8 +49,10 @@ def edit(boundaries, scenario, id_col, output, layer, crs, make_valid, extensive
     BOUNDARIES coverage and write a GeoPackage with layers ``units`` (the edited coverage,
     keeping the id column's name) and ``lineage`` (old_id, new_id, area_share,
     weight_share), with provenance."""
+    from gisfix import styles
     from gisfix.cli.options import open_stack_from_options, read_boundaries_from_options
     from gisfix.edits import apply_scenario, load_scenario
+    from gisfix.edits.lineage import STATUS_COLORS, unit_status
     from gisfix.edits.topology import DEFAULT_SNAP_TOLERANCE_M
     from gisfix.io import check_output, provenance, require_file, write_layers
 
@@ -69,6 +71,7 @@ def edit(boundaries, scenario, id_col, output, layer, crs, make_valid, extensive
                          intensive=parse_str_list(intensive), stack=stack, epoch=epoch,
                          snap_tolerance=tol, subunits=subs)
     out = res.units.reset_index()
+    out["status"] = unit_status(res.lineage, res.units.index).to_numpy()
     prov = provenance(
         inputs={"boundaries": boundaries, "scenario": scenario, "rasters": list(rasters),
                 "subunits": subunits},
@@ -78,7 +81,9 @@ def edit(boundaries, scenario, id_col, output, layer, crs, make_valid, extensive
                     "scenario_name": sc.name,
                     "report": {k: v for k, v in res.report.items() if k != "edits"}},
         command="gisfix edit")
-    write_layers(output, {"units": out, "lineage": res.lineage}, prov, overwrite=overwrite)
+    style = styles.categorized(list(STATUS_COLORS), "status", colors=STATUS_COLORS)
+    write_layers(output, {"units": out, "lineage": res.lineage}, prov, overwrite=overwrite,
+                 styles={"units": style})
     r = res.report
     obj = click.get_current_context().find_root().obj or {}
     if not obj.get("quiet"):

@@ -187,3 +187,30 @@ def _sum(parts, integer):
     if not parts or any(p is None or (isinstance(p, float) and math.isnan(p)) for p in parts):
         return float("nan")
     return int(sum(parts)) if integer else math.fsum(parts)
+
+#: QGIS colours (R,G,B) of :func:`unit_status` labels.
+STATUS_COLORS = {"unchanged": "220,220,220", "merged": "240,59,32",
+                 "boundary changed": "49,130,189", "recoded": "116,196,118"}
+
+
+def unit_status(lineage: pd.DataFrame, new_ids) -> pd.Series:
+    """Label each new unit from the lineage: unchanged, recoded, merged or boundary changed.
+
+    ``unchanged``: one source unit, taken whole, same id; ``recoded``: the same but a new
+    id; ``merged``: two or more source units taken whole; ``boundary changed``: anything
+    else (transfers, splits, partial merges).
+    """
+    parts = lineage[lineage["area_share"] > 1e-6]
+    sources = parts.groupby("new_id")["old_id"].agg(list)
+    whole = parts[parts["area_share"] > 0.999].groupby("new_id").size()
+    out = {}
+    for nid in new_ids:
+        olds = sources.get(nid, [])
+        n_whole = int(whole.get(nid, 0))
+        if len(olds) == 1 and n_whole == 1:
+            out[nid] = "unchanged" if olds[0] == nid else "recoded"
+        elif n_whole >= 2:
+            out[nid] = "merged"
+        else:
+            out[nid] = "boundary changed"
+    return pd.Series(out, name="status").reindex(list(new_ids))
