@@ -527,6 +527,15 @@ class MoranResult:
         return {k: v for k, v in self.__dict__.items() if k != "sim"}
 
 
+def _centred(y: np.ndarray, what: str) -> tuple[np.ndarray, float]:
+    """Deviations from the mean and their sum of squares; constant values are an error."""
+    z = y - y.mean()
+    m2 = float((z * z).sum())
+    if m2 == 0:
+        raise DataError(f"all values are equal; {what} is undefined")
+    return z, m2
+
+
 def moran(values, w, *, transform: str = "r", permutations: int = 999,
           seed=None) -> MoranResult:
     r"""Return global Moran's I of ``values`` under the spatial weights ``w``.
@@ -562,10 +571,7 @@ def moran(values, w, *, transform: str = "r", permutations: int = 999,
 
     y, mat, _ = _weights(values, w, transform)
     n = y.size
-    z = y - y.mean()
-    m2 = float((z * z).sum())
-    if m2 == 0:
-        raise DataError("all values are equal; Moran's I is undefined")
+    z, m2 = _centred(y, "Moran's I")
     s0 = float(mat.sum())
     i_obs = n / s0 * float(z @ (mat @ z)) / m2
     ei = -1.0 / (n - 1)
@@ -675,10 +681,7 @@ def local_moran(values, w, *, transform: str = "r", permutations: int = 999, see
     """
     y, mat, ids = _weights(values, w, transform)
     n = y.size
-    z = y - y.mean()
-    m2 = float((z * z).sum())
-    if m2 == 0:
-        raise DataError("all values are equal; local Moran's I is undefined")
+    z, m2 = _centred(y, "local Moran's I")
     lag = mat @ z
     local = (n - 1) * z * lag / m2
     q = np.where(z > 0, np.where(lag > 0, 1, 4), np.where(lag > 0, 2, 3))

@@ -88,22 +88,12 @@ def _years(columns, years) -> np.ndarray:
 
 
 def _ols(y: np.ndarray, X: np.ndarray, names: Sequence[str]) -> tuple[pd.DataFrame, dict]:
-    from scipy import stats
 
     n, k = X.shape
     if n <= k:
         raise DataError(f"regression needs more units ({n}) than coefficients ({k})")
     coef, *_ = np.linalg.lstsq(X, y, rcond=None)
-    resid = y - X @ coef
-    dof = n - k
-    sigma2 = resid @ resid / dof
-    cov = sigma2 * np.linalg.inv(X.T @ X)
-    se = np.sqrt(np.diag(cov))
-    t = coef / se
-    p = 2 * stats.t.sf(np.abs(t), dof)
-    table = pd.DataFrame({"coef": coef, "se": se, "t": t, "p": p}, index=list(names))
-    r2 = 1 - (resid @ resid) / ((y - y.mean()) @ (y - y.mean()))
-    return table, {"r2": float(r2), "dof": dof, "resid": resid}
+    return _inference(y, X, coef, X.T @ X, names)
 
 
 @dataclass
@@ -316,18 +306,27 @@ def beta_convergence(wide_df: pd.DataFrame, start=None, end=None, *, graph=None,
 
 def _two_sls(y, X, Z, names):
     """Two-stage least squares of y on X with instruments Z (X's exogenous columns in Z)."""
-    from scipy import stats
-
     n, k = X.shape
     if n <= Z.shape[1]:
         raise DataError(f"spatial lag regression needs more units ({n}) than instruments")
     P = Z @ np.linalg.pinv(Z.T @ Z) @ Z.T
     Xh = P @ X
     coef = np.linalg.solve(Xh.T @ X, Xh.T @ y)
+    return _inference(y, X, coef, Xh.T @ Xh, names)
+
+
+def _inference(y, X, coef, bread, names):
+    """Coefficient table (se, t, two-sided p) and fit of a linear estimator.
+
+    ``cov = sigma² bread⁻¹`` with ``sigma² = e'e / (n - k)``: ``bread`` is X'X for OLS and
+    X̂'X̂ for two-stage least squares.
+    """
+    from scipy import stats
+
+    n, k = X.shape
     resid = y - X @ coef
     dof = n - k
-    sigma2 = resid @ resid / dof
-    cov = sigma2 * np.linalg.inv(Xh.T @ Xh)
+    cov = (resid @ resid / dof) * np.linalg.inv(bread)
     se = np.sqrt(np.diag(cov))
     t = coef / se
     p = 2 * stats.t.sf(np.abs(t), dof)
