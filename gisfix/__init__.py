@@ -70,6 +70,11 @@ _EXPORTS = {
         "largest_patch_share")},
     **{name: "gisfix.stages" for name in (
         "city_stages", "stage_evidence", "classify_stages", "StageRules")},
+    # dynamics of a unit x epoch panel
+    **{name: "gisfix.dynamics" for name in (
+        "markov_chain", "spatial_markov", "lisa_markov", "rank_mobility", "kendall_tau",
+        "quantile_classes", "steady_state", "homogeneity_test", "MarkovChain",
+        "SpatialMarkovChain", "LisaMarkovChain")},
     # boundary edits
     **{name: "gisfix.edits" for name in (
         "load_scenario", "apply_scenario", "Scenario", "EditResult", "merge", "split",
