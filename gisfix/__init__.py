@@ -70,6 +70,10 @@ _EXPORTS = {
         "largest_patch_share")},
     **{name: "gisfix.stages" for name in (
         "city_stages", "stage_evidence", "classify_stages", "StageRules")},
+    # land-use efficiency (SDG 11.3.1) and population
+    **{name: "gisfix.efficiency" for name in (
+        "population_by_unit", "population_from_columns", "land_per_capita",
+        "land_use_efficiency", "land_population_elasticity")},
     # dynamics of a unit x epoch panel
     **{name: "gisfix.dynamics" for name in (
         "markov_chain", "spatial_markov", "lisa_markov", "rank_mobility", "kendall_tau",
