@@ -74,6 +74,9 @@ _EXPORTS = {
     **{name: "gisfix.efficiency" for name in (
         "population_by_unit", "population_from_columns", "land_per_capita",
         "land_use_efficiency", "land_population_elasticity")},
+    # spatial justice per person
+    **{name: "gisfix.justice" for name in (
+        "justice_inequality", "justice_lorenz", "builtup_justice")},
     # dynamics of a unit x epoch panel
     **{name: "gisfix.dynamics" for name in (
         "markov_chain", "spatial_markov", "lisa_markov", "rank_mobility", "kendall_tau",
