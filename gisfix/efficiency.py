@@ -90,30 +90,44 @@ def population_by_unit(units, stack, *, max_cells: int = COVERAGE_BUDGET_CELLS) 
     CRSError
         Units without a CRS.
     """
-    import shapely
-
-    from gisfix.zonal import coverage_fractions
-
     if getattr(stack, "encoding", None) != "population":
         raise RasterError(f"population_by_unit needs a population stack (open_builtup(paths, "
                           f"'population')); got encoding {getattr(stack, 'encoding', stack)!r}")
+    ids, pop, valid = _sum_by_unit(units, stack, stack.read_population, len(stack.epochs),
+                                   max_cells)
+    n, k = len(ids), len(stack.epochs)
+    return pd.DataFrame({
+        "unit_id": np.repeat(ids, k),
+        "epoch": np.tile(np.asarray(stack.epochs, dtype=int), n),
+        "population": pop.ravel(), "valid_km2": valid.ravel() / 1e6})
+
+
+def _sum_by_unit(units, stack, read, layers: int, max_cells: int = COVERAGE_BUDGET_CELLS):
+    """Sum coverage-weighted layers over units, strip by strip (bounded memory).
+
+    ``read(window)`` returns ``(layers, rows, cols)`` values, NaN where not observed.
+    Returns (unit ids as str, sums ``(units, layers)``, observed m² ``(units, layers)``).
+    """
+    import shapely
+    from rasterio.windows import Window
+
+    from gisfix.zonal import coverage_fractions
+
     if units.crs is None:
         from gisfix.crs import resolve_crs
 
         resolve_crs(None, what="the units")  # raises, naming the fix
     geoms = units.geometry if units.crs.equals(stack.crs) else units.geometry.to_crs(stack.crs)
     gdf = units.set_geometry(geoms)
-    n, k = len(gdf), len(stack.epochs)
-    pop = np.zeros((n, k))
-    valid = np.zeros((n, k))
+    n = len(gdf)
+    total = np.zeros((n, layers))
+    valid = np.zeros((n, layers))
     bounds = shapely.bounds(np.asarray(geoms.values, dtype=object))
     t = stack.transform
     rows_a = (bounds[:, 3] - t.f) / t.e
     rows_b = (bounds[:, 1] - t.f) / t.e
     lo = np.floor(np.nan_to_num(np.fmin(rows_a, rows_b), nan=np.inf))
     hi = np.ceil(np.nan_to_num(np.fmax(rows_a, rows_b), nan=-np.inf))
-    from rasterio.windows import Window
-
     r0 = 0
     while r0 < stack.height:
         h = max(1, int(max_cells // max(1, stack.width)))
@@ -126,16 +140,13 @@ def population_by_unit(units, stack, *, max_cells: int = COVERAGE_BUDGET_CELLS) 
         if len(near):
             w = Window(0, r0, stack.width, h)
             cov = coverage_fractions(gdf.iloc[near], stack, w)          # (units, h, width)
-            counts = stack.read_population(w)                           # (epochs, h, width)
-            observed = ~np.isnan(counts)
+            values = read(w)                                            # (layers, h, width)
+            observed = ~np.isnan(values)
             areas = stack.row_cell_areas(w)[None, :, None]
-            pop[near] += np.einsum("uhw,ehw->ue", cov, np.where(observed, counts, 0.0))
+            total[near] += np.einsum("uhw,ehw->ue", cov, np.where(observed, values, 0.0))
             valid[near] += np.einsum("uhw,ehw->ue", cov, observed * areas)
         r0 += h
-    return pd.DataFrame({
-        "unit_id": np.repeat(gdf.index.astype(str).to_numpy(), k),
-        "epoch": np.tile(np.asarray(stack.epochs, dtype=int), n),
-        "population": pop.ravel(), "valid_km2": valid.ravel() / 1e6})
+    return gdf.index.astype(str).to_numpy(), total, valid
 
 
 def population_from_columns(units, columns: dict | None = None, *,
