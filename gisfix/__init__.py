@@ -77,6 +77,9 @@ _EXPORTS = {
     # spatial justice per person
     **{name: "gisfix.justice" for name in (
         "justice_inequality", "justice_lorenz", "builtup_justice")},
+    # Degree of Urbanisation, stage II
+    **{name: "gisfix.degurba" for name in (
+        "classify_grid", "classify_units", "degurba_units")},
     # dynamics of a unit x epoch panel
     **{name: "gisfix.dynamics" for name in (
         "markov_chain", "spatial_markov", "lisa_markov", "rank_mobility", "kendall_tau",
