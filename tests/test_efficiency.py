@@ -206,3 +206,34 @@ def test_land_per_capita_and_elasticity():
         land_per_capita(b, p)
     with pytest.warns(UndefinedRateWarning, match="no population"):
         land_per_capita(b, p.assign(population=np.r_[0.0, pop[1:]]))
+
+
+@pytest.mark.shared
+def test_land_per_capita_per_city_dc_clusters(shared):
+    """Cities as units: WorldPop-2020 urban clusters inside the DC raster's AOI, built-up
+    m2 per capita at 2020; built-up area from exactextract (cells built by 2020 weighted by
+    coverage, 100 m x 100 m each) over the clusters' own population column."""
+    from exactextract import exact_extract
+
+    from gisfix.stack import open_builtup
+    from gisfix.zonal import builtup_by_unit
+
+    folder = shared("ghsl_dc_baltimore")
+    raster = folder / "ghsl_year_built_100m_mollweide.tif"
+    stack = open_builtup(raster, "year-built")
+    aoi = gpd.read_file(folder / "aoi.geojson").to_crs(stack.crs).union_all()
+    cities = gpd.read_file(folder / "urban_clusters_worldpop2020.geojson").to_crs(stack.crs)
+    cities = cities[cities.within(aoi)].sort_values("Pop", ascending=False).head(12)
+    cities = cities.set_index(cities["ID"].astype(str))
+    pop = population_from_columns(cities, {2020: "Pop"})
+    built = builtup_by_unit(cities, stack)
+    out = land_per_capita(built, pop).set_index("unit_id")
+    with rasterio.open(raster) as ds:
+        ee = exact_extract(ds, cities.reset_index(drop=True), ["coverage", "values"],
+                           output="pandas")
+    for uid, cov, vals in zip(cities.index, ee["coverage"], ee["values"]):
+        vals = np.asarray(vals)
+        built_m2 = float(np.asarray(cov)[(vals <= 2020) & (vals != 65535)].sum()) * 1e4
+        expected = built_m2 / float(cities.loc[uid, "Pop"])
+        assert out.loc[uid, "builtup_m2_per_capita"] == pytest.approx(expected, rel=1e-9)
+    assert out["builtup_m2_per_capita"].between(10, 5000).all()
