@@ -286,3 +286,35 @@ def test_bad_panels():
         markov_chain(pd.DataFrame({2000: [1.0, 2.0], 2010: [1.0, 2.0]}), cutoffs=[2, 1])
     with pytest.raises(ValueError):  # GisfixError subclasses keep the built-in
         markov_chain("not a frame")
+
+
+def test_lisa_independence_null_and_giddy_orientation(us):
+    """The docstring's claim: giddy's published chi_2 (1058.208) is the same test with each
+    unit's mean over time as the reference and 2-state moves counted along the units of a
+    year; gisfix counts them over time."""
+    lm = lisa_markov(_gal_panel(us), us["gal"])
+    pci = us["pci"]
+    w = us["gal"]
+    ids = list(w.id_order)
+    mat = np.zeros((48, 48))
+    for i, nb in w.neighbors.items():
+        for j in nb:
+            mat[ids.index(i), ids.index(j)] = 1.0 / len(nb)
+    yt = pci.T                                       # giddy's orientation: years x units
+    ybar = yt.mean(axis=0)
+    r, rlag = yt / ybar, (mat @ pci).T / ybar
+    py = transition_probabilities(transition_counts((r < 1).astype(int), 2))
+    pl = transition_probabilities(transition_counts((rlag < 1).astype(int), 2))
+    a = np.array([[1, 0, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1], [0, 1, 0, 0]])
+    counts = lm.transitions.to_numpy()
+    stat, _, dof = chi2_test(counts, counts.sum(axis=1)[:, None] * (a @ np.kron(py, pl) @ a.T))
+    assert (f"{stat:.3f}", dof) == ("1058.208", 9)
+    # gisfix's own null: the 2-state chains over time of value and lag relative to the
+    # cross-sectional mean of each year
+    rel = pci / pci.mean(axis=0)
+    rl = (mat @ pci) / pci.mean(axis=0)
+    py2 = transition_probabilities(transition_counts((rel < 1).astype(int), 2))
+    pl2 = transition_probabilities(transition_counts((rl < 1).astype(int), 2))
+    expected = counts.sum(axis=1)[:, None] * (a @ np.kron(py2, pl2) @ a.T)
+    np.testing.assert_allclose(lm.independence["expected"].to_numpy(), expected, atol=ATOL)
+    assert lm.independence["dof"] == 9
