@@ -46,7 +46,10 @@ import numpy as np
 import pandas as pd
 
 from gisfix.errors import DataError
-from gisfix.graphs import as_graph, row_standardised_matrix
+
+# Spatial machinery comes from two places only: this import and the one in lisa_markov
+# (gisfix.graphs and agglomeration.local_moran are moving to gisfix.spatial).
+from gisfix.graphs import _align, as_graph, row_standardised_matrix
 
 #: Moran scatterplot quadrants (esda / giddy numbering, not GeoDa's).
 QUADRANTS = {1: "HH", 2: "LH", 3: "LL", 4: "HL"}
@@ -115,8 +118,6 @@ def as_panel(panel, value: str | None = None, *, id_col: str = "unit_id") -> pd.
 
 def _graph_matrices(graph, ids):
     """Return (row-standardised CSR matrix, SpatialGraph) both in the order of ``ids``."""
-    from gisfix.graphs import _align
-
     g = _align(as_graph(graph), pd.Index(ids))
     return row_standardised_matrix(g, ids), g
 
@@ -643,7 +644,7 @@ def lisa_markov(panel, graph, *, permutations: int = 0, significance: float = 0.
     -------
     LisaMarkovChain
     """
-    from gisfix.agglomeration import local_moran
+    from gisfix.agglomeration import local_moran  # -> gisfix.spatial after h1's move
 
     wide = as_panel(panel, value)
     y = wide.to_numpy()
