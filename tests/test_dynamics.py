@@ -318,3 +318,15 @@ def test_lisa_independence_null_and_giddy_orientation(us):
     expected = counts.sum(axis=1)[:, None] * (a @ np.kron(py2, pl2) @ a.T)
     np.testing.assert_allclose(lm.independence["expected"].to_numpy(), expected, atol=ATOL)
     assert lm.independence["dof"] == 9
+
+
+def test_gisfix_does_not_need_giddy():
+    import subprocess
+    import sys
+
+    code = ("import sys, pandas as pd, gisfix.dynamics as d; "
+            "d.rank_mobility(pd.DataFrame({2000: [1., 2, 3], 2010: [3., 1, 2]})); "
+            "d.markov_chain(pd.DataFrame({2000: [1., 2, 3], 2010: [3., 1, 2]}), k=3); "
+            "assert not [m for m in sys.modules if m.startswith(('giddy', 'numba', "
+            "'mapclassify'))]")
+    subprocess.run([sys.executable, "-c", code], check=True)
