@@ -91,6 +91,10 @@ def test_population_by_unit_refuses_builtup_stack(tmp_path):
     pop = open_builtup([tmp_path / "b_2000.tif"], "population")
     with pytest.raises(RasterError, match="population counts, not built-up"):
         pop.fraction(2000)
+    from gisfix.zonal import builtup_by_unit
+
+    with pytest.raises(RasterError, match="population counts, not built-up"):
+        builtup_by_unit(units, pop)
     with pytest.raises(RasterError, match="needs a population stack"):
         stack.read_population()
 
