@@ -70,6 +70,21 @@ _EXPORTS = {
         "largest_patch_share")},
     **{name: "gisfix.stages" for name in (
         "city_stages", "stage_evidence", "classify_stages", "StageRules")},
+    # land-use efficiency (SDG 11.3.1) and population
+    **{name: "gisfix.efficiency" for name in (
+        "population_by_unit", "population_from_columns", "land_per_capita",
+        "land_use_efficiency", "land_population_elasticity")},
+    # spatial justice per person
+    **{name: "gisfix.justice" for name in (
+        "justice_inequality", "justice_lorenz", "builtup_justice")},
+    # Degree of Urbanisation, stage II
+    **{name: "gisfix.degurba" for name in (
+        "classify_grid", "classify_units", "degurba_units")},
+    # dynamics of a unit x epoch panel
+    **{name: "gisfix.dynamics" for name in (
+        "markov_chain", "spatial_markov", "lisa_markov", "rank_mobility", "kendall_tau",
+        "quantile_classes", "steady_state", "homogeneity_test", "MarkovChain",
+        "SpatialMarkovChain", "LisaMarkovChain")},
     # boundary edits
     **{name: "gisfix.edits" for name in (
         "load_scenario", "apply_scenario", "Scenario", "EditResult", "merge", "split",
