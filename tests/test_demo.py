@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from gisfix.demo import OUTPUTS
+from gisfix.workflows.demo import OUTPUTS
 
 #: IoU thresholds of issue 5: same generalisation (Swiss), different producers (Virginia).
 SWISS_IOU = 0.99
