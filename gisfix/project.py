@@ -45,7 +45,8 @@ with an embedded dataset of :mod:`gisfix.datasets`)::
     edits = "merger.toml"                  # a scenario file (gisfix.edits.load_scenario), or
     # vintage = "counties_2020.gpkg"       # a later vintage whose edits diff finds, with
     # vintage_id = "fips"                  #   its id column (default: the boundaries' id),
-    # vintage_layer = "counties"           #   and its layer; or inline edits:
+    # vintage_layer = "counties"           #   and its layer (vintage_dataset = "name": an
+    #                                      #   embedded dataset); or inline edits:
     # [[scenario.edit]]
     # op = "merge"
     # units = ["11001", "51013", "51510"]
@@ -93,7 +94,7 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
                  "graph": ((str,), False), "permutations": ((int,), False),
                  "seed": ((int,), False)},
     "scenario": {"name": ((str,), True), "edits": ((str,), False), "vintage": ((str,), False),
-                 "vintage_id": ((str,), False), "vintage_layer": ((str,), False),
+                 "vintage_dataset": ((str,), False), "vintage_id": ((str,), False), "vintage_layer": ((str,), False),
                  "edit": ((list,), False), "reallocation": ((str,), False),
                  "note": ((str,), False)},
 }
@@ -234,14 +235,19 @@ def _file(p: Project, value: str, table: str, key: str, index: int | None = None
     return path
 
 
-def _dataset(p: Project, name: str, table: str, kind: str):
+def _dataset(p: Project, name: str, table: str, kind: str, key: str = "dataset",
+             index: int | None = None):
     from gisfix import datasets
 
     try:
         d = datasets.get(name)
-        return d, datasets.get_path(name)
+        path = datasets.get_path(name)
     except GisfixError as exc:
-        raise p.error(InputFileError, str(exc), table, "dataset") from None
+        raise p.error(InputFileError, str(exc), table, key, index) from None
+    if getattr(d, "kind", "boundaries") != kind:
+        raise p.error(ProjectError, f"dataset {name!r} is a {d.kind} dataset; this key needs "
+                      f"{kind}", table, key, index)
+    return d, path
 
 
 def load_project(source) -> Project:
@@ -402,7 +408,7 @@ def _scenario(p: Project, sc: Mapping, i: int) -> ScenarioSpec:
     if not _NAME.match(name):
         raise p.error(ProjectError, f"name {name!r} names output layers: use letters, digits, "
                       "'_' and '-' only", "scenario", "name", i)
-    sources = [k for k in ("edits", "vintage", "edit") if k in sc]
+    sources = [k for k in ("edits", "vintage", "vintage_dataset", "edit") if k in sc]
     if len(sources) != 1:
         raise p.error(ProjectError, "give exactly one source of edits: edits = \"file.toml\", "
                       "vintage = \"path\" or [[scenario.edit]] tables", "scenario",
@@ -411,14 +417,21 @@ def _scenario(p: Project, sc: Mapping, i: int) -> ScenarioSpec:
     if realloc not in REALLOCATION:
         raise p.error(ProjectError, f"reallocation must be one of {', '.join(REALLOCATION)}, "
                       f"got {realloc!r}", "scenario", "reallocation", i)
-    spec = ScenarioSpec(name=name, source={"edit": "inline"}.get(sources[0], sources[0]),
+    source = {"edit": "inline", "vintage_dataset": "vintage"}.get(sources[0], sources[0])
+    spec = ScenarioSpec(name=name, source=source,
                         reallocation=realloc, index=i)
     if "edits" in sc:
         spec.edits = _file(p, sc["edits"], "scenario", "edits", i)
-    elif "vintage" in sc:
-        spec.vintage = _file(p, sc["vintage"], "scenario", "vintage", i)
-        spec.vintage_id = sc.get("vintage_id", p.boundaries["id"])
-        spec.vintage_layer = sc.get("vintage_layer")
+    elif "vintage" in sc or "vintage_dataset" in sc:
+        if "vintage_dataset" in sc:
+            d, spec.vintage = _dataset(p, sc["vintage_dataset"], "scenario", "boundaries",
+                                       key="vintage_dataset", index=i)
+            spec.vintage_id = sc.get("vintage_id", d.id)
+            spec.vintage_layer = sc.get("vintage_layer", d.layer)
+        else:
+            spec.vintage = _file(p, sc["vintage"], "scenario", "vintage", i)
+            spec.vintage_id = sc.get("vintage_id", p.boundaries["id"])
+            spec.vintage_layer = sc.get("vintage_layer")
     else:
         spec.inline = [dict(e) for e in sc["edit"]]
     return spec
@@ -433,6 +446,7 @@ class Inputs:
     scenarios: dict  # name -> Scenario
     population: dict  # epoch -> column (every epoch) or {}
     files: dict  # name -> path, for the provenance record
+    diff_reports: dict = field(default_factory=dict)  # scenario name -> diff report
 
 
 def _id_error(exc: Exception) -> str:
@@ -507,17 +521,17 @@ def open_inputs(project: Project, progress=None) -> Inputs:
             raise p.error(ProjectError, f"lei_period must go forward in time, got {list(lp)}",
                           "measures", "lei_period")
     population = _population(p, units, stack)
-    scenarios = {}
+    scenarios, reports = {}, {}
     for spec in p.scenarios:
         say(f"loading scenario {spec.name}")
-        scenarios[spec.name] = _load_edits(p, spec, units, load_scenario)
+        scenarios[spec.name] = _load_edits(p, spec, units, load_scenario, reports)
     files = {"project": p.path, "boundaries": b["path"], "rasters": list(r["paths"])}
     if "aoi" in r:
         files["aoi"] = r["aoi"]
     for spec in p.scenarios:
         if spec.edits or spec.vintage:
             files[f"scenario:{spec.name}"] = spec.edits or spec.vintage
-    return Inputs(units, stack, scenarios, population, files)
+    return Inputs(units, stack, scenarios, population, files, reports)
 
 
 def _population(p: Project, units, stack) -> dict:
@@ -537,7 +551,7 @@ def _population(p: Project, units, stack) -> dict:
     return by_epoch
 
 
-def _load_edits(p: Project, spec: ScenarioSpec, units, load_scenario):
+def _load_edits(p: Project, spec: ScenarioSpec, units, load_scenario, reports: dict):
     i = spec.index
     if spec.source == "edits":
         try:
@@ -556,8 +570,9 @@ def _load_edits(p: Project, spec: ScenarioSpec, units, load_scenario):
             raise p.error(IdError, _id_error(exc), "scenario", "vintage_id", i) from exc
         except GisfixError as exc:
             raise p.error(type(exc), _id_error(exc), "scenario", "vintage", i) from exc
-        sc = diff(units, new, name=p.boundaries.get("name"), scenario_name=spec.name).scenario
-        sc = load_scenario(sc)
+        found = diff(units, new, name=p.boundaries.get("name"), scenario_name=spec.name)
+        reports[spec.name] = found.report
+        sc = load_scenario(found.scenario)
         where = {"key": "vintage"}
     else:
         try:

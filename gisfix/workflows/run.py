@@ -113,6 +113,8 @@ class ScenarioRun:
     change: object
     report: dict
     recounted: list
+    scenario: object = None
+    source_report: dict | None = None
 
 
 @dataclass
@@ -488,7 +490,7 @@ def run_scenario(name: str, scenario, spec, units, base: Measures, ctx: _Context
         lei = _scenario_lei(base.lei_summary, res.lineage, edited, ctx.stack, ctx)
     m = measure_units(edited, table, ctx, patch_table=pm, lei_summary=lei)
     change = change_layer(edited, res.lineage, base.table, table)
-    return ScenarioRun(name, edited, res.lineage, m, change, res.report, recount)
+    return ScenarioRun(name, edited, res.lineage, m, change, res.report, recount, scenario)
 
 
 # -- tidy tables ---------------------------------------------------------------------------
@@ -538,7 +540,7 @@ def _check_folder(out: Path, overwrite: bool) -> None:
 
 
 def run_project(project, output, *, overwrite: bool = False,
-                progress: Callable[[str], None] | None = None) -> RunResult:
+                progress: Callable[[str], None] | None = None, write: bool = True) -> RunResult:
     """Run a project: measure the base units and every scenario, then write the outputs.
 
     Parameters
@@ -552,6 +554,8 @@ def run_project(project, output, *, overwrite: bool = False,
         any work.
     progress : callable, optional
         Called with a short message before each step.
+    write : bool
+        Write the outputs (:func:`write_outputs`); False only computes them.
 
     Returns
     -------
@@ -559,8 +563,11 @@ def run_project(project, output, *, overwrite: bool = False,
     """
     from gisfix.project import Project, load_project, open_inputs
 
-    out = Path(output)
-    _check_folder(out, overwrite)
+    out = Path(output) if output is not None else None
+    if write:
+        if out is None:
+            raise OutputExistsError("give an output folder (or write=False)")
+        _check_folder(out, overwrite)
     say = progress or log.info
     timings: dict = {}
 
@@ -608,6 +615,7 @@ def run_project(project, output, *, overwrite: bool = False,
         step(f"scenario {spec.name}: edits and measures")
         runs[spec.name] = run_scenario(spec.name, inputs.scenarios[spec.name], spec, units,
                                        base, ctx, pop_cols)
+        runs[spec.name].source_report = inputs.diff_reports.get(spec.name)
     marks = list(timings.items()) + [("end", time.perf_counter())]
     seconds = {k: round(marks[i + 1][1] - v, 3) for i, (k, v) in enumerate(marks[:-1])}
     result = RunResult(p, units, stack, base, runs, lei_patches, stages, seconds,
@@ -618,6 +626,8 @@ def run_project(project, output, *, overwrite: bool = False,
                         "epochs": list(stack.epochs), "encoding": stack.encoding,
                         "groups": ctx.groups, "population": inputs.population},
                        inputs.files, notes)
+    if not write:
+        return result
     step("writing the results")
     write_outputs(result, out, overwrite=overwrite)
     result.timings["writing the results"] = round(time.perf_counter()
@@ -696,12 +706,28 @@ def project_document(p) -> dict:
     return doc
 
 
-def write_outputs(result: RunResult, output, overwrite: bool = False) -> Path:
+def write_outputs(result: RunResult, output, overwrite: bool = False,
+                  report_extra: str = "", extra: Callable[[Path], None] | None = None) -> Path:
     """Write every output of a run into folder ``output``, all or nothing.
 
     Files are written into a staging folder beside ``output`` and moved into place only
     when all are complete.  This is the one place that writes a run's files: the HTML
     report and the QGIS project hook in here.
+
+    Parameters
+    ----------
+    result : RunResult
+        What :func:`run_project` computed.
+    output : path-like
+        The folder.
+    overwrite : bool
+        Replace the files of an earlier run.
+    report_extra : str
+        Markdown appended to ``REPORT.md``.
+    extra : callable, optional
+        Called with the staging folder before the standard files are written, to add
+        more files (they are moved into place with the others); a string it returns is
+        appended to ``REPORT.md``.
     """
     out = Path(output)
     _check_folder(out, overwrite)
@@ -709,7 +735,8 @@ def write_outputs(result: RunResult, output, overwrite: bool = False) -> Path:
     parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.gisfix-", dir=parent))
     try:
-        _write_all(result, staging)
+        more = extra(staging) if extra is not None else None
+        _write_all(result, staging, report_extra + (more or ""))
         out.mkdir(parents=True, exist_ok=True)
         for f in sorted(staging.iterdir()):
             os.replace(f, out / f.name)
@@ -729,7 +756,7 @@ def _layer_units(units, m: Measures, last: int, wide_table: pd.DataFrame):
     return layer.rename_axis(idname).reset_index()
 
 
-def _write_all(result: RunResult, d: Path) -> None:
+def _write_all(result: RunResult, d: Path, report_extra: str = "") -> None:
     from gisfix import styles
     from gisfix.edits.lineage import STATUS_COLORS
     from gisfix.io import provenance, write_json, write_layers, write_table
@@ -793,7 +820,8 @@ def _write_all(result: RunResult, d: Path) -> None:
                          for n, s in result.scenarios.items()}}
     write_json(run, d / "run.json", overwrite=True)
     _charts(unit_layer, share_col, base.region, d)
-    (d / "REPORT.md").write_text(report_markdown(result, compare), encoding="utf-8")
+    (d / "REPORT.md").write_text(report_markdown(result, compare) + report_extra,
+                                 encoding="utf-8")
 
 
 def _patches_layer(result: RunResult):
@@ -867,7 +895,7 @@ def report_markdown(result: RunResult, compare: pd.DataFrame) -> str:
     eps = list(stack.epochs)
     lines = [f"# {result.project.region}: gisfix results (gisfix {__version__})", "",
              f"{len(result.units)} units, epochs {', '.join(map(str, eps))}, encoding "
-             f"`{stack.encoding}`. Open `{GPKG}` in QGIS: `units` is styled by the last "
+             f"`{result.project.builtup['encoding']}`. Open `{GPKG}` in QGIS: `units` is styled by the last "
              "epoch's built-up share; every value is also in `measures.parquet` "
              "(tidy: scenario, unit_id, epoch, measure, value).", "",
              "![share](share_map.png)", "", "![built-up](builtup_chart.png)", "",
@@ -886,7 +914,7 @@ def report_markdown(result: RunResult, compare: pd.DataFrame) -> str:
         if len(part):
             show = part[part["epoch"].isin(eps[-2:] if len(eps) > 1 else eps)]
             show = show.set_index("measure")[["epoch", "base", "value", "abs_change",
-                                              "rel_change"]]
+                                              "rel_change"]].astype({"epoch": int})
             lines += [markdown_table(show, 6), ""]
     if result.stages is not None and "stage_name" in result.stages:
         keep = [c for c in ("t0", "t1", "stage_name", "cagr", "core_share_new",
