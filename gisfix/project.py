@@ -94,7 +94,8 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
                  "graph": ((str,), False), "permutations": ((int,), False),
                  "seed": ((int,), False)},
     "scenario": {"name": ((str,), True), "edits": ((str,), False), "vintage": ((str,), False),
-                 "vintage_dataset": ((str,), False), "vintage_id": ((str,), False), "vintage_layer": ((str,), False),
+                 "vintage_dataset": ((str,), False), "vintage_id": ((str,), False),
+                 "vintage_layer": ((str,), False),
                  "edit": ((list,), False), "reallocation": ((str,), False),
                  "note": ((str,), False)},
 }

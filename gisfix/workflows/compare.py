@@ -19,8 +19,11 @@ _NUM = "__gisfix_value_x_weight"
 
 
 def _summary(values, weights=None) -> dict:
-    """:func:`gisfix.inequality.summarize`; a measure undefined for the data is reported as
-    None with a warning, and a data problem (too few units, bad values) raises."""
+    """Return :func:`gisfix.inequality.summarize` of the values.
+
+    A measure undefined for the data is reported as None with a warning; a data problem
+    (too few units, bad values) raises.
+    """
     from gisfix.inequality import summarize
 
     return summarize(values, weights, undefined="null")
@@ -62,8 +65,10 @@ def _builtup_rows(units, long, epoch, weight, notes: list) -> dict:
 
 
 def _custom_rows(name: str, fn: Callable, units, table) -> dict:
-    """Rows of one user measure: a number gives row ``name``; a mapping or Series gives
-    ``name.key`` for each key."""
+    """Return the rows of one user measure.
+
+    A number gives row ``name``; a mapping or Series gives ``name.key`` for each key.
+    """
     got = fn(units, table)
     if isinstance(got, pd.Series):
         got = got.to_dict()

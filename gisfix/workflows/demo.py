@@ -40,6 +40,7 @@ from gisfix.workflows.run import OUTPUTS as RUN_OUTPUTS
 log = logging.getLogger(__name__)
 
 from gisfix.datasets import DATA_DIR  # noqa: E402  (h8 moves data/ into the package)
+
 VIRGINIA_SCENARIO = DATA_DIR / "scenarios" / "virginia_reversions.toml"
 #: Equal-area CRS for Virginia areas and IoU (CONUS Albers).
 VIRGINIA_AREA_CRS = "EPSG:5070"

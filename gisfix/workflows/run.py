@@ -895,8 +895,8 @@ def report_markdown(result: RunResult, compare: pd.DataFrame) -> str:
     eps = list(stack.epochs)
     lines = [f"# {result.project.region}: gisfix results (gisfix {__version__})", "",
              f"{len(result.units)} units, epochs {', '.join(map(str, eps))}, encoding "
-             f"`{result.project.builtup['encoding']}`. Open `{GPKG}` in QGIS: `units` is styled by the last "
-             "epoch's built-up share; every value is also in `measures.parquet` "
+             f"`{result.project.builtup['encoding']}`. Open `{GPKG}` in QGIS: `units` is "
+             "styled by the last epoch's built-up share; every value is also in `measures.parquet` "
              "(tidy: scenario, unit_id, epoch, measure, value).", "",
              "![share](share_map.png)", "", "![built-up](builtup_chart.png)", "",
              "## The region, base units", ""]
