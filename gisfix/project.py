@@ -36,7 +36,7 @@ with an embedded dataset of :mod:`gisfix.datasets`)::
     thresholds = [0.3]                     # built-up share warning thresholds (0-1)
     top_k = 3                              # concentration: share of the k largest units
     lei_period = [1990, 2020]              # optional: default first and last epoch
-    graph = "queen"                        # neighbours: queen, rook, knn:K, distance:D
+    graph = "queen"                        # neighbours: queen, rook, knn=K, distance=D
     permutations = 999                     # of every permutation-based p-value
     seed = 0
 
@@ -447,7 +447,7 @@ class Inputs:
     scenarios: dict  # name -> Scenario
     population: dict  # epoch -> column (every epoch) or {}
     files: dict  # name -> path, for the provenance record
-    diff_reports: dict = field(default_factory=dict)  # scenario name -> diff report
+    vintages: dict = field(default_factory=dict)  # scenario name -> later vintage (units)
 
 
 def _id_error(exc: Exception) -> str:
@@ -522,17 +522,18 @@ def open_inputs(project: Project, progress=None) -> Inputs:
             raise p.error(ProjectError, f"lei_period must go forward in time, got {list(lp)}",
                           "measures", "lei_period")
     population = _population(p, units, stack)
-    scenarios, reports = {}, {}
+    scenarios, vintages = {}, {}
     for spec in p.scenarios:
         say(f"loading scenario {spec.name}")
-        scenarios[spec.name] = _load_edits(p, spec, units, load_scenario, reports)
+        got = _load_edits(p, spec, units, load_scenario)
+        (vintages if spec.source == "vintage" else scenarios)[spec.name] = got
     files = {"project": p.path, "boundaries": b["path"], "rasters": list(r["paths"])}
     if "aoi" in r:
         files["aoi"] = r["aoi"]
     for spec in p.scenarios:
         if spec.edits or spec.vintage:
             files[f"scenario:{spec.name}"] = spec.edits or spec.vintage
-    return Inputs(units, stack, scenarios, population, files, reports)
+    return Inputs(units, stack, scenarios, population, files, vintages)
 
 
 def _population(p: Project, units, stack) -> dict:
@@ -552,7 +553,12 @@ def _population(p: Project, units, stack) -> dict:
     return by_epoch
 
 
-def _load_edits(p: Project, spec: ScenarioSpec, units, load_scenario, reports: dict):
+def _load_edits(p: Project, spec: ScenarioSpec, units, load_scenario):
+    """Return the scenario of ``spec`` (checked against the units), or its vintage's units.
+
+    The edits of a vintage are found by the workflow (:func:`gisfix.edits.diff.diff`,
+    then :func:`check_scenario_ids`): a reader does not run edits.
+    """
     i = spec.index
     if spec.source == "edits":
         try:
@@ -562,26 +568,21 @@ def _load_edits(p: Project, spec: ScenarioSpec, units, load_scenario, reports: d
         where = {"key": "edits"}
     elif spec.source == "vintage":
         from gisfix.boundaries import read_boundaries
-        from gisfix.edits.diff import diff
 
         try:
-            new = read_boundaries(spec.vintage, spec.vintage_id, layer=spec.vintage_layer,
-                                  crs=units.crs, make_valid=p.boundaries["make_valid"])
+            return read_boundaries(spec.vintage, spec.vintage_id, layer=spec.vintage_layer,
+                                   crs=units.crs, make_valid=p.boundaries["make_valid"])
         except IdError as exc:
             raise p.error(IdError, _id_error(exc), "scenario", "vintage_id", i) from exc
         except GisfixError as exc:
             raise p.error(type(exc), _id_error(exc), "scenario", "vintage", i) from exc
-        found = diff(units, new, name=p.boundaries.get("name"), scenario_name=spec.name)
-        reports[spec.name] = found.report
-        sc = load_scenario(found.scenario)
-        where = {"key": "vintage"}
     else:
         try:
             sc = load_scenario({"scenario": {"name": spec.name}, "edit": spec.inline})
         except EditError as exc:
             raise p.error(EditError, _id_error(exc), "scenario", "edit", i) from exc
         where = None
-    _check_ids(p, spec, sc, units, where)
+    check_scenario_ids(p, spec, sc, units, where)
     return sc
 
 
@@ -590,7 +591,7 @@ _NEEDS = {"merge": ("units",), "split": ("unit",), "transfer": ("from", "to"),
           "recode": ("unit",)}
 
 
-def _check_ids(p: Project, spec: ScenarioSpec, sc, units, where) -> None:
+def check_scenario_ids(p: Project, spec: ScenarioSpec, sc, units, where=None) -> None:
     """Walk the edits in order and raise on the first id that does not exist then."""
     ids = set(map(str, units.index))
     for k, edit in enumerate(sc.edits):
@@ -639,5 +640,5 @@ def write_project(doc: Mapping, path, overwrite: bool = False) -> Path:
     return Path(path)
 
 
-__all__ = ["FAMILIES", "Inputs", "Project", "ScenarioSpec", "key_line", "load_project",
-           "open_inputs", "write_project"]
+__all__ = ["FAMILIES", "Inputs", "Project", "ScenarioSpec", "check_scenario_ids", "key_line",
+           "load_project", "open_inputs", "write_project"]

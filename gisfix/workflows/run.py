@@ -580,6 +580,7 @@ def run_project(project, output, *, overwrite: bool = False,
     p = project if isinstance(project, Project) else load_project(project)
     inputs = open_inputs(p, progress=None)
     units, stack = inputs.units, inputs.stack
+    diff_reports = vintage_scenarios(p, inputs)
     mp = p.measures
     fams, notes = applicable_families(mp["include"], stack, len(units), mp["include_given"])
     lei_period = mp["lei_period"] or ((stack.epochs[0], stack.epochs[-1])
@@ -615,7 +616,7 @@ def run_project(project, output, *, overwrite: bool = False,
         step(f"scenario {spec.name}: edits and measures")
         runs[spec.name] = run_scenario(spec.name, inputs.scenarios[spec.name], spec, units,
                                        base, ctx, pop_cols)
-        runs[spec.name].source_report = inputs.diff_reports.get(spec.name)
+        runs[spec.name].source_report = diff_reports.get(spec.name)
     marks = list(timings.items()) + [("end", time.perf_counter())]
     seconds = {k: round(marks[i + 1][1] - v, 3) for i, (k, v) in enumerate(marks[:-1])}
     result = RunResult(p, units, stack, base, runs, lei_patches, stages, seconds,
@@ -634,6 +635,29 @@ def run_project(project, output, *, overwrite: bool = False,
                                                   - timings["writing the results"], 3)
     result.timings["total"] = round(time.perf_counter() - t_start, 3)
     return result
+
+
+def vintage_scenarios(project, inputs) -> dict:
+    """Find the edits of every ``vintage`` scenario (:func:`gisfix.edits.diff.diff`).
+
+    The scenarios are added to ``inputs.scenarios`` (checked like the others); returns
+    the diff reports by scenario name.
+    """
+    from gisfix.edits.diff import diff
+    from gisfix.edits.scenario import load_scenario
+    from gisfix.project import check_scenario_ids
+
+    reports = {}
+    for spec in project.scenarios:
+        if spec.name not in inputs.vintages:
+            continue
+        found = diff(inputs.units, inputs.vintages[spec.name],
+                     name=project.boundaries.get("name"), scenario_name=spec.name)
+        sc = load_scenario(found.scenario)
+        check_scenario_ids(project, spec, sc, inputs.units, {"key": "vintage"})
+        inputs.scenarios[spec.name] = sc
+        reports[spec.name] = found.report
+    return reports
 
 
 def _sha256(path: Path) -> str:
