@@ -93,6 +93,9 @@ def test_every_output_listed_in_the_issue(dc_run):
     comp = pd.read_csv(out / "compare.csv")
     assert list(comp.columns) == ["scenario", "measure", "epoch", "base", "value",
                                   "abs_change", "rel_change"]
+    # the land-weighted CV is not Williamson's index, which needs a population (issue 11)
+    assert "share_cv_land_weighted" in set(comp["measure"])
+    assert "williamson" not in set(comp["measure"])
     run = json.loads((out / "run.json").read_text())
     rasters = run["inputs"]["rasters"]
     assert len(rasters[0]["sha256"]) == 64 and rasters[0]["bytes"] > 0

@@ -115,7 +115,9 @@ def test_other_mistakes(tmp_path):
 # -- scenarios reuse the base pass: merged units summed, split pieces recounted ------------
 def tiny_region(tmp_path):
     """Four 100 m x 100 m units on a 10 m binary raster with a known built-up pattern."""
-    units = gpd.GeoDataFrame({"uid": ["a", "b", "c", "d"], "g": ["x", "x", "y", "y"]},
+    units = gpd.GeoDataFrame({"uid": ["a", "b", "c", "d"], "g": ["x", "x", "y", "y"],
+                              "pop2000": [100.0, 200.0, 300.0, 400.0],
+                              "pop2010": [150.0, 210.0, 330.0, 500.0]},
                              geometry=[box(0, 0, 100, 100), box(100, 0, 200, 100),
                                        box(0, 100, 100, 200), box(100, 100, 200, 200)],
                              crs="EPSG:3035")
@@ -142,6 +144,7 @@ def test_scenario_reuses_the_base_pass(tmp_path):
     path = "units.gpkg"
     id = "uid"
     groups = ["g"]
+    population = {2000 = "pop2000", 2010 = "pop2010"}
     [builtup]
     paths = ["built_2000.tif", "built_2010.tif"]
     encoding = "binary"
@@ -149,6 +152,7 @@ def test_scenario_reuses_the_base_pass(tmp_path):
     include = ["builtup", "intensity", "inequality", "expansion"]
     [[scenario]]
     name = "merge_and_split"
+    reallocation = "dasymetric"
     [[scenario.edit]]
     op = "merge"
     units = ["a", "b"]
@@ -169,3 +173,14 @@ def test_scenario_reuses_the_base_pass(tmp_path):
     np.testing.assert_allclose(got["builtup_km2"], direct["builtup_km2"], rtol=1e-12)
     np.testing.assert_allclose(got["valid_km2"], direct["valid_km2"], rtol=1e-12)
     assert (folder / "out" / "project.toml").exists()
+    # population per epoch: reallocated with totals conserved; Williamson's index of
+    # built-up m² per capita appears (population-weighted), and only with a population
+    from gisfix.inequality import williamson
+
+    for col in ("pop2000", "pop2010"):
+        assert sc.units[col].sum() == pytest.approx(res.units[col].sum(), rel=1e-12)
+    for epoch, col in ((2000, "pop2000"), (2010, "pop2010")):
+        t = direct.xs(epoch, level="epoch").loc[sc.units.index]
+        pop = sc.units[col]
+        want = williamson(t["builtup_km2"] * 1e6 / pop, pop)
+        assert sc.measures.region.loc[epoch, "williamson"] == pytest.approx(want, rel=1e-9)

@@ -121,7 +121,9 @@ def compare(units, scenario, measures=None, value: str | None = None,
     dasymetric : bool
         Reallocate with built-up weights when ``stack`` is given.
     **kwargs
-        Passed to :func:`gisfix.edits.apply_scenario` (``snap_tolerance``...).
+        Passed to :func:`gisfix.edits.apply_scenario` (``snap_tolerance``...);
+        ``extensive=[...]`` / ``intensive=[...]`` columns are reallocated as well (for
+        measures of your own).
 
     Returns
     -------
@@ -160,7 +162,7 @@ def compare(units, scenario, measures=None, value: str | None = None,
     if stack is not None and epoch is None:
         epoch = stack.epochs[-1]
     work = units.copy()
-    extensive, intensive = [], []
+    extensive, intensive = list(kwargs.pop("extensive", ())), list(kwargs.pop("intensive", ()))
     if weight is not None:
         extensive.append(weight)
     if value is not None:
