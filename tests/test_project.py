@@ -99,6 +99,12 @@ def test_bad_project_names_file_key_and_line(tmp_path, run_cli, old, new, error,
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
 
 
+def test_shortcut_options_with_a_project_are_a_usage_error(tmp_path, run_cli):
+    r = run_cli("run", write(tmp_path, GOOD), "--permutations", "9", "-o", tmp_path / "o")
+    assert r.exit_code == 2 and "--permutations" in r.output
+    assert not (tmp_path / "o").exists()
+
+
 def test_other_mistakes(tmp_path):
     with pytest.raises(ProjectError, match=r"p.toml:1: \[colours\]: unknown table"):
         load_project(write(tmp_path, "[colours]\nred = 1\n" + GOOD))

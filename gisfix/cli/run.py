@@ -14,6 +14,12 @@ from gisfix.cli.options import (
     raster_options,
 )
 
+#: parameter -> option name of the options only the shortcut form takes.
+SHORTCUT_ONLY = {"id_col": "id", "layer": "layer", "crs": "crs", "make_valid": "make-valid",
+                 "encoding": "encoding", "fraction_units": "fraction-units",
+                 "epochs": "epochs", "population": "population", "threshold": "threshold",
+                 "lei_period": "lei", "permutations": "permutations", "seed": "seed"}
+
 
 @click.command(short_help="Run the main job on a project file; write results and a report.")
 @click.argument("source", type=click.Path())
@@ -50,6 +56,14 @@ def run(source, rasters, id_col, layer, crs, make_valid, encoding, fraction_unit
         if not str(source).lower().endswith(".toml"):
             raise click.UsageError("give a project file (PROJECT.toml), or BOUNDARIES "
                                    "RASTER... --id COL")
+        ctx = click.get_current_context()
+        given = [name for name in SHORTCUT_ONLY
+                 if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE]
+        if given:
+            raise click.UsageError(
+                f"{', '.join('--' + SHORTCUT_ONLY[n] for n in given)}: set in the project file "
+                "with a project (e.g. [boundaries] id, [measures] permutations); these "
+                "options are for the shortcut BOUNDARIES RASTER... --id COL")
         project = source
     else:
         if id_col is None:
