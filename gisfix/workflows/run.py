@@ -72,6 +72,13 @@ KEY_DEPENDENCIES = ("numpy", "pandas", "geopandas", "shapely", "pyproj", "raster
                     "libpysal", "scipy")
 
 
+#: Patch-metric columns of :func:`gisfix.patch_metrics` named with their unit in the outputs.
+PATCH_UNITS = {"landscape_area": "landscape_area_ha", "total_area": "total_area_ha",
+               "patch_density": "patch_density_per_100ha", "total_edge": "total_edge_m",
+               "edge_density": "edge_density_m_per_ha", "area_mn": "area_mn_ha",
+               "main_patch_area": "main_patch_area_ha"}
+
+
 @dataclass
 class Measures:
     """Every measure of one set of units (the base or a scenario's edited units).
@@ -323,6 +330,7 @@ def measure_units(units, table: pd.DataFrame, ctx: _Context, *, patch_table=None
     if patch_table is not None:
         pm = patch_table.copy()
         pm["unit_id"] = pm["unit_id"].astype(str)
+        pm = pm.rename(columns=PATCH_UNITS)
         per_unit = per_unit.merge(pm.rename(columns={c: f"patch_{c}" for c in pm.columns
                                                      if c not in ("unit_id", "epoch")}),
                                   on=["unit_id", "epoch"], how="left")
@@ -775,7 +783,9 @@ def _layer_units(units, m: Measures, last: int, wide_table: pd.DataFrame):
     layer.index = layer.index.map(str)
     layer = layer.join(wide_table)
     cur = m.per_unit[m.per_unit["epoch"] == last].set_index("unit_id")
-    cur = cur.drop(columns=[c for c in cur.columns if c == "epoch" or c in layer.columns])
+    cur = cur.drop(columns=[c for c in cur.columns if c in ("epoch", "builtup_km2",
+                                                            "builtup_share")
+                            or c in layer.columns])
     layer = layer.join(cur)
     return layer.rename_axis(idname).reset_index()
 
