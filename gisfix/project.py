@@ -102,6 +102,7 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
 TABLES = ("region", "boundaries", "builtup", "measures", "scenario")
 REALLOCATION = ("area", "dasymetric")
 _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+_GRAPH = re.compile(r"^(queen|rook|knn\s*=\s*\d+|distance\s*=\s*[0-9.eE+]+)$")
 
 
 @dataclass
@@ -393,6 +394,10 @@ def _measures(p: Project, m: dict) -> dict:
     if lp is not None and (len(lp) != 2 or not all(isinstance(e, int) for e in lp)):
         raise p.error(ProjectError, f"lei_period is two epochs [t0, t1], got {lp}",
                       "measures", "lei_period")
+    graph = m.get("graph", "queen")
+    if not _GRAPH.match(graph):
+        raise p.error(ProjectError, f"unknown graph {graph!r}; write queen, rook, knn=K or "
+                      "distance=D", "measures", "graph")
     if m.get("permutations", 0) < 0:
         raise p.error(ProjectError, "permutations must be >= 0", "measures", "permutations")
     if m.get("top_k", 1) < 1:
@@ -434,7 +439,15 @@ def _scenario(p: Project, sc: Mapping, i: int) -> ScenarioSpec:
             spec.vintage_id = sc.get("vintage_id", p.boundaries["id"])
             spec.vintage_layer = sc.get("vintage_layer")
     else:
+        from gisfix.edits.scenario import validate_edit
+
         spec.inline = [dict(e) for e in sc["edit"]]
+        for k, e in enumerate(spec.inline):
+            try:
+                validate_edit(k + 1, e)
+            except EditError as exc:
+                raise p.error(EditError, _id_error(exc), "scenario", "op", i, sub="edit",
+                              sub_index=k) from exc
     return spec
 
 
@@ -577,10 +590,7 @@ def _load_edits(p: Project, spec: ScenarioSpec, units, load_scenario):
         except GisfixError as exc:
             raise p.error(type(exc), _id_error(exc), "scenario", "vintage", i) from exc
     else:
-        try:
-            sc = load_scenario({"scenario": {"name": spec.name}, "edit": spec.inline})
-        except EditError as exc:
-            raise p.error(EditError, _id_error(exc), "scenario", "edit", i) from exc
+        sc = load_scenario({"scenario": {"name": spec.name}, "edit": spec.inline})
         where = None
     check_scenario_ids(p, spec, sc, units, where)
     return sc

@@ -16,7 +16,7 @@ import rasterio
 from rasterio.transform import from_origin
 from shapely.geometry import box
 
-from gisfix.errors import IdError, InputFileError, ProjectError, RasterError
+from gisfix.errors import EditError, IdError, InputFileError, ProjectError, RasterError
 from gisfix.project import key_line, load_project, open_inputs
 
 GOOD = """\
@@ -114,6 +114,11 @@ def test_other_mistakes(tmp_path):
         load_project(write(tmp_path, GOOD.replace('groups = ["KTNR"]', "groups = 3")))
     with pytest.raises(ProjectError, match="missing table"):
         load_project(write(tmp_path, "[region]\nname = 'x'\n"))
+    with pytest.raises(ProjectError, match=r"p.toml:13: \[measures\] graph: unknown graph"):
+        load_project(write(tmp_path, GOOD.replace("[measures]", "[measures]\ngraph = 'hex'")))
+    with pytest.raises(EditError, match=r"p.toml:18: \[\[scenario\]\] #1 "
+                       r"\[\[scenario.edit\]\] #1 op: "):
+        load_project(write(tmp_path, GOOD.replace('op = "merge"', 'op = "fuse"')))
     with pytest.raises(ProjectError, match="names output layers"):
         load_project(write(tmp_path, GOOD.replace('name = "m"', 'name = "a b"')))
 

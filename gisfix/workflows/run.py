@@ -316,6 +316,12 @@ def measure_units(units, table: pd.DataFrame, ctx: _Context, *, patch_table=None
     if "inequality" in fams:
         ineq = share_inequality(table, units, ctx.groups, ctx.population)
         region = region.join(ineq.drop(columns=["n_units"], errors="ignore"))
+        no_l = [int(e) for e in region.index
+                if "share_theil_l" not in region or pd.isna(region.loc[e, "share_theil_l"])]
+        if no_l:
+            notes.append(f"share_theil_l not computed for epoch(s) "
+                         f"{', '.join(map(str, no_l))}: some unit has a built-up share of 0, "
+                         "and Theil L needs positive values (Theil T and the Gini are given)")
     if "spatial_gini" in fams and graph is not None:
         region = region.join(_spatial_gini(table, graph, ctx))
     expansion = None
@@ -613,6 +619,7 @@ def run_project(project, output, *, overwrite: bool = False,
         lei_patches, lei_summary = lei_by_unit(stack, units, *lei_period)
     step("measures of the base units")
     base = measure_units(units, table, ctx, patch_table=pm, lei_summary=lei_summary)
+    notes.extend(base.notes)
     if "stages" in fams:
         step("four-stage labels of the region")
         from gisfix.stages import city_stages
