@@ -216,7 +216,17 @@ def share_inequality(table: pd.DataFrame, units, groups: Sequence[str] = (),
     from :func:`gisfix.inequality.theil_decomposition` (nested groups: between sums every
     level; one-unit groups allowed); with a population, ``williamson`` is Williamson's
     population-weighted CV (:func:`gisfix.inequality.williamson`) of built-up m² per
-    capita.  Formulas and citations are in those functions.
+    capita.  With shares :math:`s_u = B_u / V_u` and land weights
+    :math:`w_u = V_u / \sum_v V_v`, e.g.
+
+    .. math::
+
+        G = \frac{\sum_u \sum_v w_u w_v |s_u - s_v|}{2 \bar s}, \qquad
+        T = \sum_u w_u \frac{s_u}{\bar s} \ln \frac{s_u}{\bar s}, \qquad
+        \bar s = \sum_u w_u s_u
+
+    (Gini 1912; Theil 1967; Shorrocks 1980 for the decomposition; Williamson 1965).
+    Formulas and citations of each are in those functions.
 
     Parameters
     ----------
