@@ -88,9 +88,15 @@ _EXPORTS = {
     # boundary edits
     **{name: "gisfix.edits" for name in (
         "load_scenario", "apply_scenario", "Scenario", "EditResult", "merge", "split",
-        "transfer", "recode", "dissolve", "harmonise", "compare")},
+        "transfer", "recode", "dissolve", "harmonise")},
     "diff": "gisfix.edits.diff",
     "DiffResult": "gisfix.edits.diff",
+    # workflows: the main job (project file -> every measure before and after each scenario)
+    "compare": "gisfix.workflows.compare",
+    "load_project": "gisfix.project",
+    "Project": "gisfix.project",
+    "run_project": "gisfix.workflows.run",
+    "run_pipeline": "gisfix.workflows.run",
 }
 
 

@@ -31,7 +31,8 @@ VERBS = {
     "lei": ("gisfix.cli.lei", "lei", "Landscape Expansion Index of new built-up patches."),
     "agglomeration": ("gisfix.cli.agglomeration", "agglomeration",
                       "Agglomeration and urban-form measures by unit."),
-    "run": ("gisfix.cli.run", "run", "Run the whole pipeline on your region; write a report."),
+    "run": ("gisfix.cli.run", "run",
+            "Run the main job on a project file: every measure before and after each edit."),
 }
 
 
