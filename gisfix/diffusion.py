@@ -673,7 +673,7 @@ def largest_patch(built: np.ndarray, connectivity: int = 8) -> np.ndarray:
 
 
 def _dilate(mask, dilate_m, stack):
-    """Dilate ``mask`` by ``dilate_m`` metres (the buffer rule of :func:`gisfix.lei.buffer_offsets`).
+    """Dilate ``mask`` by ``dilate_m`` metres (the rule of :func:`gisfix.lei.buffer_offsets`).
 
     On a geographic grid each row uses the geodesic width and height of its own cells, so a
     buffer in metres is as wide at the top of the grid as at the bottom; rows that share one

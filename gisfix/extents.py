@@ -398,7 +398,7 @@ def _link(prev: np.ndarray, cur: np.ndarray, area_m2: np.ndarray, prev_area: dic
     # a parent's id goes to the child holding most of it (a split leaves the rest new ids);
     # a child with several parents takes the id of the largest one (coalescence)
     heir = {}
-    for (p_, c_), w in sorted(overlap.items(), key=lambda kv: (-kv[1], kv[0])):
+    for (p_, c_), _w in sorted(overlap.items(), key=lambda kv: (-kv[1], kv[0])):
         heir.setdefault(p_, c_)
     rows = []
     for c_ in range(1, n + 1):
