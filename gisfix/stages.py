@@ -944,7 +944,8 @@ def classify_region(system: pd.DataFrame, city_stages_table: pd.DataFrame,
     out = system.copy()
     stages, names, texts = [], [], []
     for _, row in out.iterrows():
-        key = (row["t0"], row["primate_city_id"])
+        primate = int(row["primate_city_id"])
+        key = (int(row["t0"]), primate)
         prim = st["stage"].get(key) if key in st.index else None
         prim = None if prim is None or prim != prim else int(prim)
         share, dp, dpc = (row["secondary_growth_share"], row["d_primacy_2"],
@@ -960,10 +961,10 @@ def classify_region(system: pd.DataFrame, city_stages_table: pd.DataFrame,
         elif r4b:
             stage = 4
             text = (f"R4b: {int(row['coalescences'])} coalescence(s) while the primate city "
-                    f"{row['primate_city_id']} is in stage {prim}")
+                    f"{primate} is in stage {prim}")
         elif prim is not None:
             stage = prim
-            text = f"primate city {row['primate_city_id']}: stage {prim}"
+            text = f"primate city {primate}: stage {prim}"
         else:
             stage = None
             text = "no label: the primate city has no stage in this period"
