@@ -854,10 +854,13 @@ __all__ = [
     "core_periphery",
     "core_periphery_series",
     "directional_growth",
+    "ellipse_polygons",
     "expansion",
     "expansion_series",
     "largest_patch",
     "largest_patch_share",
     "sde_from_points",
+    "sde_table",
     "standard_deviational_ellipse",
+    "zone_moments",
 ]

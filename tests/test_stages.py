@@ -358,3 +358,138 @@ def test_dc_city_stages_evidence_is_the_per_city_measures(shared):
     assert relabel["stage"].tolist() == got["stage"].tolist()
     print(got[["event", "cagr", "share_infilling", "core_share_new", "stage"]].to_string())
     print(res.system.T.to_string())
+
+
+def test_stages_by_units_hand_built(tmp_path):
+    """Two units (left / right half): evidence per unit; core = the t0 extents inside it."""
+    import geopandas as gpd
+    import shapely
+
+    from gisfix.stages import stages_by_units
+
+    stack = _series(tmp_path, tracking_case())
+    x0, y0 = 4_000_000, 3_000_000
+    units = gpd.GeoDataFrame(
+        {"geometry": [shapely.box(x0, y0 - 2000, x0 + 700, y0),
+                      shapely.box(x0 + 700, y0 - 2000, x0 + 2000, y0)]},
+        index=pd.Index(["west", "east"], name="id"), crs="EPSG:3035")
+    res = stages_by_units(units, stack, extent_options=ONE_CELL)
+    st = res.stages.set_index(["t1", "zone_id"])
+    assert sorted(st.index) == [(2010, "east"), (2010, "west"), (2020, "east"),
+                                (2020, "west")]
+    ha = 0.01
+    # west (columns 0-6) holds A and one bridge cell; east holds B, C and the other one
+    assert st.loc[(2020, "west"), "builtup_t0_km2"] == pytest.approx(16 * ha)
+    assert st.loc[(2020, "west"), "new_km2"] == pytest.approx(1 * ha)
+    assert st.loc[(2020, "east"), "new_km2"] == pytest.approx((1 + 5) * ha)
+    assert st.loc[(2020, "east"), "builtup_t0_km2"] == pytest.approx(8 * ha)
+    # the bridge patch has one cell in each unit; the tie goes to the first unit (west)
+    assert st.loc[(2020, "west"), "new_patches"] == 1
+    assert st.loc[(2020, "east"), "new_patches"] == 1   # C's ring of new land
+    # the 2010 core of the east unit: B and C (8 cells); no new land inside it
+    assert st.loc[(2020, "east"), "core_km2"] == pytest.approx(8 * ha)
+    assert st.loc[(2020, "east"), "core_share_new"] == 0
+    assert res.system is None and len(res.ellipses) > 0
+
+
+def test_cli_stages(tmp_path, run_cli):
+    import geopandas as gpd
+    import pyogrio
+    import shapely
+
+    from gisfix.io import read_provenance
+
+    stack = _series(tmp_path, tracking_case())
+    rasters = [str(p) for p in sorted(tmp_path.glob("b_*.tif"))]
+    del stack
+    out = tmp_path / "st.gpkg"
+    args = [*rasters, "--encoding", "binary", "--block", "1", "--min-area-km2", "0"]
+    r = run_cli("stages", *args, "-o", out)
+    assert r.exit_code == 0, r.output
+    names = [n for n, _ in pyogrio.list_layers(out)]
+    assert {"stages", "extents", "events", "centroids", "ellipses", "regional",
+            "provenance"} <= set(names)
+    st = gpd.read_file(out, layer="stages")
+    assert len(st) == 5 and st.crs is not None
+    assert set(st.columns) >= {"city_id", "t0", "t1", "stage", "stage_name", "rule", "cagr"}
+    assert read_provenance(out)["command"] == "gisfix stages"
+    # one period only
+    r = run_cli("stages", *args, "--from", 2010, "--to", 2020, "-o", tmp_path / "one.gpkg")
+    assert r.exit_code == 0, r.output
+    assert gpd.read_file(tmp_path / "one.gpkg", layer="stages")["t0"].unique().tolist() == [
+        2010]
+    # by units
+    b = tmp_path / "units.geojson"
+    gpd.GeoDataFrame({"code": ["w", "e"]}, geometry=[
+        shapely.box(4_000_000, 2_998_000, 4_000_700, 3_000_000),
+        shapely.box(4_000_700, 2_998_000, 4_002_000, 3_000_000)], crs="EPSG:3035").to_file(b)
+    r = run_cli("stages", *args, "--by", "units", "--boundaries", b, "--id", "code",
+                "-o", tmp_path / "u.gpkg")
+    assert r.exit_code == 0, r.output
+    assert sorted(gpd.read_file(tmp_path / "u.gpkg", layer="stages")["unit_id"].unique()) == [
+        "e", "w"]
+    # usage errors exit 2; an existing output is one line and exit 1
+    assert run_cli("stages", *args, "--by", "units", "-o", tmp_path / "x.gpkg").exit_code == 2
+    assert run_cli("stages", *args, "--from", 2010, "-o", tmp_path / "x.gpkg").exit_code == 2
+    r = run_cli("stages", *args, "-o", out)
+    assert r.exit_code == 1 and "exists" in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "x.gpkg").exists()
+
+
+@pytest.mark.shared
+def test_geographic_city_stages_bacau(shared):
+    """Bacau (EPSG:4326) as it comes: built-up areas of each city are Geod cell areas."""
+    import rasterio
+    from pyproj import Geod
+    from rasterio.features import rasterize
+
+    from gisfix.stages import stages_by_extents
+
+    path = shared("ghsl_ldsmt_bacau", "bacau_ghs_built_ldsmt_epochs.tif")
+    stack = open_builtup(path, "ldsmt")
+    res = stages_by_extents(stack, extent_options={"block": 5, "threshold": 0.3,
+                                                   "min_area_km2": 0.5})
+    with rasterio.open(path) as ds:
+        codes = ds.read(1)
+        t = ds.transform
+    geod = Geod(ellps="WGS84")
+    top = t.f + t.e * np.arange(codes.shape[0])
+    row_km2 = np.array([abs(geod.polygon_area_perimeter(
+        [t.c, t.c + t.a, t.c + t.a, t.c], [y, y, y + t.e, y + t.e])[0]) for y in top]) / 1e6
+    min_class = {1975: 6, 1990: 5, 2000: 4, 2014: 3}
+    ext = res.tracks.extents.set_index(["epoch", "city_id"])
+    for _, r in res.stages.iterrows():
+        z = rasterize([ext.loc[(r["t1"], r["zone_id"]), "geometry"]], out_shape=codes.shape,
+                      transform=t).astype(bool)
+        for col, e in (("builtup_t0_km2", r["t0"]), ("builtup_t1_km2", r["t1"])):
+            built = z & (codes >= min_class[e]) & (codes <= 6)
+            assert r[col] == pytest.approx((built * row_km2[:, None]).sum(), rel=1e-9)
+    assert res.stages["shift_m"].notna().all() and (res.ellipses.crs.to_epsg() == 4326)
+    print(res.stages[["zone_id", "t0", "t1", "event", "cagr", "core_share_new",
+                      "shift_m", "stage_name"]].to_string())
+    print(res.system[["t0", "t1", "n_cities_t1", "secondary_growth_share", "coalescences",
+                      "regional_stage_name"]].to_string())
+
+
+@pytest.mark.shared
+def test_dc_county_stages_match_the_zonal_engine(shared):
+    """Per-unit built-up land equals builtup_by_unit (cell-centre rule) for every county."""
+    import geopandas as gpd
+
+    from gisfix.stages import stages_by_units
+    from gisfix.zonal import builtup_by_unit
+
+    stack = open_builtup(shared("ghsl_dc_baltimore", "ghsl_year_built_100m_mollweide.tif"),
+                         "year-built", epochs=[2000, 2010])
+    counties = gpd.read_file(shared("ghsl_dc_baltimore", "counties_2017_census.gpkg"),
+                             layer="counties").set_index("fips")
+    res = stages_by_units(counties, stack)
+    table = builtup_by_unit(counties, stack, method="centre")
+    wide = table.pivot_table(index="unit_id", columns="epoch", values="builtup_km2")
+    st = res.stages.set_index("zone_id")
+    assert len(st) == len(counties)
+    assert st["builtup_t0_km2"].to_numpy() == pytest.approx(
+        wide.loc[st.index, 2000].to_numpy(), rel=1e-9, abs=1e-9)
+    assert st["builtup_t1_km2"].to_numpy() == pytest.approx(
+        wide.loc[st.index, 2010].to_numpy(), rel=1e-9, abs=1e-9)
+    assert st["stage"].notna().sum() >= 25

@@ -32,6 +32,8 @@ VERBS = {
     "agglomeration": ("gisfix.cli.agglomeration", "agglomeration",
                       "Agglomeration and urban-form measures by unit."),
     "run": ("gisfix.cli.run", "run", "Run the whole pipeline on your region; write a report."),
+    "stages": ("gisfix.cli.stages", "stages",
+               "Stage of every tracked city (or unit) and period, with its evidence."),
 }
 
 
