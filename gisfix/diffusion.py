@@ -284,49 +284,50 @@ def _moments(stack, epochs, max_cells, frame):
     """Area-weighted moments of built cell centres per epoch, in the metric frame."""
     m = {e: np.zeros(6) for e in epochs}  # w, wx, wy, wxx, wyy, wxy
     for win in stack.windows(max_cells):
-        u, kx, ys = frame.window_axes(stack, win)
-        areas = stack.row_cell_areas(win) / 1e6
         built, _ = _built_layers(stack, win, epochs)
         for e in epochs:
-            r, c = np.nonzero(built[e])
-            if r.size == 0:
-                continue
-            w = areas[r]
-            x = u[c] * kx[r]
-            y = ys[r]
-            m[e] += [w.sum(), (w * x).sum(), (w * y).sum(), (w * x * x).sum(),
-                     (w * y * y).sum(), (w * x * y).sum()]
+            zones = np.zeros(built[e].shape, np.int64)
+            m[e] += window_moments(built[e], zones, 1, stack, win, frame)[0]
     return m
 
 
-def zone_moments(built: np.ndarray, zones: np.ndarray, n_zones: int, stack, frame=None
-                 ) -> np.ndarray:
-    """Area-weighted moments of the built cells of each zone (whole grid in memory).
+def window_moments(built: np.ndarray, zones: np.ndarray, n_zones: int, stack, window=None,
+                   frame=None) -> np.ndarray:
+    r"""Area-weighted moments of the built cells of each zone in one window.
+
+    .. math::
+        M_k = \sum_{i \in Z_k \cap B} a_i\,(1,\ x_i,\ y_i,\ x_i^2,\ y_i^2,\ x_i y_i)
+
+    with :math:`a_i` the true cell area (km²) and :math:`(x_i, y_i)` the cell centre in
+    metres in the metric frame of the grid (see :func:`standard_deviational_ellipse`).
+    Moments of several windows add up; :func:`sde_table` turns them into centres and
+    ellipses.
 
     Parameters
     ----------
     built : numpy.ndarray of bool
-        Built cells over the stack's grid.
+        Built cells of the window.
     zones : numpy.ndarray of int
-        Zone index per cell (0 .. n_zones-1; negative: no zone).
+        Zone position of each cell of the window (0 .. n_zones-1; negative: no zone).
     n_zones : int
         Number of zones.
     stack : gisfix.stack.BuiltupStack
-        For the grid and the true cell areas.
+        For the grid and the cell areas.
+    window : rasterio.windows.Window, optional
+        The window ``built`` and ``zones`` cover (default: the whole grid).
     frame : optional
         The metric frame (default: that of ``stack``).
 
     Returns
     -------
     numpy.ndarray, shape (n_zones, 6)
-        Per zone: sum of areas (km²) and of area-weighted x, y, x², y², xy (metres).
     """
     frame = frame or _Frame(stack)
     m = built & (zones >= 0)
     r, c = np.nonzero(m)
     z = zones[r, c].astype(np.int64)
-    u, kx, ys = frame.axes(np.arange(stack.width), np.arange(stack.height))
-    w = stack.row_cell_areas()[r] / 1e6
+    u, kx, ys = frame.window_axes(stack, window)
+    w = stack.row_cell_areas(window)[r] / 1e6
     x = u[c] * kx[r]
     y = ys[r]
     out = np.zeros((n_zones, 6))
@@ -485,7 +486,7 @@ def _sde_from_moments(mom, sqrt2=True) -> dict:
 
 
 def sde_table(moments: np.ndarray, frame, sqrt2: bool = True) -> pd.DataFrame:
-    """Ellipse parameters of rows of moments (see :func:`zone_moments`), centres in the CRS.
+    """Ellipse parameters of rows of moments (:func:`window_moments`), centres in the CRS.
 
     Returns
     -------
@@ -862,5 +863,5 @@ __all__ = [
     "sde_from_points",
     "sde_table",
     "standard_deviational_ellipse",
-    "zone_moments",
+    "window_moments",
 ]

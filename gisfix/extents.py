@@ -366,13 +366,28 @@ class ExtentTracks:
     labels: dict
     block: int
 
-    def city_labels(self, epoch: int, shape: tuple[int, int]) -> np.ndarray:
-        """City id of every cell of the stack's own grid at ``epoch`` (0: no extent)."""
+    def city_labels(self, epoch: int, shape: tuple[int, int], window=None) -> np.ndarray:
+        """City id of every cell of the stack's own grid at ``epoch`` (0: no extent).
+
+        Parameters
+        ----------
+        epoch : int
+            A tracked epoch.
+        shape : (rows, columns)
+            The stack's grid.
+        window : rasterio.windows.Window, optional
+            Only the cells of this window (memory: the window, not the grid).
+        """
         lab = self.labels[int(epoch)]
+        if window is None:
+            r0, c0, h, w = 0, 0, shape[0], shape[1]
+        else:
+            r0, c0 = int(window.row_off), int(window.col_off)
+            h, w = int(window.height), int(window.width)
         b = self.block
-        if b > 1:
-            lab = np.repeat(np.repeat(lab, b, axis=0), b, axis=1)
-        return np.ascontiguousarray(lab[: shape[0], : shape[1]])
+        rows = (np.arange(r0, r0 + h) // b)
+        cols = (np.arange(c0, c0 + w) // b)
+        return np.ascontiguousarray(lab[rows[:, None], cols[None, :]])
 
     def coalescences(self) -> pd.DataFrame:
         """The coalescence events: ``t0``, ``t1``, ``city_id`` (heir) and ``parent_ids``."""

@@ -413,27 +413,44 @@ class StageResult:
     system: pd.DataFrame | None = None
 
 
-def _zone_largest_patch(built: np.ndarray, zones: np.ndarray, n: int, row_area: np.ndarray,
-                        connectivity: int) -> np.ndarray:
-    """Area (m²) of the largest connected built patch inside each zone (patches cut by zones)."""
+def _in_window(value, window):
+    """``value(window)`` for a callable, else the window's slice of a whole-grid array."""
+    if callable(value):
+        return value(window)
+    r0, c0 = int(window.row_off), int(window.col_off)
+    return value[r0: r0 + int(window.height), c0: c0 + int(window.width)]
+
+
+def _zone_largest_patch(stack, zones, n, boxes, t, connectivity: int) -> np.ndarray:
+    """Area (km²) of the largest connected built patch inside each zone at epoch ``t``.
+
+    Patches are cut by the zone boundaries.  Each zone is read in the window of its
+    bounding box (``boxes``: row0, row1, col0, col1 inclusive; row0 < 0 for an empty zone).
+    """
+    from rasterio.windows import Window
     from scipy import ndimage
+
+    from gisfix.diffusion import _built_layers
 
     structure = np.ones((3, 3), bool) if connectivity == 8 else None
     out = np.zeros(n)
-    for k, sl in enumerate(ndimage.find_objects(zones + 1, max_label=n)):
-        if sl is None:
+    for k in range(n):
+        r0, r1, c0, c1 = (int(v) for v in boxes[k])
+        if r0 < 0:
             continue
-        m = (zones[sl] == k) & built[sl]
+        win = Window(c0, r0, c1 - c0 + 1, r1 - r0 + 1)
+        built, valid = _built_layers(stack, win, [t])
+        m = (_in_window(zones, win) == k) & built[t] & valid
         lab, m_n = ndimage.label(m, structure=structure)
         if m_n == 0:
             continue
-        w = np.broadcast_to(row_area[sl[0]][:, None], m.shape)
-        out[k] = np.bincount(lab.ravel(), weights=w.ravel(), minlength=m_n + 1)[1:].max()
+        w = np.broadcast_to(stack.row_cell_areas(win)[:, None], m.shape)
+        out[k] = np.bincount(lab.ravel(), weights=w.ravel(), minlength=m_n + 1)[1:].max() / 1e6
     return out
 
 
-def zone_evidence(stack, zones: np.ndarray, zone_ids, t0: int, t1: int, *, core: np.ndarray,
-                  patch_zone: pd.Series, patches: pd.DataFrame, connectivity: int = 8
+def zone_evidence(stack, zones, zone_ids, t0: int, t1: int, *, core, patch_zone: pd.Series,
+                  patches: pd.DataFrame, connectivity: int = 8, max_cells: int | None = None
                   ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     r"""Evidence of the stage rules for every zone (city or unit) in one period.
 
@@ -452,29 +469,35 @@ def zone_evidence(stack, zones: np.ndarray, zone_ids, t0: int, t1: int, *, core:
 
     with :math:`N = B_1 \setminus B_0` the new land, :math:`C` the core (the t0 urban
     extents; ``core_share_new`` is NaN for a zone without core cells, such as a city
-    born in the period), :math:`p \to k` the LEI patches (Liu et al. 2010) assigned to the zone (by
-    majority of cells) and :math:`P` the connected built patches cut by the zone.  The
-    centres are the area-weighted mean centres of :math:`Z_k \cap B_t` (Yuill 1971) and
-    the shift the (geodesic on a geographic grid) distance between them.
+    born in the period), :math:`p \to k` the LEI patches (Liu et al. 2010) assigned to the
+    zone (by majority of cells) and :math:`P` the connected built patches cut by the zone.
+    The centres are the area-weighted mean centres of :math:`Z_k \cap B_t` (Yuill 1971)
+    and the shift the (geodesic on a geographic grid) distance between them.
+
+    Memory: the sums and moments are accumulated over row strips of ``max_cells`` cells;
+    the largest patch of each zone is labelled in the window of the zone's bounding box.
 
     Parameters
     ----------
     stack : gisfix.stack.BuiltupStack
         Built-up rasters.
-    zones : numpy.ndarray of int
-        Zone position per cell of the grid (0 .. len(zone_ids)-1, -1 outside).
+    zones : numpy.ndarray of int, or callable
+        Zone position per cell (0 .. len(zone_ids)-1, -1 outside): a whole-grid array, or
+        a function of a :class:`rasterio.windows.Window` returning that window's zones.
     zone_ids : sequence
         Ids of the zones.
     t0, t1 : int
         The period.
-    core : numpy.ndarray of bool
-        The core cells.
+    core : numpy.ndarray of bool, or callable
+        The core cells (whole grid, or a function of a window).
     patch_zone : pandas.Series
         Zone id of each LEI patch (indexed like ``patches``; None: no zone).
     patches : pandas.DataFrame
         LEI patches of the period (:func:`gisfix.lei.landscape_expansion_index`).
     connectivity : {8, 4}
         For the largest patch.
+    max_cells : int, optional
+        Cells per row strip (default :data:`gisfix.stack.DEFAULT_WINDOW_CELLS`).
 
     Returns
     -------
@@ -483,39 +506,53 @@ def zone_evidence(stack, zones: np.ndarray, zone_ids, t0: int, t1: int, *, core:
         ``accelerating``, which needs the previous period).
     moments0, moments1 : numpy.ndarray
         The area-weighted moments of built land at t0 and t1 per zone
-        (:func:`gisfix.diffusion.zone_moments`).
+        (:func:`gisfix.diffusion.window_moments`).
     """
-    from gisfix.diffusion import _built_layers, _Frame, sde_table, zone_moments
+    from gisfix.diffusion import _built_layers, _Frame, sde_table, window_moments
     from gisfix.lei import growth_type_mix
+    from gisfix.stack import DEFAULT_WINDOW_CELLS
 
     n = len(zone_ids)
-    built, valid = _built_layers(stack, None, [t0, t1])
-    b0, b1 = built[t0] & valid, built[t1] & valid
-    new = b1 & ~b0
-    row_area = stack.row_cell_areas()
-    inside = zones >= 0
-    rr = np.nonzero(inside)[0]
-    z = zones[inside].astype(np.int64)
-    w = row_area[rr] / 1e6
-
-    def by_zone(mask):
-        return np.bincount(z, weights=w * mask[inside], minlength=n)[:n]
-
-    u0, u1, n_all = by_zone(b0), by_zone(b1), by_zone(new)
-    n_core, core_km2 = by_zone(new & core), by_zone(core & valid)
+    frame = _Frame(stack)
+    sums = np.zeros((5, n))  # U0, U1, new, new in core, core
+    m0, m1 = np.zeros((n, 6)), np.zeros((n, 6))
+    big = np.iinfo(np.int64).max
+    boxes = {e: np.array([[big, -1, big, -1]] * n, dtype=np.int64) for e in (t0, t1)}
+    for win in stack.windows(max_cells or DEFAULT_WINDOW_CELLS):
+        z = np.asarray(_in_window(zones, win)).astype(np.int64)
+        c = np.asarray(_in_window(core, win), dtype=bool)
+        built, valid = _built_layers(stack, win, [t0, t1])
+        b0, b1 = built[t0] & valid, built[t1] & valid
+        new = b1 & ~b0
+        inside = z >= 0
+        rr, cc = np.nonzero(inside)
+        zz = z[inside]
+        w = stack.row_cell_areas(win)[rr] / 1e6
+        for k, mask in enumerate((b0, b1, new, new & c, c & valid)):
+            sums[k] += np.bincount(zz, weights=w * mask[inside], minlength=n)[:n]
+        m0 += window_moments(b0, z, n, stack, win, frame)
+        m1 += window_moments(b1, z, n, stack, win, frame)
+        for e, b in ((t0, b0), (t1, b1)):
+            sel = b[inside]
+            zs, rs, cs = zz[sel], rr[sel] + int(win.row_off), cc[sel] + int(win.col_off)
+            box = boxes[e]
+            np.minimum.at(box[:, 0], zs, rs)
+            np.maximum.at(box[:, 1], zs, rs)
+            np.minimum.at(box[:, 2], zs, cs)
+            np.maximum.at(box[:, 3], zs, cs)
+    for e in (t0, t1):
+        boxes[e][boxes[e][:, 1] < 0, 0] = -1
+    u0, u1, n_all, n_core, core_km2 = sums
     years = float(t1 - t0)
+    lp0 = _zone_largest_patch(stack, zones, n, boxes[t0], t0, connectivity)
+    lp1 = _zone_largest_patch(stack, zones, n, boxes[t1], t1, connectivity)
     with np.errstate(divide="ignore", invalid="ignore"):
         cagr = np.where(u0 > 0, (u1 / np.where(u0 > 0, u0, 1)) ** (1 / years) - 1, np.nan)
         # no core at t0 (a city born in the period, a unit without an extent): undefined
         core_share = np.where((n_all > 0) & (core_km2 > 0),
                               n_core / np.where(n_all > 0, n_all, 1), np.nan)
-        lp0 = _zone_largest_patch(b0, zones, n, row_area, connectivity) / 1e6
-        lp1 = _zone_largest_patch(b1, zones, n, row_area, connectivity) / 1e6
         lps0 = np.where(u0 > 0, lp0 / np.where(u0 > 0, u0, 1), np.nan)
         lps1 = np.where(u1 > 0, lp1 / np.where(u1 > 0, u1, 1), np.nan)
-    frame = _Frame(stack)
-    m0 = zone_moments(b0, zones, n, stack, frame)
-    m1 = zone_moments(b1, zones, n, stack, frame)
     c0, c1 = sde_table(m0, frame), sde_table(m1, frame)
     shift = np.full(n, np.nan)
     bearing = np.full(n, np.nan)
@@ -590,7 +627,8 @@ def _periods(stack, epochs):
     return eps
 
 
-def _run_zones(stack, eps, zones_of, core_of, units_of, *, buffer_m, connectivity, extra=None):
+def _run_zones(stack, eps, zones_of, core_of, units_of, *, buffer_m, connectivity, extra=None,
+               max_cells=None):
     """Evidence per zone and period.
 
     ``zones_of(t1)`` gives (zones, ids), ``units_of(t1)`` the polygons the LEI patches are
@@ -611,7 +649,7 @@ def _run_zones(stack, eps, zones_of, core_of, units_of, *, buffer_m, connectivit
                                             polygons=False)
         ev, m0, m1 = zone_evidence(stack, zones, ids, a, b, core=core_of(a),
                                    patch_zone=patches["unit_id"], patches=patches,
-                                   connectivity=connectivity)
+                                   connectivity=connectivity, max_cells=max_cells)
         if extra is not None:
             ev = extra(ev, a, b)
         parts.append(ev)
@@ -626,8 +664,10 @@ def _run_zones(stack, eps, zones_of, core_of, units_of, *, buffer_m, connectivit
     return _accelerating(pd.concat(parts, ignore_index=True)), geo
 
 
-def _extent_options(extent_options):
+def _extent_options(extent_options, max_cells=None):
     opts = {"kind": "cluster", "block": 10, "threshold": 0.5, "min_area_km2": 5.0}
+    if max_cells:
+        opts["max_cells"] = int(max_cells)
     opts.update(extent_options or {})
     return opts
 
@@ -635,7 +675,7 @@ def _extent_options(extent_options):
 def stages_by_extents(stack, epochs: Sequence[int] | None = None, *,
                       rules: StageRules | None = None, buffer_m: float | None = None,
                       connectivity: int = 8, extent_options: dict | None = None,
-                      tracks=None) -> StageResult:
+                      tracks=None, max_cells: int | None = None) -> StageResult:
     """Label every tracked city (urban extent) and period with a stage, with its evidence.
 
     The cities are the urban extents of :func:`gisfix.extents.track_extents` (default:
@@ -663,6 +703,10 @@ def stages_by_extents(stack, epochs: Sequence[int] | None = None, *,
         Options of :func:`gisfix.extents.urban_extents` replacing the defaults above.
     tracks : gisfix.extents.ExtentTracks, optional
         Already tracked extents (``extent_options`` is then ignored).
+    max_cells : int, optional
+        Cells per row strip of the evidence pass (:func:`zone_evidence`); the extents are
+        delineated strip by strip too.  The LEI is that of
+        :func:`gisfix.lei.landscape_expansion_index`.
 
     Returns
     -------
@@ -672,23 +716,22 @@ def stages_by_extents(stack, epochs: Sequence[int] | None = None, *,
     from gisfix.extents import track_extents
 
     eps = _periods(stack, epochs)
-    tr = tracks if tracks is not None else track_extents(stack, eps,
-                                                         **_extent_options(extent_options))
+    tr = tracks if tracks is not None else track_extents(
+        stack, eps, **_extent_options(extent_options, max_cells))
     shape = stack.shape
 
     def zones_of(t1):
-        lab = tr.city_labels(t1, shape)
         ids = tr.extents.loc[tr.extents["epoch"] == t1, "city_id"].to_numpy(dtype=np.int64)
-        lut = np.full(int(lab.max(initial=0)) + 1, -1, dtype=np.int64)
+        lut = np.full(int(tr.labels[t1].max(initial=0)) + 1, -1, dtype=np.int64)
         lut[ids] = np.arange(len(ids))
-        return lut[lab], list(ids)
+        return (lambda win: lut[tr.city_labels(t1, shape, win)]), list(ids)
 
     def units_of(t1):
         e = tr.extents[tr.extents["epoch"] == t1]
         return e.set_index("city_id")[["geometry"]]
 
     def core_of(t0):
-        return tr.city_labels(t0, shape) > 0
+        return lambda win: tr.city_labels(t0, shape, win) > 0
 
     ev_table = tr.events.set_index(["t1", "city_id"])
     ext = tr.extents.set_index(["epoch", "city_id"])
@@ -703,7 +746,7 @@ def stages_by_extents(stack, epochs: Sequence[int] | None = None, *,
         return ev
 
     ev, geo = _run_zones(stack, eps, zones_of, core_of, units_of, buffer_m=buffer_m,
-                         connectivity=connectivity, extra=extra)
+                         connectivity=connectivity, extra=extra, max_cells=max_cells)
     labelled = classify_stages(ev, rules)
     pts, ell = _geometry_layers(stack, geo)
     system = classify_region(regional_system(tr, labelled), labelled, rules)
@@ -713,7 +756,7 @@ def stages_by_extents(stack, epochs: Sequence[int] | None = None, *,
 def stages_by_units(units, stack, epochs: Sequence[int] | None = None, *,
                     rules: StageRules | None = None, buffer_m: float | None = None,
                     connectivity: int = 8, extent_options: dict | None = None,
-                    tracks=None) -> StageResult:
+                    tracks=None, max_cells: int | None = None) -> StageResult:
     """Label every unit (boundary polygon) and period with a stage, with its evidence.
 
     As :func:`stages_by_extents` with the units as fixed territories (cells by the
@@ -727,7 +770,7 @@ def stages_by_units(units, stack, epochs: Sequence[int] | None = None, *,
         Boundaries indexed by unit id (:func:`gisfix.read_boundaries`).
     stack : gisfix.stack.BuiltupStack
         Built-up rasters.
-    epochs, rules, buffer_m, connectivity, extent_options, tracks
+    epochs, rules, buffer_m, connectivity, extent_options, tracks, max_cells
         As :func:`stages_by_extents`.
 
     Returns
@@ -742,14 +785,18 @@ def stages_by_units(units, stack, epochs: Sequence[int] | None = None, *,
     if units is None or len(units) == 0:
         raise DataError("stages_by_units needs boundaries with at least one unit")
     eps = _periods(stack, epochs)
-    tr = tracks if tracks is not None else track_extents(stack, eps,
-                                                         **_extent_options(extent_options))
-    zones = label_cells(units, stack).astype(np.int64)
+    tr = tracks if tracks is not None else track_extents(
+        stack, eps, **_extent_options(extent_options, max_cells))
     ids = list(units.index)
     shape = stack.shape
+
+    def zones(win):
+        return label_cells(units, stack, win)
+
     ev, geo = _run_zones(stack, eps, lambda t1: (zones, ids),
-                         lambda t0: tr.city_labels(t0, shape) > 0, lambda t1: units,
-                         buffer_m=buffer_m, connectivity=connectivity)
+                         lambda t0: (lambda win: tr.city_labels(t0, shape, win) > 0),
+                         lambda t1: units, buffer_m=buffer_m, connectivity=connectivity,
+                         max_cells=max_cells)
     labelled = classify_stages(ev, rules)
     pts, ell = _geometry_layers(stack, geo)
     return StageResult(stages=labelled, centroids=pts, ellipses=ell, tracks=tr, system=None)

@@ -495,3 +495,40 @@ def test_dc_county_stages_match_the_zonal_engine(shared):
     # a label wherever the county had built-up land at t0 (some only touch the raster)
     assert (st["stage"].notna() == (st["builtup_t0_km2"] > 0)).all()
     assert st["stage"].notna().sum() >= 20
+
+
+def _same_tables(a: pd.DataFrame, b: pd.DataFrame):
+    """Equal up to the order of floating-point sums (a centre shift to a micrometre)."""
+    assert list(a.columns) == list(b.columns) and len(a) == len(b)
+    for col in a.columns:
+        if pd.api.types.is_float_dtype(a[col]):
+            assert a[col].to_numpy() == pytest.approx(b[col].to_numpy(), rel=1e-9, abs=1e-6,
+                                                      nan_ok=True), col
+        else:
+            assert a[col].astype(str).tolist() == b[col].astype(str).tolist(), col
+
+
+def test_windowed_evidence_equals_whole_grid(tmp_path):
+    """Strips of two rows (patches and cities cross every strip edge) give the same table."""
+    from gisfix.stages import stages_by_extents
+
+    stack = _series(tmp_path, tracking_case())
+    whole = stages_by_extents(stack, extent_options=ONE_CELL)
+    strips = stages_by_extents(stack, extent_options=ONE_CELL, max_cells=40)
+    _same_tables(whole.stages, strips.stages)
+    _same_tables(whole.system, strips.system)
+
+
+@pytest.mark.shared
+def test_windowed_unit_stages_equal_whole_grid_dc(shared):
+    import geopandas as gpd
+
+    from gisfix.stages import stages_by_units
+
+    stack = open_builtup(shared("ghsl_dc_baltimore", "ghsl_year_built_100m_mollweide.tif"),
+                         "year-built", epochs=[2000, 2010])
+    counties = gpd.read_file(shared("ghsl_dc_baltimore", "counties_2017_census.gpkg"),
+                             layer="counties").set_index("fips")
+    whole = stages_by_units(counties, stack)
+    strips = stages_by_units(counties, stack, max_cells=60_000)   # 42 strips of 42 rows
+    _same_tables(whole.stages, strips.stages)
