@@ -375,7 +375,8 @@ ZONE_COLUMNS = (
     "new_patches", "share_infilling", "share_edge_expansion", "share_outlying",
     "core_km2", "new_core_km2", "core_share_new", "largest_patch_share_t0",
     "largest_patch_share_t1", "d_largest_patch_share", "x_t0", "y_t0", "x_t1", "y_t1",
-    "shift_m", "bearing_deg",
+    "shift_m", "bearing_deg", "ellipse_area_t0_km2", "ellipse_area_t1_km2",
+    "ellipse_rotation_t1_deg", "ellipse_axis_ratio_t1",
 )
 
 
@@ -472,7 +473,10 @@ def zone_evidence(stack, zones, zone_ids, t0: int, t1: int, *, core, patch_zone:
     born in the period), :math:`p \to k` the LEI patches (Liu et al. 2010) assigned to the
     zone (by majority of cells) and :math:`P` the connected built patches cut by the zone.
     The centres are the area-weighted mean centres of :math:`Z_k \cap B_t` (Yuill 1971)
-    and the shift the (geodesic on a geographic grid) distance between them.
+    and the shift the (geodesic on a geographic grid) distance between them; the ellipse
+    columns are those of the standard deviational ellipse of the same land
+    (:func:`gisfix.diffusion.sde_from_points`: :math:`\pi\sigma_{maj}\sigma_{min}`, the
+    azimuth of the major axis, :math:`\sigma_{min}/\sigma_{maj}`).
 
     Memory: the sums and moments are accumulated over row strips of ``max_cells`` cells;
     the largest patch of each zone is labelled in the window of the zone's bounding box.
@@ -583,6 +587,11 @@ def zone_evidence(stack, zones, zone_ids, t0: int, t1: int, *, core, patch_zone:
             "d_largest_patch_share": lps1[k] - lps0[k],
             "x_t0": c0.at[k, "x"], "y_t0": c0.at[k, "y"], "x_t1": c1.at[k, "x"],
             "y_t1": c1.at[k, "y"], "shift_m": shift[k], "bearing_deg": bearing[k],
+            "ellipse_area_t0_km2": c0.at[k, "area_km2"],
+            "ellipse_area_t1_km2": c1.at[k, "area_km2"],
+            "ellipse_rotation_t1_deg": c1.at[k, "rotation_deg"],
+            "ellipse_axis_ratio_t1": c1.at[k, "sigma_minor_m"] / c1.at[k, "sigma_major_m"]
+            if c1.at[k, "sigma_major_m"] > 0 else np.nan,
         })
     return pd.DataFrame(rows), m0, m1
 

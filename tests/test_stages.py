@@ -343,6 +343,9 @@ def test_dc_city_stages_evidence_is_the_per_city_measures(shared):
                 "d_largest_patch_share": np.bincount(lab1.ravel())[1:].max() * cell_km2 / u1
                 - (np.bincount(lab0.ravel())[1:].max() * cell_km2 / u0 if u0 else np.nan),
                 "x_t1": xs[c1].mean(), "y_t1": ys[r1].mean(),
+                # ellipse: sqrt(2) x the square roots of the covariance eigenvalues (ArcGIS)
+                "ellipse_area_t1_km2": np.pi * 2 * np.sqrt(np.prod(np.linalg.eigvalsh(
+                    np.cov(xs[c1], ys[r1], bias=True)))) / 1e6,
                 "shift_m": np.hypot(xs[c1].mean() - xs[c0].mean(), ys[r1].mean()
                                     - ys[r0].mean()) if r0.size else np.nan,
             })
