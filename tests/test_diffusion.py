@@ -78,6 +78,7 @@ def test_expansion_bad_input():
         d.expansion_series(hand_table(), epochs=[2000])
 
 
+@pytest.mark.shared
 def test_growth_rates_match_stack_totals(shared):
     import geopandas as gpd
 
@@ -362,6 +363,7 @@ def test_geographic_buffer_in_metres_is_topological_for_one_cell(shared):
     assert np.array_equal(dilated, ndimage.binary_dilation(plain, structure=np.ones((3, 3))))
 
 
+@pytest.mark.shared
 def test_core_from_urban_extents_matches_builtup_by_unit(shared):
     """A user core (the urban extents of gisfix.extents) against the zonal engine."""
     from gisfix.extents import urban_extents
