@@ -669,7 +669,10 @@ def _run_zones(stack, eps, zones_of, core_of, units_of, *, buffer_m, connectivit
                             **tab.iloc[k].to_dict()})
         log.info("stages %s->%s: %d zones, %d LEI patches", a, b, len(ids), len(patches))
     if not parts:
-        raise DataError("no city or unit holds built-up land in any period; nothing to label")
+        raise DataError(
+            f"no urban extent (city) at any of the epochs {eps[1:]}: nothing to label; relax "
+            "the extent rules (a lower threshold or min_area_km2, a larger block; on the "
+            "command line --threshold, --min-area-km2, --block) or use --by units")
     return _accelerating(pd.concat(parts, ignore_index=True)), geo
 
 

@@ -363,6 +363,20 @@ def test_dc_city_stages_evidence_is_the_per_city_measures(shared):
         "cagr", "core_share_new", "share_infilling", "share_outlying",
         "d_largest_patch_share")}))
     assert relabel["stage"].tolist() == got["stage"].tolist()
+    # the regional system: primacy, Burger-Meijers slope and growth shares by hand
+    for _, row in res.system.iterrows():
+        sizes = np.sort(ext.loc[ext["epoch"] == row["t1"], "builtup_km2"].to_numpy())[::-1]
+        assert row["primacy_2_t1"] == pytest.approx(sizes[0] / sizes[1])
+        bm = np.mean([np.polyfit(np.log(np.arange(1, n + 1)), np.log(sizes[:n]), 1)[0]
+                      for n in (2, 3, 4)])
+        assert row["polycentricity_bm_t1"] == pytest.approx(bm)
+        per = st[st["t1"] == row["t1"]].set_index("zone_id")["new_km2"]
+        primate = ext[ext["epoch"] == row["t1"]].sort_values("builtup_km2").iloc[-1]
+        assert row["secondary_growth_share"] == pytest.approx(
+            1 - per[primate["city_id"]] / per.sum())
+        ev = res.tracks.events
+        assert row["coalescences"] == ((ev["t1"] == row["t1"])
+                                       & (ev["event"] == "coalescence")).sum()
     print(got[["event", "cagr", "share_infilling", "core_share_new", "stage"]].to_string())
     print(res.system.T.to_string())
 
@@ -435,6 +449,11 @@ def test_cli_stages(tmp_path, run_cli):
     assert r.exit_code == 0, r.output
     assert sorted(gpd.read_file(tmp_path / "u.gpkg", layer="stages")["unit_id"].unique()) == [
         "e", "w"]
+    # no city at all: one line that says what to relax, exit 1, no output
+    r = run_cli("stages", *rasters, "--encoding", "binary", "--block", "1",
+                "--min-area-km2", "50", "-o", tmp_path / "none.gpkg")
+    assert r.exit_code == 1 and "--min-area-km2" in r.output
+    assert not (tmp_path / "none.gpkg").exists()
     # usage errors exit 2; an existing output is one line and exit 1
     assert run_cli("stages", *args, "--by", "units", "-o", tmp_path / "x.gpkg").exit_code == 2
     assert run_cli("stages", *args, "--from", 2010, "-o", tmp_path / "x.gpkg").exit_code == 2
