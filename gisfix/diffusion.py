@@ -710,10 +710,72 @@ def _dilate(mask, dilate_m, stack):
     return out
 
 
+def _core_source(stack, t0: int, *, core=None, radius_m: float | None = None,
+                 centre: tuple[float, float] | None = None, dilate_m: float | None = None):
+    """Resolve a core definition once; return a function of a window giving its mask.
+
+    Polygon and radius cores are computed window by window; the default core (largest
+    patch) and any dilation need the whole grid, computed once and sliced.
+    """
+    from scipy import ndimage
+
+    t0 = int(t0)
+    stack.epoch_index(t0)
+
+    def _slice(mask):
+        def get(window):
+            w = stack.resolve_window(window)
+            r0, c0 = int(w.row_off), int(w.col_off)
+            return mask[r0: r0 + int(w.height), c0: c0 + int(w.width)]
+        return get
+
+    if core is not None:
+        import geopandas as gpd
+        from rasterio.features import rasterize
+
+        if isinstance(core, gpd.GeoDataFrame | gpd.GeoSeries):
+            if core.crs is None:
+                raise DataError("the core polygon has no CRS; set one (gdf.set_crs(...))")
+            geoms = list(core.to_crs(stack.crs).geometry)
+        else:
+            geoms = [core]  # a bare geometry is taken to be in the raster CRS
+        shapes = [(g, 1) for g in geoms if g is not None and not g.is_empty]
+
+        def polygon(window):
+            from rasterio.windows import transform as window_transform
+
+            w = stack.resolve_window(window)
+            shape = (int(w.height), int(w.width))
+            if not shapes or 0 in shape:
+                return np.zeros(shape, bool)
+            return rasterize(shapes, out_shape=shape,
+                             transform=window_transform(w, stack.transform), fill=0,
+                             dtype="uint8").astype(bool)
+        get = polygon
+    elif radius_m is not None:
+        if centre is None:
+            c = builtup_centroids(stack, [t0]).iloc[0]
+            centre = (float(c["x"]), float(c["y"]))
+        frame = _Frame(stack)
+
+        def disc(window):
+            xs, ys = _cell_xy(stack, window)
+            dist, _ = frame.distance_bearing(centre[0], centre[1], xs[None, :], ys[:, None])
+            return dist <= radius_m
+        get = disc
+    else:
+        built, _ = _built_layers(stack, None, [t0])
+        return _slice(_dilate(ndimage.binary_fill_holes(largest_patch(built[t0])), dilate_m,
+                              stack))
+    if dilate_m:
+        return _slice(_dilate(get(None), dilate_m, stack))
+    return get
+
+
 def core_mask(stack, t0: int, *, core=None, radius_m: float | None = None,
-              centre: tuple[float, float] | None = None, dilate_m: float | None = None
-              ) -> np.ndarray:
-    """Return the urban core at ``t0`` as a boolean array over the whole grid.
+              centre: tuple[float, float] | None = None, dilate_m: float | None = None,
+              window=None) -> np.ndarray:
+    """Return the urban core at ``t0`` as a boolean array over the grid (or a window).
 
     Three definitions, in order of precedence:
 
@@ -726,40 +788,16 @@ def core_mask(stack, t0: int, *, core=None, radius_m: float | None = None,
 
     ``dilate_m`` widens the result by that distance (the buffer rule of
     :func:`gisfix.lei.buffer_offsets`, with each row's geodesic cell size on a geographic
-    grid).
+    grid).  With ``window`` only that window's cells are returned; polygon and radius
+    cores are then computed for the window alone, while the default core and a dilation
+    need the whole grid.
     """
-    from scipy import ndimage
-
-    t0 = int(t0)
-    stack.epoch_index(t0)
-    if core is not None:
-        import geopandas as gpd
-        from rasterio.features import rasterize
-
-        if isinstance(core, gpd.GeoDataFrame | gpd.GeoSeries):
-            if core.crs is None:
-                raise DataError("the core polygon has no CRS; set one (gdf.set_crs(...))")
-            geoms = list(core.to_crs(stack.crs).geometry)
-        else:
-            geoms = [core]  # a bare geometry is taken to be in the raster CRS
-        mask = rasterize([(g, 1) for g in geoms if g is not None and not g.is_empty],
-                         out_shape=stack.shape, transform=stack.transform, fill=0,
-                         dtype="uint8").astype(bool)
-    elif radius_m is not None:
-        if centre is None:
-            c = builtup_centroids(stack, [t0]).iloc[0]
-            centre = (float(c["x"]), float(c["y"]))
-        xs, ys = _cell_xy(stack, None)
-        dist, _ = _Frame(stack).distance_bearing(centre[0], centre[1], xs[None, :],
-                                                 ys[:, None])
-        mask = dist <= radius_m
-    else:
-        built, _ = _built_layers(stack, None, [t0])
-        mask = ndimage.binary_fill_holes(largest_patch(built[t0]))
-    return _dilate(mask, dilate_m, stack)
+    return _core_source(stack, t0, core=core, radius_m=radius_m, centre=centre,
+                        dilate_m=dilate_m)(window)
 
 
-def core_periphery(stack, t0: int, t1: int, **core_options) -> pd.Series:
+def core_periphery(stack, t0: int, t1: int, *, max_cells: int | None = None,
+                   **core_options) -> pd.Series:
     r"""Share of the new built-up land of t0 -> t1 that lands inside the t0 urban core.
 
     .. math::
@@ -778,6 +816,9 @@ def core_periphery(stack, t0: int, t1: int, **core_options) -> pd.Series:
         The built-up stack.
     t0, t1 : int
         The period.
+    max_cells : int, optional
+        Cells per row strip: with a polygon or radius core (not dilated) memory is bounded
+        by the strip; the default core is labelled on the whole grid.
     **core_options
         Passed to :func:`core_mask` (``core=``, ``radius_m=``, ``centre=``, ``dilate_m=``).
 
@@ -787,22 +828,26 @@ def core_periphery(stack, t0: int, t1: int, **core_options) -> pd.Series:
         ``core_km2``, ``new_km2``, ``new_core_km2``, ``new_periphery_km2``,
         ``core_share_new`` (*c*), ``core_share_available``, ``core_ratio`` (:math:`\rho`).
     """
+    from gisfix.stack import DEFAULT_WINDOW_CELLS
+
     t0, t1 = int(t0), int(t1)
     if stack.epoch_index(t1) <= stack.epoch_index(t0):
         raise DataError(f"t1 must be after t0; got t0={t0}, t1={t1}")
-    core = core_mask(stack, t0, **core_options)
-    built, valid = _built_layers(stack, None, [t0, t1])
-    area = np.broadcast_to(stack.row_cell_areas()[:, None] / 1e6, valid.shape)
-    new = built[t1] & ~built[t0] & valid
-    avail = valid & ~built[t0]
-    n_core = float(area[new & core].sum())
-    n_all = float(area[new].sum())
-    v_core = float(area[avail & core].sum())
-    v_all = float(area[avail].sum())
+    core_of = _core_source(stack, t0, **core_options)
+    sums = np.zeros(5)  # new, new in core, available, available in core, core observed
+    for win in stack.windows(max_cells or DEFAULT_WINDOW_CELLS):
+        core = core_of(win)
+        built, valid = _built_layers(stack, win, [t0, t1])
+        area = stack.row_cell_areas(win) / 1e6
+        new = built[t1] & ~built[t0] & valid
+        avail = valid & ~built[t0]
+        for k, m in enumerate((new, new & core, avail, avail & core, core & valid)):
+            sums[k] += float(m.sum(axis=1) @ area)
+    n_all, n_core, v_all, v_core, core_km2 = sums
     c = n_core / n_all if n_all > 0 else np.nan
     a = v_core / v_all if v_all > 0 else np.nan
     return pd.Series({
-        "core_km2": float(area[core & valid].sum()), "new_km2": n_all,
+        "core_km2": core_km2, "new_km2": n_all,
         "new_core_km2": n_core, "new_periphery_km2": n_all - n_core, "core_share_new": c,
         "core_share_available": a, "core_ratio": c / a if a and a > 0 else np.nan,
     })

@@ -13,6 +13,7 @@ import pytest
 import rasterio
 import shapely
 from rasterio.transform import from_origin
+from rasterio.windows import Window
 
 from gisfix import diffusion as d
 from gisfix.errors import DataError
@@ -228,6 +229,14 @@ def test_core_periphery_by_hand(tmp_path):
     half = gpd.GeoSeries([shapely.box(X0 + 600, Y0 - 1200, X0 + 1200, Y0)], crs="EPSG:3035")
     cp = d.core_periphery(stack, 2000, 2010, core=half.to_crs("EPSG:4326"))
     assert cp["core_share_new"] == pytest.approx(0.75)
+    # row strips of one row give the same answer for every core definition
+    for opts in ({}, {"dilate_m": 100}, {"radius_m": 250, "centre": centre_of(3, 3)},
+                 {"core": half.to_crs("EPSG:4326")}):
+        whole = d.core_periphery(stack, 2000, 2010, **opts)
+        strips = d.core_periphery(stack, 2000, 2010, max_cells=12, **opts)
+        assert strips.to_numpy() == pytest.approx(whole.to_numpy(), rel=1e-12, nan_ok=True)
+    assert d.core_mask(stack, 2000, core=half, window=Window(0, 2, 12, 3)).tolist() == \
+        d.core_mask(stack, 2000, core=half)[2:5].tolist()
     series = d.core_periphery_series(stack)
     assert series[["t0", "t1", "core_share_new"]].values.tolist() == [[2000, 2010, 0.25]]
     with pytest.raises(DataError, match="after"):
