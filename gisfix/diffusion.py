@@ -114,6 +114,15 @@ def expansion_series(table: pd.DataFrame, epochs: Sequence[int] | None = None,
                      land_km2: pd.Series | None = None) -> pd.DataFrame:
     """Return :func:`expansion` for each pair of consecutive epochs, stacked.
 
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Long built-up table (``unit_id``, ``epoch``, ``builtup_km2``, ``valid_km2``).
+    epochs : list of int, optional
+        Epochs delimiting the periods (default: all of the table's).
+    land_km2 : pandas.Series, optional
+        Land area per unit id, as :func:`expansion`.
+
     Returns
     -------
     pandas.DataFrame
@@ -486,7 +495,16 @@ def _sde_from_moments(mom, sqrt2=True) -> dict:
 
 
 def sde_table(moments: np.ndarray, frame, sqrt2: bool = True) -> pd.DataFrame:
-    """Ellipse parameters of rows of moments (:func:`window_moments`), centres in the CRS.
+    r"""Ellipse parameters of rows of moments (:func:`window_moments`), centres in the CRS.
+
+    Parameters
+    ----------
+    moments : numpy.ndarray, shape (k, 6)
+        Moments in the metric frame.
+    frame : object
+        The metric frame the moments were taken in (maps centres back to the CRS).
+    sqrt2 : bool
+        The :math:`\sqrt 2` convention of :func:`sde_from_points`.
 
     Returns
     -------
@@ -510,6 +528,16 @@ def ellipse_polygons(table: pd.DataFrame, stack, n: int = 72):
 
     The outline is traced in the metric frame (``n`` vertices) and mapped back to the
     raster CRS, so on a geographic grid it is the ellipse of the true surface.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Rows with ``x``, ``y`` (raster CRS), ``sigma_major_m``, ``sigma_minor_m``,
+        ``rotation_deg``.
+    stack : gisfix.stack.BuiltupStack
+        The grid the ellipses were measured on (its CRS and metric frame).
+    n : int
+        Vertices of each outline.
 
     Returns
     -------
@@ -554,6 +582,17 @@ def standard_deviational_ellipse(stack, epochs: Sequence[int] | None = None, *,
     equal-area, so the moments are those of the true surface (within a city-sized grid the
     remaining distortion of distances off the central meridian is negligible: the shear
     term is of the order of :math:`(\Delta\lambda \sin\phi)^2`).
+
+    Parameters
+    ----------
+    stack : gisfix.stack.BuiltupStack
+        A projected or geographic stack.
+    epochs : list of int, optional
+        Default: all of the stack's.
+    sqrt2 : bool
+        The :math:`\sqrt 2` convention of :func:`sde_from_points`.
+    max_cells : int, optional
+        Window size of the pass.
 
     Returns
     -------
@@ -661,7 +700,15 @@ def directional_growth(stack, t0: int, t1: int, *, centre: tuple[float, float] |
 
 # -- urban core and core-periphery balance --------------------------------------------------
 def largest_patch(built: np.ndarray, connectivity: int = 8) -> np.ndarray:
-    """Return the largest connected patch of ``built`` (by cells) as a boolean array."""
+    """Return the largest connected patch of ``built`` (by cells) as a boolean array.
+
+    Parameters
+    ----------
+    built : numpy.ndarray of bool
+        Built cells.
+    connectivity : {8, 4}
+        Patch connectivity.
+    """
     from scipy import ndimage
 
     structure = np.ones((3, 3), bool) if connectivity == 8 else None
@@ -791,6 +838,27 @@ def core_mask(stack, t0: int, *, core=None, radius_m: float | None = None,
     grid).  With ``window`` only that window's cells are returned; polygon and radius
     cores are then computed for the window alone, while the default core and a dilation
     need the whole grid.
+
+    Parameters
+    ----------
+    stack : gisfix.stack.BuiltupStack
+        The built-up stack (projected or geographic).
+    t0 : int
+        The epoch of the core.
+    core : shapely geometry, GeoSeries or GeoDataFrame, optional
+        Definition 1.
+    radius_m : float, optional
+        Definition 2: the radius in metres.
+    centre : (x, y), optional
+        Centre of definition 2, in the raster CRS.
+    dilate_m : float, optional
+        Widen the core by this many metres.
+    window : rasterio.windows.Window, optional
+        Return only this window's cells.
+
+    Returns
+    -------
+    numpy.ndarray of bool
     """
     return _core_source(stack, t0, core=core, radius_m=radius_m, centre=centre,
                         dilate_m=dilate_m)(window)
@@ -859,6 +927,15 @@ def core_periphery_series(stack, epochs: Sequence[int] | None = None, **core_opt
 
     The core is redrawn at the start of every period (the urban core of its t0).
 
+    Parameters
+    ----------
+    stack : gisfix.stack.BuiltupStack
+        The built-up stack.
+    epochs : list of int, optional
+        Epochs delimiting the periods (default: all of the stack's).
+    **core_options
+        As :func:`core_periphery`.
+
     Returns
     -------
     pandas.DataFrame
@@ -882,6 +959,15 @@ def largest_patch_share(stack, epochs: Sequence[int] | None = None,
     A within-city concentration measure (the largest-patch index of landscape ecology,
     McGarigal & Marks 1995, taken relative to the built-up area rather than the
     landscape): rising when growth joins the main urban mass, falling when it scatters.
+
+    Parameters
+    ----------
+    stack : gisfix.stack.BuiltupStack
+        The built-up stack (areas are true cell areas).
+    epochs : list of int, optional
+        Default: all of the stack's.
+    connectivity : {8, 4}
+        Patch connectivity.
     """
     eps = _epochs(stack, epochs)
     built, _ = _built_layers(stack, None, eps)

@@ -531,6 +531,23 @@ def extent_agreement(ours, reference, within=None) -> dict:
     that intersect one of ours).  The reference is reprojected to ``ours``' CRS.  With
     ``within`` (a GeoDataFrame, e.g. the raster's area of interest) both layers are clipped
     to it first, so that extents beyond the raster do not count as misses.
+
+    .. math::
+        \mathrm{IoU} = \frac{|A \cap B|}{|A \cup B|},\quad
+        \mathrm{precision} = \frac{|A \cap B|}{|A|},\quad
+        \mathrm{recall} = \frac{|A \cap B|}{|B|}
+
+    (the Jaccard index, Jaccard 1912, and the precision / recall of information
+    retrieval), with areas in the CRS of ``ours``.
+
+    Parameters
+    ----------
+    ours : geopandas.GeoDataFrame
+        Our extents (A).
+    reference : geopandas.GeoDataFrame
+        The reference extents (B), reprojected to ``ours``' CRS.
+    within : geopandas.GeoDataFrame, optional
+        Clip both to this area first.
     """
     import shapely
 

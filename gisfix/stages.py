@@ -364,6 +364,17 @@ def city_stages(stack, epochs: Sequence[int] | None = None, *, rules: StageRules
     """Measure the evidence and label every period.
 
     :func:`stage_evidence` then :func:`classify_stages`; keyword options go to the former.
+
+    Parameters
+    ----------
+    stack : gisfix.stack.BuiltupStack
+        The city's built-up stack.
+    epochs : list of int, optional
+        Epochs delimiting the periods (default: all).
+    rules : StageRules, optional
+        Thresholds.
+    **evidence_options
+        Passed to :func:`stage_evidence`.
     """
     return classify_stages(stage_evidence(stack, epochs, **evidence_options), rules)
 
