@@ -434,8 +434,9 @@ def test_cli_stages(tmp_path, run_cli):
     assert len(st) == 5 and st.crs is not None
     assert set(st.columns) >= {"city_id", "t0", "t1", "stage", "stage_name", "rule", "cagr"}
     assert read_provenance(out)["command"] == "gisfix stages"
-    # one period only
-    r = run_cli("stages", *args, "--from", 2010, "--to", 2020, "-o", tmp_path / "one.gpkg")
+    # one period only, centre rules
+    r = run_cli("stages", *args, "--from", 2010, "--to", 2020, "--kind", "centre",
+                "-o", tmp_path / "one.gpkg")
     assert r.exit_code == 0, r.output
     assert gpd.read_file(tmp_path / "one.gpkg", layer="stages")["t0"].unique().tolist() == [
         2010]

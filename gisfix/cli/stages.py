@@ -41,6 +41,10 @@ STAGE_COLOURS = {"agglomeration": "215,48,39", "optimal agglomeration": "252,141
 @layer_option
 @crs_option
 @make_valid_option
+@click.option("--kind", type=click.Choice(["cluster", "centre"]), default="cluster",
+              show_default=True,
+              help="Urban extents: DEGURBA-style cluster (8-connected) or centre (4-connected, "
+                   "gaps filled, edges smoothed) rules.")
 @click.option("--block", type=int, default=10, show_default=True,
               help="Urban extents: aggregate block x block cells first (10: 100 m -> 1 km).")
 @click.option("--threshold", type=float, default=0.5, show_default=True,
@@ -54,8 +58,8 @@ STAGE_COLOURS = {"agglomeration": "215,48,39", "optimal agglomeration": "252,141
 @output_option
 @overwrite_option
 def stages(rasters, encoding, fraction_units, epochs, t0, t1, by, boundaries, id_col, layer,
-           crs, make_valid, block, threshold, min_area_km2, buffer_m, connectivity, output,
-           overwrite):
+           crs, make_valid, kind, block, threshold, min_area_km2, buffer_m, connectivity,
+           output, overwrite):
     """Track urban extents through the epochs (births, growth, coalescences) and label
     every city (--by extents) or unit (--by units) and period with a stage of the
     agglomeration-diffusion model, with the evidence of each label; write one GeoPackage
@@ -79,7 +83,8 @@ def stages(rasters, encoding, fraction_units, epochs, t0, t1, by, boundaries, id
         raise click.UsageError(f"--to must be after --from; got from {t0} to {t1}")
     period = None if t0 is None else [t0, t1]
     stack = open_stack_from_options(rasters, encoding, epochs, fraction_units)
-    options = {"block": block, "threshold": threshold, "min_area_km2": min_area_km2}
+    options = {"kind": kind, "block": block, "threshold": threshold,
+               "min_area_km2": min_area_km2}
     conn = int(connectivity)
     with stack:
         if by == "units":
@@ -100,7 +105,8 @@ def stages(rasters, encoding, fraction_units, epochs, t0, t1, by, boundaries, id
     prov = provenance(
         inputs={"rasters": list(rasters), "boundaries": boundaries},
         parameters={"encoding": encoding, "epochs": epochs, "from": t0, "to": t1, "by": by,
-                    "id": id_col, "layer": layer, "block": block, "threshold": threshold,
+                    "id": id_col, "layer": layer, "kind": kind, "block": block,
+                    "threshold": threshold,
                     "min_area_km2": min_area_km2, "buffer_m": buffer_m, "connectivity": conn,
                     "rules": _rules()},
         command="gisfix stages")
