@@ -60,6 +60,8 @@ _EXPORTS = {
     "landscape_metrics": "gisfix.landscape",
     "urban_extents": "gisfix.extents",
     "extent_agreement": "gisfix.extents",
+    "track_extents": "gisfix.extents",
+    "ExtentTracks": "gisfix.extents",
     # diffusion
     "landscape_expansion_index": "gisfix.lei",
     "lei_by_unit": "gisfix.lei",
@@ -69,7 +71,9 @@ _EXPORTS = {
         "directional_growth", "core_periphery", "core_periphery_series",
         "largest_patch_share")},
     **{name: "gisfix.stages" for name in (
-        "city_stages", "stage_evidence", "classify_stages", "StageRules")},
+        "city_stages", "stage_evidence", "classify_stages", "StageRules",
+        "stages_by_extents", "stages_by_units", "StageResult", "regional_system",
+        "classify_region", "city_system", "polycentricity")},
     # land-use efficiency (SDG 11.3.1) and population
     **{name: "gisfix.efficiency" for name in (
         "population_by_unit", "population_from_columns", "land_per_capita",

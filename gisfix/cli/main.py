@@ -33,6 +33,8 @@ VERBS = {
                       "Agglomeration and urban-form measures by unit."),
     "run": ("gisfix.cli.run", "run",
             "Run the main job on a project file: every measure before and after each edit."),
+    "stages": ("gisfix.cli.stages", "stages",
+               "Stage of every tracked city (or unit) and period, with its evidence."),
 }
 
 
