@@ -41,7 +41,7 @@ def main():
     from inequality.gini import Gini_Spatial
     from libpysal.graph import Graph
 
-    from gisfix.inequality.spatial import contiguity_graph, spatial_gini
+    from gisfix.spatial import make_graph, spatial_gini
 
     df = pyogrio.read_dataframe(GPKG, layer="county")
     df = df[df["POPU"].notna()].reset_index(drop=True)  # positional ids 0..n-1 for PySAL
@@ -50,7 +50,7 @@ def main():
     graph = Graph.build_contiguity(df, rook=False)
     t_graph = time.perf_counter() - t
     t = time.perf_counter()
-    ours_graph = contiguity_graph(df, rook=False)
+    ours_graph = make_graph(df, "queen", libpysal=True)
     t_ours_graph = time.perf_counter() - t
     same = ours_graph.adjacency.sort_index().equals(graph.adjacency.sort_index())
     w = graph.to_W()

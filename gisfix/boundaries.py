@@ -18,7 +18,7 @@ import pandas as pd
 import shapely
 
 from gisfix.crs import check_coordinates, resolve_crs, to_crs_checked, true_areas
-from gisfix.errors import GeometryError, GisfixError, IdError, InputFileError
+from gisfix.errors import DataError, GeometryError, GisfixError, IdError, InputFileError
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +35,19 @@ def _show(ids) -> str:
     return ", ".join(ids[:MAX_IDS_SHOWN]) + more
 
 
-def normalise_ids(values: pd.Series) -> pd.Series:
-    """Return ids as strings; integral floats (``1.0``, as shapefiles give) become ``"1"``."""
+def normalize_ids(values: pd.Series) -> pd.Series:
+    """Return ids as strings; integral floats (``1.0``, as shapefiles give) become ``"1"``.
+
+    Parameters
+    ----------
+    values : Series
+        Raw id values.
+
+    Returns
+    -------
+    Series
+        Text ids (None where missing), indexed like ``values``.
+    """
     if pd.api.types.is_float_dtype(values):
         finite = values.dropna()
         if (finite == np.floor(finite)).all():
@@ -179,7 +190,7 @@ def _polygonal_part(g):
     return polys[0] if len(polys) == 1 else shapely.MultiPolygon(polys)
 
 
-def read_boundaries(path: str | os.PathLike, id: str, *, layer: str | None = None,  # noqa: A002
+def read_boundaries(path: str | os.PathLike, id_col: str, *, layer: str | None = None,
                     crs=None, make_valid: bool = False, drop_empty: bool = False,
                     encoding: str | None = None, fix_text: bool = False,
                     to_crs=None) -> gpd.GeoDataFrame:
@@ -190,7 +201,7 @@ def read_boundaries(path: str | os.PathLike, id: str, *, layer: str | None = Non
     path : path-like
         Any vector file GDAL reads: GeoPackage, Shapefile, GeoJSON, TopoJSON, FlatGeobuf,
         GeoParquet (``.parquet``/``.geoparquet``).
-    id : str
+    id_col : str
         Column holding the unit id. Ids become strings (``1.0`` -> ``"1"``) and the index.
     layer : str, optional
         Layer name for multi-layer sources; required when the file has several layers.
@@ -221,7 +232,7 @@ def read_boundaries(path: str | os.PathLike, id: str, *, layer: str | None = Non
     Examples
     --------
     >>> from gisfix import datasets, read_boundaries
-    >>> gdf = read_boundaries(datasets.get_path("swiss-2018"), id="id",
+    >>> gdf = read_boundaries(datasets.get_path("swiss-2018"), id_col="id",
     ...                       layer="municipalities_2018")
     >>> len(gdf), gdf.crs.to_epsg()
     (2225, 2056)
@@ -268,9 +279,9 @@ def read_boundaries(path: str | os.PathLike, id: str, *, layer: str | None = Non
         except Exception as exc:
             raise InputFileError(f"cannot read {p}: {exc}") from None
     what = p.name
-    if id not in gdf.columns:
+    if id_col not in gdf.columns:
         raise IdError(
-            f"{what} has no column {id!r}; its columns are: "
+            f"{what} has no column {id_col!r}; its columns are: "
             + ", ".join(c for c in gdf.columns if c != gdf.geometry.name)
         )
     if gdf.crs is None:
@@ -284,9 +295,9 @@ def read_boundaries(path: str | os.PathLike, id: str, *, layer: str | None = Non
 
     if len(gdf):
         check_coordinates(gdf.total_bounds, gdf.crs, what=what)
-    ids = normalise_ids(gdf[id])
-    check_ids(ids, what=what, column=id)
-    gdf = gdf.drop(columns=[id]).set_index(pd.Index(ids.to_numpy(), name=id))
+    ids = normalize_ids(gdf[id_col])
+    check_ids(ids, what=what, column=id_col)
+    gdf = gdf.drop(columns=[id_col]).set_index(pd.Index(ids.to_numpy(), name=id_col))
 
     text_cols = [c for c in gdf.columns if c != gdf.geometry.name
                  and (gdf[c].dtype == object or pd.api.types.is_string_dtype(gdf[c]))]
@@ -306,7 +317,8 @@ def read_boundaries(path: str | os.PathLike, id: str, *, layer: str | None = Non
     gdf, report = check_polygons(gdf, make_valid=make_valid, drop_empty=drop_empty, what=what)
     if to_crs is not None:
         gdf = to_crs_checked(gdf, to_crs, what=what)
-    gdf.attrs["gisfix"] = {"source": str(p.resolve()), "layer": layer, "id": id, **report}
+    gdf.attrs["gisfix"] = {"source": str(p.resolve()), "layer": layer, "id_col": id_col,
+                          **report}
     return gdf
 
 
@@ -319,11 +331,24 @@ def _read_geoparquet(p: Path) -> gpd.GeoDataFrame:
 
 
 def describe_boundaries(path: str | os.PathLike, *, layer: str | None = None,
-                        id: str | None = None) -> dict:  # noqa: A002
+                        id_col: str | None = None) -> dict:
     """Return facts about a boundary file without failing on its defects (for ``gisfix info``).
 
-    Counts invalid, empty and non-polygon geometries and, with ``id``, missing and
+    Counts invalid, empty and non-polygon geometries and, with ``id_col``, missing and
     duplicate ids, instead of raising.
+
+    Parameters
+    ----------
+    path : path-like
+        A vector file.
+    layer : str, optional
+        The layer (default: the first).
+    id_col : str, optional
+        The id column to check.
+
+    Returns
+    -------
+    dict
     """
     import pyogrio
 
@@ -365,11 +390,81 @@ def describe_boundaries(path: str | os.PathLike, *, layer: str | None = None,
             or pd.api.types.is_string_dtype(gdf[c])]
     facts["mis_decoded_text_columns"] = [
         c for c in text if gdf[c].astype(str).str.contains(_MOJIBAKE, regex=True).any()]
-    if id is not None:
-        if id not in gdf.columns:
-            raise IdError(f"{p.name} has no column {id!r}; columns: {', '.join(facts['columns'])}")
-        ids = normalise_ids(gdf[id])
-        facts["id"] = id
+    if id_col is not None:
+        if id_col not in gdf.columns:
+            raise IdError(f"{p.name} has no column {id_col!r}; columns: "
+                          f"{', '.join(facts['columns'])}")
+        ids = normalize_ids(gdf[id_col])
+        facts["id"] = id_col
         facts["missing_ids"] = int(ids.isna().sum())
         facts["duplicate_ids"] = int(ids.duplicated(keep=False).sum())
     return facts
+
+
+def restore_empty(frame: gpd.GeoDataFrame, id_col: str | None = None) -> gpd.GeoDataFrame:
+    """Put the units :func:`read_boundaries` dropped as empty back, as empty polygons.
+
+    The one restoration of empty units of gisfix (the vintage diff and ``gisfix diff`` keep
+    them as empty rows that are not compared).  It uses the ids the reader recorded in
+    ``frame.attrs["gisfix"]["dropped_empty_ids"]``; the source file is never re-opened.
+
+    Parameters
+    ----------
+    frame : GeoDataFrame
+        Units read with ``drop_empty=True``.
+    id_col : str, optional
+        Also fill this column with the restored ids (when the ids are a column too).
+
+    Returns
+    -------
+    GeoDataFrame
+        ``frame`` followed by one empty polygon per dropped unit (``frame`` itself when no
+        unit was dropped).
+
+    Raises
+    ------
+    DataError
+        When the frame says units were dropped but not which ones (a frame not made by
+        :func:`read_boundaries`): re-read it with ``drop_empty=True``.
+    """
+    missing = dropped_empty_ids(frame, id_col)
+    if not missing:
+        return frame
+    extra = {id_col: missing} if id_col is not None else {}
+    empty = gpd.GeoDataFrame(extra, index=pd.Index(missing, name=frame.index.name),
+                             crs=frame.crs, geometry=[shapely.Polygon()] * len(missing))
+    if frame.geometry.name != "geometry":
+        empty = empty.rename_geometry(frame.geometry.name)
+    return pd.concat([frame, empty])
+
+
+def dropped_empty_ids(frame: gpd.GeoDataFrame, id_col: str | None = None) -> list[str]:
+    """Return the ids of units that :func:`read_boundaries` dropped as empty.
+
+    Parameters
+    ----------
+    frame : GeoDataFrame
+        Units read with ``drop_empty=True`` (the ids are in ``frame.attrs["gisfix"]``).
+    id_col : str, optional
+        The column of ids when they are not the index.
+
+    Returns
+    -------
+    list of str
+        Dropped ids not present in ``frame`` (``[]`` for frames without a read record).
+
+    Raises
+    ------
+    DataError
+        When the record counts dropped units but does not name them.
+    """
+    meta = frame.attrs.get("gisfix") or {}
+    if not meta.get("dropped_empty"):
+        return []
+    ids = meta.get("dropped_empty_ids")
+    if ids is None:
+        raise DataError(f"the units record {meta['dropped_empty']} units dropped as empty but "
+                        "not their ids (attrs['gisfix']['dropped_empty_ids']); re-read the file "
+                        "with gisfix.read_boundaries(..., drop_empty=True)")
+    present = {str(k) for k in (frame[id_col] if id_col is not None else frame.index)}
+    return [str(k) for k in ids if str(k) not in present]

@@ -88,4 +88,4 @@ def load(name: str, **kwargs):
     from gisfix.boundaries import read_boundaries
 
     d = get(name)
-    return read_boundaries(get_path(name), id=d.id, layer=d.layer, **kwargs)
+    return read_boundaries(get_path(name), d.id, layer=d.layer, **kwargs)

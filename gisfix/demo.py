@@ -134,11 +134,11 @@ def mexico(out: Path, overwrite: bool) -> dict:
     from gisfix.inequality import (
         beta_convergence,
         sigma_convergence,
-        spatial_gini,
         summarize,
         theil_decomposition,
     )
     from gisfix.io import provenance, write_json
+    from gisfix.spatial import spatial_gini
 
     path = libpysal.examples.get_path("mexicojoin.shp")
     gdf = gpd.read_file(path).set_crs("EPSG:4326", allow_override=True).set_index("CODE")
@@ -249,8 +249,8 @@ def _report(out: Path, results: dict, overwrite: bool) -> None:
         markdown_table(comp),
         "",
         "Open `swiss_2018_2024.gpkg` in QGIS: layer `municipalities_edited` is styled by "
-        "status; `lineage` is the crosswalk from 2018 to 2024 ids (harmonise a panel with "
-        "`gisfix.harmonise`). The scenario is `swiss_2018_2024_scenario.toml`.", "",
+        "status; `lineage` is the crosswalk from 2018 to 2024 ids (harmonize a panel with "
+        "`gisfix.harmonize`). The scenario is `swiss_2018_2024_scenario.toml`.", "",
         "## 2. Virginia independent-city reversions", "",
         f"The three real mergers applied to the {va['units_before']} pre-1995 units give "
         f"{va['units_after']}; IoU of each merged county with its 2017 polygon: "

@@ -36,6 +36,10 @@ class DataError(GisfixError, ValueError):
     """Values a measure cannot use: NaN, non-positive values, too few units, bad weights."""
 
 
+class IdMismatchError(IdError, DataError):
+    """Ids of two inputs that should describe the same units do not match (values vs graph)."""
+
+
 class EditError(GisfixError, ValueError):
     """A boundary edit that cannot be applied as given; the input is left untouched."""
 
@@ -55,6 +59,7 @@ __all__ = [
     "GeometryError",
     "GisfixError",
     "IdError",
+    "IdMismatchError",
     "InputFileError",
     "OutputExistsError",
     "RasterError",

@@ -91,9 +91,9 @@ def run_pipeline(units, stack, output, *, population: str | None = None,
         Headline numbers (also in the report).
     """
     from gisfix import styles
-    from gisfix.agglomeration import agglomeration_measures
     from gisfix.diffusion import expansion_series
     from gisfix.io import provenance, write_layers
+    from gisfix.workflows.measures import agglomeration_measures
     from gisfix.zonal import builtup_by_unit, to_wide
 
     if len(stack.epochs) < 2:

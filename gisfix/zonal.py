@@ -634,7 +634,7 @@ def builtup_by_unit(boundaries, stack, method: str = "exact", *, max_cells: int 
     Examples
     --------
     >>> from gisfix import open_builtup, read_boundaries  # doctest: +SKIP
-    >>> units = read_boundaries("counties.gpkg", id="fips")  # doctest: +SKIP
+    >>> units = read_boundaries("counties.gpkg", "fips")  # doctest: +SKIP
     >>> stack = open_builtup("ghsl_year_built.tif", "year-built")  # doctest: +SKIP
     >>> builtup_by_unit(units, stack).head(2)  # doctest: +SKIP
     """

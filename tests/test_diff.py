@@ -364,8 +364,8 @@ def test_wuhu_recodes_and_merge(shared):
     from gisfix import read_boundaries
 
     folder = shared("china_wuhu_adjustment")
-    old = read_boundaries(folder / "wuhu_before_made_valid.geojson", id="adcode")
-    new = read_boundaries(folder / "wuhu_after.geojson", id="adcode")
+    old = read_boundaries(folder / "wuhu_before_made_valid.geojson", id_col="adcode")
+    new = read_boundaries(folder / "wuhu_after.geojson", id_col="adcode")
     res = diff(old, new, name="name")
     recodes = sorted((e["unit"], e["new_id"]) for e in ops(res, "recode") if "new_id" in e)
     assert recodes == [("340221", "340210"), ("340222", "340212"), ("340225", "340281")]
@@ -382,8 +382,8 @@ def test_swiss_2010_2026_noise_and_explanations(shared):
     from gisfix import read_boundaries
 
     folder = shared("swiss_municipalities")
-    old = read_boundaries(folder / "2010" / "municipalities.shp", id="id")
-    new = read_boundaries(folder / "2026" / "municipalities.shp", id="id")
+    old = read_boundaries(folder / "2010" / "municipalities.shp", id_col="id")
+    new = read_boundaries(folder / "2026" / "municipalities.shp", id_col="id")
     res = diff(old, new)
     rep = res.report
     assert rep["old_crs"] == "EPSG:21781" and rep["new_crs"] == "EPSG:2056"

@@ -1,4 +1,4 @@
-"""Tests of gisfix.inequality and gisfix.inequality.spatial against independent oracles.
+"""Tests of gisfix.inequality and gisfix.spatial.gini against independent oracles.
 
 Oracles: PySAL ``inequality`` run in the test on libpysal's ``mexico`` data and the numbers
 published in its documentation (Rey and Sastre-Gutierrez 2010 data); statsmodels for the
@@ -19,13 +19,14 @@ from hypothesis import strategies as st
 
 from gisfix import inequality as ineq
 from gisfix.errors import DataError
-from gisfix.inequality.spatial import (
-    _neighbour_sums,
-    _pairs,
-    contiguity_graph,
-    make_graph,
-    spatial_gini,
-)
+from gisfix.spatial import make_graph, spatial_gini
+from gisfix.spatial.gini import _neighbour_sums, _pairs
+
+
+def contiguity_graph(gdf, rook=False):
+    """The libpysal Graph of gisfix's contiguity builder."""
+    return make_graph(gdf, "rook" if rook else "queen", libpysal=True)
+
 
 #: agreement with a peer library computing the same formula (floating-point summation order)
 PEER_REL = 1e-12

@@ -34,7 +34,7 @@ def dc_run(tmp_path_factory):
 
 def test_layers_equal_the_api(dc_run):
     folder, out = dc_run
-    units = gisfix.read_boundaries(folder / "counties_2017_census.gpkg", id="fips")
+    units = gisfix.read_boundaries(folder / "counties_2017_census.gpkg", id_col="fips")
     stack = gisfix.open_builtup(folder / "ghsl_year_built_100m_mollweide.tif", "year-built")
     table = gisfix.builtup_by_unit(units, stack)
     got = pyogrio.read_dataframe(out / "results.gpkg", layer="builtup")

@@ -60,7 +60,7 @@ def inequality(table, value_col, weight_col, group_col, id_col, layer, crs, spat
 
     out = check_output(output, overwrite, (".json",))
     if spatial_gini:
-        from gisfix.graphs import parse_kind
+        from gisfix.spatial.graphs import parse_kind
 
         parse_kind(graph_kind)  # a bad --graph fails before reading the table
     path = require_file(table)
@@ -80,9 +80,9 @@ def inequality(table, value_col, weight_col, group_col, id_col, layer, crs, spat
         raise DataError(f"{path.name} has no column {', '.join(map(repr, missing))}; its "
                         f"columns are: {cols}")
     if id_col:
-        from gisfix.boundaries import check_ids, normalise_ids
+        from gisfix.boundaries import check_ids, normalize_ids
 
-        ids = normalise_ids(df[id_col])
+        ids = normalize_ids(df[id_col])
         check_ids(ids, what=path.name, column=id_col)
         df = df.set_index(ids.rename(id_col))
     dropped = []
@@ -103,7 +103,7 @@ def inequality(table, value_col, weight_col, group_col, id_col, layer, crs, spat
 
     result = summarize(values, weights, group_arg, allow_singletons=allow_singletons)
     if spatial_gini:
-        from gisfix.inequality.spatial import spatial_gini as run_spatial_gini
+        from gisfix.spatial.gini import spatial_gini as run_spatial_gini
 
         if seed is None and permutations:  # draw one and record it: the run stays repeatable
             import numpy as np

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gisfix.boundaries import check_ids, normalise_ids
+from gisfix.boundaries import check_ids, normalize_ids
 from gisfix.crs import resolve_crs
 from gisfix.edits import topology as topo
 from gisfix.edits.lineage import compose
@@ -74,9 +74,9 @@ def _prepare(units) -> gpd.GeoDataFrame:
     resolve_crs(units.crs, what="the units")
     index = pd.Series(units.index, dtype=object)
     if pd.api.types.infer_dtype(index, skipna=False) == "string":
-        ids = index.str.strip()  # what normalise_ids does to strings, vectorised
+        ids = index.str.strip()  # what normalize_ids does to strings, vectorised
     else:
-        ids = normalise_ids(index)
+        ids = normalize_ids(index)
     check_ids(ids, what="units", column=units.index.name or "index")
     bad = ~units.geometry.geom_type.isin(["Polygon", "MultiPolygon"])
     if bad.any():
@@ -95,7 +95,7 @@ def _subunits(subunits, crs):
     resolve_crs(subunits.crs, what="the sub-units")
     geo = subunits.geometry if isinstance(subunits, gpd.GeoDataFrame) else subunits
     geo = geo.to_crs(crs)
-    ids = normalise_ids(pd.Series(geo.index, dtype=object))
+    ids = normalize_ids(pd.Series(geo.index, dtype=object))
     check_ids(ids, what="sub-units", column=geo.index.name or "index")
     return pd.Series(geo.values, index=ids.tolist())
 

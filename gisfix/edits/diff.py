@@ -69,6 +69,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
+from gisfix.boundaries import restore_empty
 from gisfix.crs import crs_label, resolve_crs
 from gisfix.edits.topology import DEFAULT_SNAP_TOLERANCE_M
 from gisfix.errors import CRSError, DataError, GeometryError, IdError
@@ -214,49 +215,16 @@ def _prepare(frame: gpd.GeoDataFrame, what: str, id_col: str | None, checked=Non
     return (frame.loc[~empty] if empty.any() else frame), list(ids[empty])
 
 
-def dropped_empty_ids(frame: gpd.GeoDataFrame, id_col: str | None = None) -> list[str]:
-    """Return the ids of units that :func:`gisfix.read_boundaries` dropped as empty.
-
-    A frame read with ``drop_empty=True`` records its source, layer, id column and the
-    number of units dropped in ``frame.attrs["gisfix"]``; the ids present in the source
-    but not in the frame are those units.  Frames without that record give ``[]``.
-    """
-    meta = frame.attrs.get("gisfix") or {}
-    if not meta.get("dropped_empty"):
-        return []
-    if meta.get("dropped_empty_ids") is not None:
-        return [str(k) for k in meta["dropped_empty_ids"]]
-    source, column = meta.get("source"), meta.get("id")
-    if not source or not column:
-        return []
-    import pyogrio
-
-    from gisfix.boundaries import normalise_ids
-
-    try:
-        table = pyogrio.read_dataframe(source, layer=meta.get("layer"), columns=[column],
-                                       read_geometry=False)
-    except Exception:  # the source moved or changed since it was read: nothing to restore
-        return []
-    present = set(frame[id_col] if id_col is not None else frame.index)
-    return sorted(set(normalise_ids(table[column]).dropna()) - {str(k) for k in present})
-
-
 def _restore_dropped(frame, id_col):
     """Put the units dropped as empty back as empty rows (not compared), as the CLI does."""
     if not isinstance(frame, gpd.GeoDataFrame):
         return frame
-    missing = dropped_empty_ids(frame, id_col)
-    if not missing:
-        return frame
-    log.info("%d units were dropped as empty when read; kept as empty rows (not compared): "
-             "%s", len(missing), ", ".join(missing[:8]))
-    extra = {id_col: missing} if id_col is not None else {}
-    empty = gpd.GeoDataFrame(extra, index=missing, crs=frame.crs,
-                             geometry=[shapely.Polygon()] * len(missing))
-    if frame.geometry.name != "geometry":
-        empty = empty.rename_geometry(frame.geometry.name)
-    return pd.concat([frame, empty])
+    restored = restore_empty(frame, id_col)
+    if restored is not frame:
+        added = list(restored.index[len(frame):])
+        log.info("%d units were dropped as empty when read; kept as empty rows (not "
+                 "compared): %s", len(added), ", ".join(map(str, added[:8])))
+    return restored
 
 
 def _local_laea(frame: gpd.GeoDataFrame) -> str:
@@ -395,7 +363,7 @@ def diff(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, tolerance_m: float | N
         that :func:`gisfix.read_boundaries` dropped as empty (``drop_empty=True``,
         recorded in ``attrs["gisfix"]``) are restored as such empty units, as
         ``gisfix diff`` does, so they are not mistaken for disappearances (merges); see
-        :func:`dropped_empty_ids`.
+        :func:`gisfix.boundaries.dropped_empty_ids`.
     tolerance_m : float, optional
         The largest edge displacement (metres) between the two vintages' drawings of the
         same boundary that counts as generalisation noise.  A piece of an old unit lying
@@ -863,4 +831,4 @@ def _quantiles(values: pd.Series) -> dict:
     return {f"q{int(round(q * 100)):02d}": float(v) for q, v in zip(NOISE_QUANTILES, qs)}
 
 
-__all__ = ["DiffResult", "diff", "dropped_empty_ids", "overlap_pieces"]
+__all__ = ["DiffResult", "diff", "overlap_pieces"]

@@ -14,7 +14,7 @@ the geometry (:func:`gisfix.edits.realloc.refine_lineage`):
 
 with :math:`B` the built-up area (``weight_share``; equal to :math:`\alpha_{ij}` without
 a raster stack or where the unit holds no built-up area).  The shares of every input unit
-sum to 1, so extensive totals are conserved by :func:`harmonise`.
+sum to 1, so extensive totals are conserved by :func:`harmonize`.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def check_lineage(lineage: pd.DataFrame) -> None:
                         f"{', '.join(missing)} (use EditResult.lineage)")
 
 
-def harmonise(panel: pd.DataFrame, lineage: pd.DataFrame, extensive=(), intensive=(), *,
+def harmonize(panel: pd.DataFrame, lineage: pd.DataFrame, extensive=(), intensive=(), *,
               id_col: str | None = None, time_col: str | None = None,
               share: str = "weight_share", areas: pd.Series | None = None) -> pd.DataFrame:
     r"""Carry a panel observed on the old units onto the new units of a lineage crosswalk.
@@ -101,7 +101,7 @@ def harmonise(panel: pd.DataFrame, lineage: pd.DataFrame, extensive=(), intensiv
 
     .. math:: X_j = \sum_i \omega_{ij} X_i,
 
-    ratio columns ``rate=num/den`` are recomputed from the harmonised extensives, and plain
+    ratio columns ``rate=num/den`` are recomputed from the harmonized extensives, and plain
     intensive columns are averaged with weights :math:`\alpha_{ij} A_i` (``areas``).
 
     Parameters
@@ -147,7 +147,7 @@ def harmonise(panel: pd.DataFrame, lineage: pd.DataFrame, extensive=(), intensiv
     unknown = sorted(set(df.index) - known)
     if unknown:
         raise IdError(f"{len(unknown)} panel ids are not in the lineage's old_id "
-                      f"({', '.join(unknown[:8])}); harmonise from the vintage the edits "
+                      f"({', '.join(unknown[:8])}); harmonize from the vintage the edits "
                       "started from")
     for col in ext + plain:
         if col not in df.columns:

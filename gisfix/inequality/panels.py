@@ -238,7 +238,7 @@ def beta_convergence(wide_df: pd.DataFrame, start=None, end=None, *, graph=None,
         The initial and final periods (default: the first and last columns).
     graph : libpysal Graph or W, optional
         Neighbours of the units (ids matching ``wide_df.index``); see
-        :func:`gisfix.graphs.make_graph`.
+        :func:`gisfix.spatial.make_graph`.
     spatial : {"lag", "slx"}
         The spatial specification used with ``graph``.
     years : sequence, optional
@@ -279,9 +279,9 @@ def beta_convergence(wide_df: pd.DataFrame, start=None, end=None, *, graph=None,
         table, fit = _ols(g, np.column_stack([one, lx]), ["const", "log_initial"])
         used = None
     else:
-        from gisfix.graphs import row_standardised_matrix
+        from gisfix.spatial.graphs import row_standardized_matrix
 
-        W = row_standardised_matrix(graph, wide_df.index)
+        W = row_standardized_matrix(graph, wide_df.index)
         if spatial == "slx":
             table, fit = _ols(g, np.column_stack([one, lx, W @ lx]),
                               ["const", "log_initial", "w_log_initial"])
