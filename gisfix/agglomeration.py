@@ -117,7 +117,13 @@ def intensity(table: pd.DataFrame, units=None, *, population=None,
 
 
 def check_thresholds(thresholds: Sequence[float]) -> list[float]:
-    """Return the thresholds sorted, or raise :class:`DataError` unless all lie in (0, 1]."""
+    """Return the thresholds sorted, or raise :class:`DataError` unless all lie in (0, 1].
+
+    Parameters
+    ----------
+    thresholds : sequence of float
+        Built-up share thresholds.
+    """
     th = sorted(float(v) for v in thresholds)
     bad = [v for v in th if not 0 < v <= 1]
     if bad or not th:
@@ -160,6 +166,11 @@ def location_quotient(table: pd.DataFrame) -> pd.Series:
 
     (Isard 1960): above 1 a unit is more built-up than the whole study area.
 
+    Parameters
+    ----------
+    table : DataFrame
+        Long built-up table (:func:`gisfix.builtup_by_unit`).
+
     Returns
     -------
     Series
@@ -182,6 +193,13 @@ def hhi(values, *, normalized: bool = False) -> float:
 
     (Herfindahl 1950; Hirschman 1945).  :math:`1/n \le H \le 1`; :math:`H^*` in [0, 1].
 
+    Parameters
+    ----------
+    values : array-like
+        Sizes (>= 0, positive total).
+    normalized : bool
+        Return :math:`H^*` instead of :math:`H`.
+
     Examples
     --------
     >>> hhi([1, 1, 2])
@@ -203,6 +221,13 @@ def top_share(values, k: int = 1) -> float:
         T_k = \sum_{i \le k} x_{(i)} / \sum_i x_i
 
     with the values sorted decreasingly.
+
+    Parameters
+    ----------
+    values : array-like
+        Sizes (>= 0, positive total).
+    k : int
+        Number of largest values.
 
     Examples
     --------
@@ -279,6 +304,13 @@ def lorenz_by_epoch(table: pd.DataFrame, *, value: str = "builtup_km2") -> pd.Da
 
     Uses :func:`gisfix.inequality.lorenz`; columns ``epoch``, ``population_share``
     (cumulative share of units) and ``value_share`` (cumulative share of ``value``).
+
+    Parameters
+    ----------
+    table : DataFrame
+        Long table with an ``epoch`` column.
+    value : str
+        The column to measure (default ``builtup_km2``).
     """
     from gisfix.inequality import lorenz
 
@@ -297,7 +329,23 @@ def lorenz_by_epoch(table: pd.DataFrame, *, value: str = "builtup_km2") -> pd.Da
 # -- hierarchy -----------------------------------------------------------------------------
 @dataclass
 class ZipfResult:
-    r"""Rank-size regression: :math:`\ln(r - 1/2) = a - b \ln S` (see :func:`rank_size`)."""
+    r"""Rank-size regression: :math:`\ln(r - 1/2) = a - b \ln S` (see :func:`rank_size`).
+
+    Attributes
+    ----------
+    exponent : float
+        Zipf exponent b (positive).
+    se : float
+        Its standard error :math:`|b| \sqrt{2/n}`.
+    intercept : float
+        Intercept a.
+    n : int
+        Number of sizes used.
+    r2 : float
+        Coefficient of determination.
+    sizes : ndarray
+        The sizes used, decreasing.
+    """
 
     exponent: float
     se: float
@@ -373,6 +421,11 @@ def primacy(sizes) -> dict:
     (two-city index after Jefferson 1939; four-city index after Ginsburg 1961).  NaN when
     fewer than 2 (4) cities are given.
 
+    Parameters
+    ----------
+    sizes : array-like
+        City sizes (>= 0).
+
     Examples
     --------
     >>> primacy([10, 5, 3, 2, 1])
@@ -391,6 +444,15 @@ def hierarchy(table: pd.DataFrame, *, value: str = "builtup_km2",
     The "cities" are the rows of ``table`` at each epoch: units (the built-up table) or
     urban extents (:func:`gisfix.extents.urban_extents` per epoch, concatenated with an
     ``epoch`` column, ``value="area_km2"``); zero sizes are dropped.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Long table with an ``epoch`` column.
+    value : str
+        The size column.
+    min_size : float, optional
+        Keep only sizes >= this cut-off in the Zipf regression.
     """
     rows = {}
     for epoch, x in _by_epoch(table, value):

@@ -58,7 +58,17 @@ def normalize_ids(values: pd.Series) -> pd.Series:
 
 
 def check_ids(ids: pd.Series, *, what: str = "boundaries", column: str = "id") -> None:
-    """Raise :class:`IdError` for missing or duplicate ids."""
+    """Raise :class:`IdError` for missing or duplicate ids.
+
+    Parameters
+    ----------
+    ids : Series
+        Normalized ids (:func:`normalize_ids`).
+    what : str
+        The layer's name, for messages.
+    column : str
+        The id column, for messages.
+    """
     missing = ids.isna() | (ids.astype(str) == "")
     if missing.any():
         raise IdError(
@@ -76,7 +86,13 @@ def check_ids(ids: pd.Series, *, what: str = "boundaries", column: str = "id") -
 
 
 def fix_mojibake(text):
-    """Repair UTF-8 text that was decoded as Latin-1 (``'ZÃ¼rich'`` -> ``'Zürich'``)."""
+    """Repair UTF-8 text that was decoded as Latin-1 (``'ZÃ¼rich'`` -> ``'Zürich'``).
+
+    Parameters
+    ----------
+    text : str or object
+        A value of a text column (non-strings are returned as they are).
+    """
     if not isinstance(text, str) or not _MOJIBAKE.search(text):
         return text
     try:
@@ -468,3 +484,61 @@ def dropped_empty_ids(frame: gpd.GeoDataFrame, id_col: str | None = None) -> lis
                         "with gisfix.read_boundaries(..., drop_empty=True)")
     present = {str(k) for k in (frame[id_col] if id_col is not None else frame.index)}
     return [str(k) for k in ids if str(k) not in present]
+
+
+#: Suffixes read as delimited text by :func:`read_table`.
+CSV_SUFFIXES = (".csv", ".tsv", ".txt")
+
+
+def read_table(path: str | os.PathLike, *, layer: str | None = None,
+               geometry: bool = False) -> pd.DataFrame:
+    """Read an attribute table: CSV/TSV text, or any vector file GDAL reads.
+
+    The one table reader of gisfix (the ``inequality`` verb and the workflows use it).
+
+    Parameters
+    ----------
+    path : path-like
+        A ``.csv``/``.tsv``/``.txt`` table or a vector file (GeoPackage, shapefile...).
+    layer : str, optional
+        The layer of a multi-layer vector file.
+    geometry : bool
+        Also read the geometries (a vector file only).
+
+    Returns
+    -------
+    DataFrame or GeoDataFrame
+
+    Raises
+    ------
+    InputFileError
+        When the file cannot be read.
+    DataError
+        When geometries are asked of a text table.
+    GisfixError
+        For a missing or ambiguous layer.
+    """
+    p = Path(path)
+    if p.suffix.lower() in CSV_SUFFIXES:
+        if geometry:
+            raise DataError(f"polygons are needed but {p.name} is a CSV table; use a vector "
+                            "file (GeoPackage, shapefile, GeoJSON...)")
+        try:
+            return pd.read_csv(p, sep="\t" if p.suffix.lower() == ".tsv" else ",")
+        except Exception as exc:
+            raise InputFileError(f"cannot read {p} as CSV: {exc}") from None
+    import pyogrio
+
+    try:
+        layers = [str(n) for n, _ in pyogrio.list_layers(p)]
+    except Exception as exc:
+        raise InputFileError(f"cannot open {p} as a table or vector file: {exc}") from None
+    if layer is None and len(layers) > 1:
+        raise GisfixError(f"{p.name} has {len(layers)} layers ({', '.join(layers)}); "
+                          "choose one with --layer")
+    if layer is not None and layer not in layers:
+        raise GisfixError(f"{p.name} has no layer {layer!r}; it has: {', '.join(layers)}")
+    try:
+        return pyogrio.read_dataframe(p, layer=layer, read_geometry=geometry)
+    except Exception as exc:
+        raise InputFileError(f"cannot read {p}: {exc}") from None

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from gisfix.edits.topology import iou
 from gisfix.errors import OutputExistsError
 from gisfix.report import markdown_table, plot_backend, save_figure
 
@@ -42,17 +43,6 @@ MEXICO_PERMUTATIONS = 999
 OUTPUTS = ("swiss_2018_2024.gpkg", "swiss_2018_2024_scenario.toml", "virginia.gpkg",
            "mexico_inequality.json", "mexico_theil.png", "swiss_reform_map.png", "REPORT.md",
            "summary.json")
-
-
-def iou(a, b) -> np.ndarray:
-    """Return the intersection over union of paired geometries (same CRS, same length)."""
-    import shapely
-
-    a = np.asarray(a, dtype=object)
-    b = np.asarray(b, dtype=object)
-    inter = shapely.area(shapely.intersection(a, b))
-    union = shapely.area(a) + shapely.area(b) - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
 def swiss_reform(out: Path, overwrite: bool) -> dict:

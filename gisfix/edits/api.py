@@ -47,6 +47,22 @@ def split(units, unit, by, new_ids, *, names=None, **kwargs):
 
     ``by`` is WKT, a path, or a shapely geometry in the units' CRS.  See
     :mod:`gisfix.edits.scenario` for the order of the parts.  Returns an EditResult.
+
+    Parameters
+    ----------
+    units : GeoDataFrame
+        The coverage, indexed by unit id (strings).
+    unit : str
+        The unit to split.
+    by : str, shapely geometry or list of them
+        WKT or shapely line or polygon(s) in the units' CRS (read files with
+        :func:`gisfix.edits.load_scenario`).
+    new_ids : list of str
+        Ids of the parts, in the order of :mod:`gisfix.edits.scenario`.
+    names : list of str, optional
+        Names of the parts.
+    **kwargs
+        Passed to :func:`gisfix.edits.apply_scenario`.
     """
     by = [_wkt(b) for b in by] if isinstance(by, list | tuple) else _wkt(by)
     edit = {"op": "split", "unit": unit, "by": by, "new_ids": list(new_ids)}
@@ -61,6 +77,19 @@ def transfer(units, from_id, to_id, part=None, *, subunit_ids=None, **kwargs):
     ``part`` is WKT, a path or a shapely polygon in the units' CRS; or give
     ``subunit_ids`` (with ``subunits=`` a layer of sub-units) to move their union.
     Returns an EditResult.
+
+    Parameters
+    ----------
+    units : GeoDataFrame
+        The coverage, indexed by unit id (strings).
+    from_id, to_id : str
+        The giving and the receiving unit.
+    part : str or shapely polygon, optional
+        WKT or polygon (units' CRS) of the land that moves.
+    subunit_ids : list of str, optional
+        Sub-units whose union moves (with ``subunits=`` in ``kwargs``).
+    **kwargs
+        Passed to :func:`gisfix.edits.apply_scenario`.
     """
     edit = {"op": "transfer", "from": from_id, "to": to_id}
     if part is not None:
@@ -71,7 +100,21 @@ def transfer(units, from_id, to_id, part=None, *, subunit_ids=None, **kwargs):
 
 
 def recode(units, unit, new_id=None, *, name=None, **kwargs):
-    """Give ``unit`` a new id and/or a new name.  Returns an EditResult."""
+    """Give ``unit`` a new id and/or a new name.  Returns an EditResult.
+
+    Parameters
+    ----------
+    units : GeoDataFrame
+        The coverage, indexed by unit id (strings).
+    unit : str
+        The unit.
+    new_id : str, optional
+        Its new id.
+    name : str, optional
+        Its new name.
+    **kwargs
+        Passed to :func:`gisfix.edits.apply_scenario`.
+    """
     edit = {"op": "recode", "unit": unit}
     if new_id is not None:
         edit["new_id"] = new_id
@@ -81,7 +124,17 @@ def recode(units, unit, new_id=None, *, name=None, **kwargs):
 
 
 def dissolve(units, by, **kwargs):
-    """Dissolve units into one unit per value of column ``by``.  Returns an EditResult."""
+    """Dissolve units into one unit per value of column ``by``.  Returns an EditResult.
+
+    Parameters
+    ----------
+    units : GeoDataFrame
+        The coverage, indexed by unit id (strings).
+    by : str
+        The column whose values become the new ids.
+    **kwargs
+        Passed to :func:`gisfix.edits.apply_scenario`.
+    """
     return _one(units, {"op": "dissolve", "by": by}, kwargs)
 
 

@@ -189,29 +189,30 @@ def apply_scenario(units, scenario, *, extensive=(), intensive=(), stack=None, e
     attrs = pd.DataFrame(units.drop(columns=gcol))
     attrs.index = ids
     rows = _records(attrs, ids)
-    cov = Coverage(ids, list(geoms), rows, crs, tol, area_crs, _subunits(subunits, crs))
-    steps, records = [], []
-    for number, edit in enumerate(sc.edits, start=1):
-        op = edit["op"]
+    sub = _subunits(subunits, crs)
+
+    def run(check_each: bool):
+        cov = Coverage(ids, list(geoms), rows if not check_each else _records(attrs, ids),
+                       crs, tol, area_crs, sub)
+        steps, records = _run_edits(cov, sc, name_column, check_each)
+        return cov, steps, records
+
+    checked = None
+    if check:
+        # optimistic pass: no check per edit; the final check of every unit the edits
+        # touched decides.  Only when it (or an edit) fails are the edits run again with a
+        # check (and, where needed, a local clean) after each one, as before.
         try:
-            step = OPERATIONS[op](cov, number, edit)
-            if op in ("split", "transfer") or (op == "merge"
-                                               and not step.info.get("exact_union")):
-                _node_neighbours(cov, step)
-            # an exact coverage union of a merge keeps the members' outer edges unchanged
-            exact = op == "recode" or (op == "merge" and step.info.get("exact_union"))
-            if check and op != "dissolve" and not exact:
-                _check_step(cov, step)
-        except GisfixError:
-            raise
-        except shapely.errors.GEOSException as exc:
-            raise EditError(f"edit {number} ({op}): the geometry operation failed: {exc}; "
-                            "check the geometries it uses") from None
-        cov.apply(step)
-        for new_id, nm in step.names.items():
-            cov.rows[new_id][name_column] = nm
-        steps.append(step)
-        records.append(_record(step, edit))
+            cov, steps, records = run(False)
+            checked = _check_result(cov, steps, geoms, ids)
+            if not checked[0]["valid"]:
+                checked = None
+        except (GisfixError, shapely.errors.GEOSException):
+            checked = None
+        if checked is None:
+            cov, steps, records = run(True)
+    else:
+        cov, steps, records = run(False)
     weighted = stack is not None
     if weighted and epoch is None:
         epoch = stack.epochs[-1]
@@ -253,7 +254,9 @@ def apply_scenario(units, scenario, *, extensive=(), intensive=(), stack=None, e
     if copied and altered:
         log.warning("numeric columns %s are neither extensive nor intensive: merged, split and "
                     "transferred units copy them from one source unit", ", ".join(copied))
-    after, before = _check_result(cov, steps, geoms, ids) if check else (None, None)
+    if check and checked is None:
+        checked = _check_result(cov, steps, geoms, ids)
+    after, before = checked if check else (None, None)
     changed = [i for i in dict.fromkeys(n for st in steps for n in st.added) if i in cov.geom]
     slivers = [i for i in changed for p in shapely.get_parts(cov.geom[i])
                if topo.is_sliver(p, tol)]
@@ -276,6 +279,37 @@ def apply_scenario(units, scenario, *, extensive=(), intensive=(), stack=None, e
                         f"{', '.join(after['invalid_ids'][:8])}); the input was valid. Raise "
                         "snap_tolerance or check the split/transfer geometries")
     return EditResult(result, lineage, report, steps)
+
+
+def _run_edits(cov: Coverage, sc, name_column: str, check_each: bool):
+    """Run the scenario's edits in order on ``cov``; return the steps and their records.
+
+    With ``check_each``, the coverage around every edit is checked (and cleaned locally
+    when an edit adds invalid edges, see :func:`_check_step`).
+    """
+    steps, records = [], []
+    for number, edit in enumerate(sc.edits, start=1):
+        op = edit["op"]
+        try:
+            step = OPERATIONS[op](cov, number, edit)
+            if op in ("split", "transfer") or (op == "merge"
+                                               and not step.info.get("exact_union")):
+                _node_neighbours(cov, step)
+            # an exact coverage union of a merge keeps the members' outer edges unchanged
+            exact = op == "recode" or (op == "merge" and step.info.get("exact_union"))
+            if check_each and op != "dissolve" and not exact:
+                _check_step(cov, step)
+        except GisfixError:
+            raise
+        except shapely.errors.GEOSException as exc:
+            raise EditError(f"edit {number} ({op}): the geometry operation failed: {exc}; "
+                            "check the geometries it uses") from None
+        cov.apply(step)
+        for new_id, nm in step.names.items():
+            cov.rows[new_id][name_column] = nm
+        steps.append(step)
+        records.append(_record(step, edit))
+    return steps, records
 
 
 def _check_result(cov: Coverage, steps, geoms, ids) -> tuple[dict, dict]:

@@ -84,7 +84,13 @@ def compose(steps, ids, weighted: bool = False) -> pd.DataFrame:
 
 
 def check_lineage(lineage: pd.DataFrame) -> None:
-    """Raise :class:`EditError` unless ``lineage`` has the crosswalk columns."""
+    """Raise :class:`EditError` unless ``lineage`` has the crosswalk columns.
+
+    Parameters
+    ----------
+    lineage : DataFrame
+        A crosswalk (:data:`LINEAGE_COLUMNS`).
+    """
     missing = [c for c in LINEAGE_COLUMNS if c not in lineage.columns]
     if missing:
         raise EditError(f"a lineage table needs columns {', '.join(LINEAGE_COLUMNS)}; missing "
@@ -199,6 +205,13 @@ def unit_status(lineage: pd.DataFrame, new_ids) -> pd.Series:
     ``unchanged``: one source unit, taken whole, same id; ``recoded``: the same but a new
     id; ``merged``: two or more source units taken whole; ``boundary changed``: anything
     else (transfers, splits, partial merges).
+
+    Parameters
+    ----------
+    lineage : DataFrame
+        The crosswalk of an edit (:attr:`EditResult.lineage`).
+    new_ids : sequence
+        The ids of the edited units.
     """
     parts = lineage[lineage["area_share"] > 1e-6]
     sources = parts.groupby("new_id")["old_id"].agg(list)

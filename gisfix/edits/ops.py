@@ -27,7 +27,19 @@ MAX_SUGGESTIONS = 5
 
 @dataclass
 class Piece:
-    """The part of unit ``old`` that goes to unit ``new``; ``geom`` None means all of it."""
+    """The part of unit ``old`` that goes to unit ``new``; ``geom`` None means all of it.
+
+    Attributes
+    ----------
+    old, new : str
+        The giving and the receiving unit.
+    area : float
+        Area of the piece (m², in the equal-area CRS of the edit).
+    geom : shapely geometry or None
+        The piece (None: the whole old unit).
+    weight : float
+        Built-up weight of the piece (NaN until measured).
+    """
 
     old: str
     new: str
@@ -38,7 +50,29 @@ class Piece:
 
 @dataclass
 class Step:
-    """What one edit does: removed ids, added units and the pieces linking them."""
+    """What one edit does: removed ids, added units and the pieces linking them.
+
+    Attributes
+    ----------
+    number : int
+        The 1-based number of the edit.
+    op : str
+        Its operation.
+    removed : list of str
+        Ids the edit removes.
+    added : dict
+        ``new id -> geometry`` of the units it adds.
+    template : dict
+        ``new id -> old id`` whose other attributes the new unit keeps.
+    pieces : list of Piece
+        The pieces linking old and new units.
+    names : dict
+        ``new id -> name`` set by the edit.
+    info : dict
+        Facts for the report.
+    adjusted : dict
+        ``id -> geometry`` of neighbours re-noded by the edit.
+    """
 
     number: int
     op: str
@@ -52,7 +86,25 @@ class Step:
 
 
 class Coverage:
-    """The mutable state of an edit sequence: ids in order, geometries and attribute rows."""
+    """The mutable state of an edit sequence: ids in order, geometries and attribute rows.
+
+    Parameters
+    ----------
+    ids : list of str
+        Unit ids, in order.
+    geoms : list of shapely geometries
+        Their polygons.
+    rows : dict
+        ``id -> {column: value}``.
+    crs : pyproj.CRS
+        The units' CRS.
+    tolerance : float
+        Snap tolerance in CRS units.
+    area_crs : pyproj.CRS
+        Equal-area CRS of the area shares.
+    subunits : GeoSeries, optional
+        Sub-units for transfers given by ids.
+    """
 
     def __init__(self, ids, geoms, rows, crs, tolerance, area_crs, subunits=None):
         self.subunits = subunits
@@ -428,3 +480,6 @@ def op_dissolve(cov: Coverage, number: int, edit: dict) -> Step:
 
 OPERATIONS = {"merge": op_merge, "split": op_split, "transfer": op_transfer,
               "recode": op_recode, "dissolve": op_dissolve}
+
+
+__all__ = ["OPERATIONS", "Coverage", "Piece", "Step", "as_geometry"]
