@@ -521,7 +521,7 @@ def read_table(path: str | os.PathLike, *, layer: str | None = None,
     p = Path(path)
     if p.suffix.lower() in CSV_SUFFIXES:
         if geometry:
-            raise DataError(f"polygons are needed but {p.name} is a CSV table; use a vector "
+            raise DataError(f"this needs polygons but {p.name} is a CSV table; use a vector "
                             "file (GeoPackage, shapefile, GeoJSON...)")
         try:
             return pd.read_csv(p, sep="\t" if p.suffix.lower() == ".tsv" else ",")
