@@ -38,15 +38,38 @@ TABLE_COLUMNS = ("unit_id", "epoch", "builtup_km2", "valid_km2")
 
 
 # -- input checks --------------------------------------------------------------------------
-def _check_table(table: pd.DataFrame) -> pd.DataFrame:
+def check_table(table: pd.DataFrame, columns=TABLE_COLUMNS) -> pd.DataFrame:
+    """Return ``table`` if it is a long built-up table with ``columns``, else raise.
+
+    The one check of the long built-up table (:func:`gisfix.builtup_by_unit`), for every
+    measure that takes it.
+
+    Parameters
+    ----------
+    table : DataFrame
+        The long built-up table.
+    columns : sequence of str
+        The columns the caller needs (default ``unit_id, epoch, builtup_km2, valid_km2``).
+
+    Returns
+    -------
+    DataFrame
+        ``table`` itself.
+
+    Raises
+    ------
+    DataError
+        For something else than a DataFrame, or missing columns (named, with the fix).
+    """
     if not isinstance(table, pd.DataFrame):
         raise DataError(f"expected the long built-up table (a DataFrame), got "
                         f"{type(table).__name__}; make it with gisfix.builtup_by_unit")
-    missing = [c for c in TABLE_COLUMNS if c not in table.columns]
+    missing = [c for c in columns if c not in table.columns]
     if missing:
         raise DataError(
-            f"the built-up table lacks column(s) {', '.join(missing)} (it has "
-            f"{', '.join(map(str, table.columns))}); make it with gisfix.builtup_by_unit")
+            f"the built-up table lacks column(s) {', '.join(missing)}; it needs "
+            f"{', '.join(columns)} (it has {', '.join(map(str, table.columns))}); make it "
+            "with gisfix.builtup_by_unit")
     return table
 
 
@@ -92,7 +115,7 @@ def intensity(table: pd.DataFrame, units=None, *, population=None,
         :math:`P`, ``population``, ``builtup_m2_per_capita`` :math:`10^6 B/P` and
         ``population_density`` :math:`P/V` (inhabitants per km² of observed land).
     """
-    t = _check_table(table)
+    t = check_table(table)
     th = check_thresholds(thresholds)
     out = t[list(TABLE_COLUMNS)].copy()
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -176,7 +199,7 @@ def location_quotient(table: pd.DataFrame) -> pd.Series:
     Series
         Named ``location_quotient``, aligned with the rows of ``table``.
     """
-    t = _check_table(table)
+    t = check_table(table)
     tot = t.groupby("epoch")[["builtup_km2", "valid_km2"]].transform("sum")
     with np.errstate(invalid="ignore", divide="ignore"):
         lq = (t["builtup_km2"] / t["valid_km2"]) / (tot["builtup_km2"] / tot["valid_km2"])
@@ -470,6 +493,6 @@ def hierarchy(table: pd.DataFrame, *, value: str = "builtup_km2",
     return out
 
 
-__all__ = ["DEFAULT_THRESHOLDS", "TABLE_COLUMNS", "ZipfResult", "check_thresholds",
+__all__ = ["DEFAULT_THRESHOLDS", "TABLE_COLUMNS", "ZipfResult", "check_table", "check_thresholds",
            "concentration", "hhi", "hierarchy", "intensity", "location_quotient",
            "lorenz_by_epoch", "primacy", "rank_size", "top_share"]

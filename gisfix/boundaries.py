@@ -18,7 +18,7 @@ import pandas as pd
 import shapely
 
 from gisfix.crs import check_coordinates, resolve_crs, to_crs_checked, true_areas
-from gisfix.errors import DataError, GeometryError, GisfixError, IdError, InputFileError
+from gisfix.errors import DataError, GeometryError, GisfixError, IdError, InputFileError, show_ids
 
 log = logging.getLogger(__name__)
 
@@ -27,12 +27,6 @@ POLYGONAL = ("Polygon", "MultiPolygon")
 MAX_IDS_SHOWN = 8
 # UTF-8 read as Latin-1/CP1252 leaves these two-character sequences behind.
 _MOJIBAKE = re.compile("[\u00c2\u00c3][\u0080-\u00bf]")
-
-
-def _show(ids) -> str:
-    ids = [str(i) for i in ids]
-    more = f" and {len(ids) - MAX_IDS_SHOWN} more" if len(ids) > MAX_IDS_SHOWN else ""
-    return ", ".join(ids[:MAX_IDS_SHOWN]) + more
 
 
 def normalize_ids(values: pd.Series) -> pd.Series:
@@ -73,14 +67,14 @@ def check_ids(ids: pd.Series, *, what: str = "boundaries", column: str = "id") -
     if missing.any():
         raise IdError(
             f"{what}: {int(missing.sum())} features have no value in id column {column!r} "
-            f"(rows {_show(np.flatnonzero(missing.to_numpy()))}); fill them or choose another "
+            f"(rows {show_ids(np.flatnonzero(missing.to_numpy()))}); fill them or choose another "
             "id column"
         )
     dup = ids[ids.duplicated(keep=False)]
     if len(dup):
         raise IdError(
             f"{what}: id column {column!r} has {dup.nunique()} duplicated ids "
-            f"({_show(sorted(dup.unique()))}); choose a unique column or dissolve the "
+            f"({show_ids(sorted(dup.unique()))}); choose a unique column or dissolve the "
             "duplicates first (gdf.dissolve(by=...))"
         )
 
@@ -128,12 +122,12 @@ def check_polygons(gdf: gpd.GeoDataFrame, *, make_valid: bool = False, drop_empt
         if not drop_empty:
             raise GeometryError(
                 f"{what}: {int(empty.sum())} features have empty or missing geometry "
-                f"(ids {_show(gdf.index[empty])}); remove them or pass drop_empty=True "
+                f"(ids {show_ids(gdf.index[empty])}); remove them or pass drop_empty=True "
                 "(--drop-empty)"
             )
         report["dropped_empty"] = int(empty.sum())
         report["dropped_empty_ids"] = [str(i) for i in gdf.index[empty]]
-        log.warning("dropped %d empty geometries: %s", empty.sum(), _show(gdf.index[empty]))
+        log.warning("dropped %d empty geometries: %s", empty.sum(), show_ids(gdf.index[empty]))
         gdf = gdf.loc[~empty].copy()
         geom = gdf.geometry
 
@@ -152,7 +146,7 @@ def check_polygons(gdf: gpd.GeoDataFrame, *, make_valid: bool = False, drop_empt
         counts = types[bad].value_counts().to_dict()
         raise GeometryError(
             f"{what}: {int(bad.sum())} features are not polygons "
-            f"({', '.join(f'{v} {k}' for k, v in counts.items())}; ids {_show(gdf.index[bad])});"
+            f"({', '.join(f'{v} {k}' for k, v in counts.items())}; ids {show_ids(gdf.index[bad])});"
             " administrative units must be Polygon or MultiPolygon"
         )
 
@@ -163,7 +157,7 @@ def check_polygons(gdf: gpd.GeoDataFrame, *, make_valid: bool = False, drop_empt
             reasons = shapely.is_valid_reason(geom[invalid].values)
             raise GeometryError(
                 f"{what}: {int(invalid.sum())} of {len(gdf)} polygons are invalid (ids "
-                f"{_show(gdf.index[invalid])}; first: {reasons[0]}); pass make_valid=True "
+                f"{show_ids(gdf.index[invalid])}; first: {reasons[0]}); pass make_valid=True "
                 "(--make-valid) to repair them"
             )
         before = _areas(geom[invalid], gdf.crs)
@@ -183,7 +177,7 @@ def check_polygons(gdf: gpd.GeoDataFrame, *, make_valid: bool = False, drop_empt
         if still_empty.any():
             raise GeometryError(
                 f"{what}: repairing left {int(still_empty.sum())} features with no polygonal "
-                f"area (ids {_show(gdf.index[still_empty])}); fix them in a GIS"
+                f"area (ids {show_ids(gdf.index[still_empty])}); fix them in a GIS"
             )
     return gdf, report
 

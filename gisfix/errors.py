@@ -52,6 +52,27 @@ class OutputExistsError(GisfixError, FileExistsError):
     """An output file that exists already (pass ``overwrite=True`` / ``--overwrite``)."""
 
 
+def show_ids(ids, limit: int = 8) -> str:
+    """Return up to ``limit`` ids as text for an error message (``"a, b and 3 more"``).
+
+    The one helper gisfix's messages use to name offending units.
+
+    Parameters
+    ----------
+    ids : iterable
+        The ids (any values; shown with ``str``).
+    limit : int
+        How many to show.
+
+    Returns
+    -------
+    str
+    """
+    shown = [str(i) for i in ids]
+    more = f" and {len(shown) - limit} more" if len(shown) > limit else ""
+    return ", ".join(shown[:limit]) + more
+
+
 __all__ = [
     "CRSError",
     "DataError",
@@ -63,4 +84,5 @@ __all__ = [
     "InputFileError",
     "OutputExistsError",
     "RasterError",
+    "show_ids",
 ]

@@ -785,7 +785,7 @@ def builtup_by_unit(boundaries, stack, method: str = "exact", *, max_cells: int 
     ids = pd.Index(boundaries.index).astype(str)
     empty = (valid <= 0).any(axis=1)
     if empty.any():
-        from gisfix.boundaries import _show
+        from gisfix.errors import show_ids as _show
 
         warnings.warn(
             f"{int(empty.sum())} of {n_units} units cover no observed raster cell in at least "

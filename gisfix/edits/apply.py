@@ -329,12 +329,13 @@ def _check_result(cov: Coverage, steps, geoms, ids) -> tuple[dict, dict]:
         after = topo.check_coverage(geoms, cov.tol, ids, grid)
         after["scope"] = f"all {len(ids)} units (no edits)"
         return after, after
-    touched = [n for n in dict.fromkeys(n for st in steps for n in [*st.added, *st.adjusted])
+    touched = [n for n in dict.fromkeys(n for st in steps for n in _changed_edges(st, steps))
                if n in cov.geom]
     final_ids = cov.ids
     after = _check_around(final_ids, [cov.geom[i] for i in final_ids], touched, cov.tol, grid)
     after["scope"] = (f"the {len(touched)} units the edits created or re-noded, with their "
-                      "neighbours; the other units are the input's")
+                      "neighbours; the other units, and merged units whose edges are all "
+                      "the input's, keep the input's edges")
     if after["valid"]:
         return after, {"valid": None, "note": "not checked: the edited units are valid"}
     pos = set(ids)
@@ -343,6 +344,22 @@ def _check_result(cov: Coverage, steps, geoms, ids) -> tuple[dict, dict]:
     before = _check_around(ids, geoms, gone, cov.tol, grid)
     before["scope"] = f"the {len(gone)} input units the edits removed or re-noded"
     return after, before
+
+
+def _changed_edges(step, steps) -> list[str]:
+    """Ids of the units whose edges ``step`` changed (created or re-noded).
+
+    A merge whose exact coverage union filled no hole keeps its members' outer edges, so
+    its unit is left out, unless a member's edges had been changed by an earlier step:
+    every edge of such a unit is one the input had, and an edge it shares with a unit
+    another step changed is checked with that unit.
+    """
+    if step.op == "merge" and step.info.get("edges_kept"):
+        earlier = {n for st in steps if st.number < step.number
+                   for n in [*st.added, *st.adjusted]}
+        if not earlier.intersection(step.removed):
+            return list(step.adjusted)
+    return [*step.added, *step.adjusted]
 
 
 def _check_around(all_ids, all_geoms, which, tol: float, grid: float) -> dict:

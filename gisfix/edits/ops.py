@@ -275,8 +275,13 @@ def op_merge(cov: Coverage, number: int, edit: dict) -> Step:
     pieces = [Piece(u, into, float(a)) for u, a in zip(units, area)]
     template = into if into in units else units[0]
     names = {into: edit["name"]} if "name" in edit else {}
+    # an exact coverage union that filled no hole keeps the members' outer edges as they were
+    plain_area = float(shapely.area(np.asarray(geoms, dtype=object)).sum())
+    kept = exact and nonempty and abs(float(shapely.area(merged)) - plain_area) <= \
+        1e-9 * max(plain_area, 1e-300)
     return Step(number, "merge", list(units), {into: merged}, {into: template}, pieces, names,
-                {"parts": len(shapely.get_parts(merged)), "exact_union": exact})
+                {"parts": len(shapely.get_parts(merged)), "exact_union": exact,
+                 "edges_kept": kept})
 
 
 def _side_of_line(line, point) -> int:

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from gisfix.errors import DataError, IdError, IdMismatchError
+from gisfix.errors import DataError, IdError, IdMismatchError, show_ids
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +49,6 @@ log = logging.getLogger(__name__)
 GRAPH_KINDS = ("queen", "rook", "knn=K", "distance=D")
 
 _PARAM = re.compile(r"(knn|distance)\s*=\s*([0-9.eE+]+)")
-
-
-def _show(ids, limit: int = 8) -> str:
-    ids = [str(i) for i in ids]
-    return ", ".join(ids[:limit]) + (f" ... ({len(ids)} in all)" if len(ids) > limit else "")
 
 
 def parse_kind(kind) -> tuple[str, float | None]:
@@ -125,7 +120,7 @@ class SpatialGraph:
                             f"matrix; got {mat.shape[0]} x {mat.shape[1]}")
         if ids.has_duplicates:
             raise DataError(f"the graph ids have duplicates "
-                            f"({_show(ids[ids.duplicated()].unique())}); use unique unit ids")
+                            f"({show_ids(ids[ids.duplicated()].unique())}); use unique unit ids")
         mat.sum_duplicates()
         mat.eliminate_zeros()
         mat.sort_indices()
@@ -233,7 +228,7 @@ class SpatialGraph:
         if len(ids) != self.n or (pos < 0).any() or ids.has_duplicates:
             miss = ids[pos < 0] if (pos < 0).any() else self.unique_ids.difference(ids)
             raise DataError(f"the graph ids do not match the {len(ids)} ids given ({len(miss)} "
-                            f"differ, e.g. {_show(miss)}); build the graph from the same units")
+                            f"differ, e.g. {show_ids(miss)}); build the graph from the same units")
         return SpatialGraph(ids, self.sparse[pos][:, pos], self.kind)
 
     def to_libpysal(self):
@@ -381,7 +376,7 @@ def make_graph(gdf, kind: str = "queen", *, libpysal: bool = False):
     name, value = parse_kind(kind)
     if gdf.index.has_duplicates:
         raise DataError(f"make_graph: the GeoDataFrame index has duplicate ids "
-                        f"({_show(gdf.index[gdf.index.duplicated()].unique())}); index it by "
+                        f"({show_ids(gdf.index[gdf.index.duplicated()].unique())}); index it by "
                         "a unique unit id")
     if name in ("queen", "rook"):
         i, j = _vertex_pairs(gdf.geometry.values, name == "rook")
@@ -400,7 +395,7 @@ def make_graph(gdf, kind: str = "queen", *, libpysal: bool = False):
     iso = g.isolates
     if len(iso):
         log.warning("the %s graph has %d units without neighbours (%s)", label, len(iso),
-                    _show(iso))
+                    show_ids(iso))
     return g.to_libpysal() if libpysal else g
 
 
@@ -486,7 +481,7 @@ def _match(g: SpatialGraph, ids: pd.Index) -> tuple[SpatialGraph, pd.Index]:
         return SpatialGraph(own.astype(str), g.sparse, g.kind), ids.astype(str)
     miss = own[~own.astype(str).isin(ids.astype(str))]
     raise IdMismatchError(f"the graph ids do not match the value ids: {len(miss)} ids of the graph "
-                  f"have no value (e.g. {_show(miss)}); index the values by the same unit ids "
+                  f"have no value (e.g. {show_ids(miss)}); index the values by the same unit ids "
                   "as the graph (build the graph from the same GeoDataFrame)")
 
 
@@ -540,7 +535,7 @@ def align_values(values, graph, *, order: str = "graph") -> tuple[np.ndarray, Sp
         raise DataError(f"order must be 'graph' or 'values'; got {order!r}")
     idx = pd.Index(values.index)
     if idx.has_duplicates:
-        raise IdError(f"the values have duplicate ids ({_show(idx[idx.duplicated()].unique())})"
+        raise IdError(f"the values have duplicate ids ({show_ids(idx[idx.duplicated()].unique())})"
                       "; give one value per unit")
     g2, idx2 = _match(g, idx)
     y = pd.Series(values.to_numpy(), index=idx2).reindex(g2.unique_ids).to_numpy(dtype=float)
