@@ -77,8 +77,8 @@ def main():
     print(f"inequality.Gini_Spatial: {t_peer:.4f} s (one run)")
     print(f"speed-up (PySAL / gisfix): {t_peer / best:.1f}x (best), "
           f"{t_peer / median:.1f}x (median)")
-    for name, a, b in (("gini", ours.gini, peer.g), ("neighbour (wg)", ours.neighbour, peer.wg),
-                       ("non_neighbour (wcg)", ours.non_neighbour, peer.wcg),
+    for name, a, b in (("gini", ours.gini, peer.g), ("neighbor (wg)", ours.neighbor, peer.wg),
+                       ("non_neighbor (wcg)", ours.non_neighbor, peer.wcg),
                        ("polarization", ours.polarization, peer.polarization)):
         rel = abs(a - b) / abs(b)
         print(f"  {name:22s} gisfix {a:.12g}  pysal {float(b):.12g}  rel. diff {rel:.1e}")

@@ -148,8 +148,8 @@ def mexico(out: Path, overwrite: bool) -> dict:
     result = {
         "source": "libpysal example 'mexico' (Rey and Sastre-Gutierrez 2010), per-capita GDP",
         "by_decade": decades.round(6).reset_index().to_dict(orient="records"),
-        "spatial_gini_2000": {"gini": sg.gini, "neighbour": sg.neighbour,
-                              "non_neighbour": sg.non_neighbour, "p_sim": sg.p_sim,
+        "spatial_gini_2000": {"gini": sg.gini, "neighbor": sg.neighbor,
+                              "non_neighbor": sg.non_neighbor, "p_sim": sg.p_sim,
                               "permutations": sg.permutations, "seed": sg.seed},
         "sigma_convergence": _plain(sigma),
         "beta_convergence": _plain(beta),

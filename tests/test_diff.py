@@ -227,7 +227,7 @@ def test_new_id_column_and_name_column():
     old["name"] = ["Alpha", "Beta"]
     new = gpd.GeoDataFrame({"code": ["A", "Z"], "name": ["Alpha", "Zeta"]},
                            geometry=list(old.geometry), crs=CRS)
-    res = diff(old, new, new_id="code", name="name")
+    res = diff(old, new, new_id_col="code", name="name")
     assert res.edits == [{"op": "recode", "unit": "B", "new_id": "Z", "name": "Zeta"}]
 
 
@@ -246,7 +246,7 @@ def test_bad_input_messages():
     with pytest.raises(DataError, match="tolerance_m must be"):
         diff(old, old, tolerance_m=-1)
     with pytest.raises(IdError, match="no column 'code'"):
-        diff(old, old, new_id="code")
+        diff(old, old, new_id_col="code")
     far = old.copy()
     far["geometry"] = far.geometry.translate(1e5, 0)
     with pytest.raises(DataError, match="do not overlap"):

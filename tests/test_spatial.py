@@ -118,8 +118,8 @@ def test_libpysal_graph_and_w_in_and_out(grid, kind):
                                       local_moran(value, own, permutations=0))
         pd.testing.assert_frame_equal(getis_ord(value, g, permutations=0),
                                       getis_ord(value, own, permutations=0))
-        assert spatial_gini(value, g, permutations=0).neighbour == \
-            spatial_gini(value, own, permutations=0).neighbour
+        assert spatial_gini(value, g, permutations=0).neighbor == \
+            spatial_gini(value, own, permutations=0).neighbor
     assert as_graph(peer).n == len(gdf)
 
 

@@ -349,7 +349,7 @@ def overlap_pieces(old_geoms, new_geoms, old_area=None, candidates=None,
 
 
 def diff(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, tolerance_m: float | None = None,
-         new_id: str | None = None, name: str | None = None,
+         new_id_col: str | None = None, name: str | None = None,
          scenario_name: str | None = None) -> DiffResult:
     r"""Detect the edits (merge, split, transfer, recode) that turn OLD into NEW.
 
@@ -370,7 +370,7 @@ def diff(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, tolerance_m: float | N
         in another new unit is an edit only when its mean width :math:`2A/P` exceeds
         ``2 * tolerance_m``.  Default: estimated from the data (see the module notes);
         the value used is in ``report["tolerance_m"]``.
-    new_id : str, optional
+    new_id_col : str, optional
         Column of NEW holding its ids, when NEW is not indexed by them.
     name : str, optional
         A name column present in both vintages: merges and recodes then carry NEW's name,
@@ -391,7 +391,7 @@ def diff(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, tolerance_m: float | N
     CRSError
         If either vintage has no CRS.
     IdError
-        If ids are missing or duplicated, or ``new_id`` is not a column.
+        If ids are missing or duplicated, or ``new_id_col`` is not a column.
     GeometryError
         If a geometry is invalid or not polygonal.
     DataError
@@ -417,7 +417,7 @@ def diff(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, tolerance_m: float | N
     """
     if tolerance_m is not None and not tolerance_m >= 0:
         raise DataError(f"tolerance_m must be a length in metres >= 0, got {tolerance_m!r}")
-    st = prepare_vintages(old, new, new_id=new_id, name=name)
+    st = prepare_vintages(old, new, new_id_col=new_id_col, name=name)
     project_vintages(st)
     find_pieces(st)
     choose_tolerance(st, tolerance_m)
@@ -535,7 +535,7 @@ class DiffState:
         return (self.A[ii] + self.B[jj] - 2 * a) / ((self.PA[ii] + self.PB[jj]) / 2)
 
 
-def prepare_vintages(old, new, *, new_id: str | None = None,
+def prepare_vintages(old, new, *, new_id_col: str | None = None,
                      name: str | None = None) -> DiffState:
     """Phase 1: check both vintages, restore units dropped as empty, set aside empty units.
 
@@ -543,7 +543,7 @@ def prepare_vintages(old, new, *, new_id: str | None = None,
     ----------
     old, new : GeoDataFrame
         The vintages (see :func:`diff`).
-    new_id : str, optional
+    new_id_col : str, optional
         Column of NEW holding its ids.
     name : str, optional
         Name column present in both vintages.
@@ -553,7 +553,7 @@ def prepare_vintages(old, new, *, new_id: str | None = None,
     DiffState
     """
     old, old_empty = _prepare(_restore_dropped(old, None), "OLD", None)
-    new, new_empty = _prepare(_restore_dropped(new, new_id), "NEW", new_id,
+    new, new_empty = _prepare(_restore_dropped(new, new_id_col), "NEW", new_id_col,
                               checked=old.geometry if new.crs == old.crs else None)
     # a unit present in both vintages but drawn in only one cannot be compared: keep it
     new_empty_set, old_empty_set = set(new_empty), set(old_empty)

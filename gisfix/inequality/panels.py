@@ -217,8 +217,8 @@ class BetaConvergence:
         All coefficients with ``coef``, ``se``, ``t``, ``p``.
     r2 : float
     n : int
-    start, end : float
-        Years of the first and last period; ``span = end - start``.
+    t0, t1 : float
+        Years of the first and last period; ``span = t1 - t0``.
     spatial : str or None
         None, ``"lag"`` or ``"slx"``.
     cov_type : str
@@ -236,13 +236,13 @@ class BetaConvergence:
     params: pd.DataFrame
     r2: float
     n: int
-    start: float
-    end: float
+    t0: float
+    t1: float
     spatial: str | None = None
     cov_type: str = "nonrobust"
 
 
-def beta_convergence(wide_df: pd.DataFrame, start=None, end=None, *, graph=None,
+def beta_convergence(wide_df: pd.DataFrame, t0=None, t1=None, *, graph=None,
                      spatial: str = "lag", years=None, cov_type: str = "nonrobust",
                      groups=None) -> BetaConvergence:
     r"""Absolute beta-convergence: annualised growth on log initial level.
@@ -270,7 +270,7 @@ def beta_convergence(wide_df: pd.DataFrame, start=None, end=None, *, graph=None,
     ----------
     wide_df : DataFrame
         One row per unit, one column per period; values > 0.
-    start, end : column label, optional
+    t0, t1 : column label, optional
         The initial and final periods (default: the first and last columns).
     graph : libpysal Graph or W, optional
         Neighbours of the units (ids matching ``wide_df.index``); see
@@ -299,8 +299,8 @@ def beta_convergence(wide_df: pd.DataFrame, start=None, end=None, *, graph=None,
     """
     cols = list(wide_df.columns)
     t_all = _years(cols, years)
-    c0 = cols[0] if start is None else start
-    c1 = cols[-1] if end is None else end
+    c0 = cols[0] if t0 is None else t0
+    c1 = cols[-1] if t1 is None else t1
     for c in (c0, c1):
         if c not in cols:
             raise DataError(f"beta_convergence: no column {c!r}; columns are {cols}")
@@ -308,11 +308,11 @@ def beta_convergence(wide_df: pd.DataFrame, start=None, end=None, *, graph=None,
     y1 = wide_df[c1]
     x0, _, _ = _prepare(y0, None, measure="beta_convergence", positive="strict", min_n=3)
     x1, _, _ = _prepare(y1, None, measure="beta_convergence", positive="strict", min_n=3)
-    t0, t1 = t_all[cols.index(c0)], t_all[cols.index(c1)]
-    span = t1 - t0
+    year0, year1 = t_all[cols.index(c0)], t_all[cols.index(c1)]
+    span = year1 - year0
     if span <= 0:
-        raise DataError(f"beta_convergence: the end period ({t1:g}) must come after the start "
-                        f"({t0:g})")
+        raise DataError(f"beta_convergence: the end period ({year1:g}) must come after the start "
+                        f"({year0:g})")
     g = np.log(x1 / x0) / span
     lx = np.log(x0)
     one = np.ones_like(lx)
@@ -343,7 +343,7 @@ def beta_convergence(wide_df: pd.DataFrame, start=None, end=None, *, graph=None,
     half = float(math.log(2) / speed) if speed == speed and speed > 0 else float("nan")
     return BetaConvergence(beta=beta, se=float(b.se), t=float(b.t), p_value=float(b.p),
                            speed=speed, half_life=half, rho=rho, params=table, r2=fit["r2"],
-                           n=len(g), start=float(t0), end=float(t1), spatial=used,
+                           n=len(g), t0=float(year0), t1=float(year1), spatial=used,
                            cov_type=cov_type)
 
 

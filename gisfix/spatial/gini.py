@@ -60,19 +60,19 @@ class SpatialGini:
     ----------
     gini : float
         The (aspatial) Gini coefficient.
-    neighbour : float
+    neighbor : float
         Sum of absolute differences over neighbouring ordered pairs (PySAL's ``wg``).
-    non_neighbour : float
-        The same over non-neighbouring pairs (PySAL's ``wcg``); ``neighbour +
-        non_neighbour`` is the Gini numerator :math:`\sum_i\sum_j |x_i - x_j|`.
-    non_neighbour_share : float
-        ``non_neighbour / (2 n^2 mean)`` (PySAL's ``wcg_share``): the part of the Gini
+    non_neighbor : float
+        The same over non-neighbouring pairs (PySAL's ``wcg``); ``neighbor +
+        non_neighbor`` is the Gini numerator :math:`\sum_i\sum_j |x_i - x_j|`.
+    non_neighbor_share : float
+        ``non_neighbor / (2 n^2 mean)`` (PySAL's ``wcg_share``): the part of the Gini
         due to non-neighbours.
     polarization : float
-        ``(non_neighbour / neighbour) * (neighbour pairs / non-neighbour pairs)``
+        ``(non_neighbor / neighbor) * (neighbor pairs / non-neighbor pairs)``
         (expected value 1 under spatial randomness).
     p_sim : float or None
-        Pseudo p-value of ``non_neighbour`` from the permutations, folded as in PySAL:
+        Pseudo p-value of ``non_neighbor`` from the permutations, folded as in PySAL:
         ``(min(k, P - k) + 1) / (P + 1)`` with ``k`` permutations at or above the observed
         (:func:`gisfix.spatial.inference.pseudo_p`, one tie rule).
     permutations : int
@@ -80,18 +80,18 @@ class SpatialGini:
     seed : int or None
         The seed given.
     distribution : ndarray
-        ``non_neighbour`` under each permutation.
+        ``non_neighbor`` under each permutation.
     expected, std, z, p_z : float or None
         Mean and standard deviation of the distribution, the z-value of the observed
-        ``non_neighbour`` and its upper-tail normal p-value.
+        ``non_neighbor`` and its upper-tail normal p-value.
     n_links : int
         Number of directed neighbour links.
     """
 
     gini: float
-    neighbour: float
-    non_neighbour: float
-    non_neighbour_share: float
+    neighbor: float
+    non_neighbor: float
+    non_neighbor_share: float
     polarization: float
     p_sim: float | None
     permutations: int
@@ -104,11 +104,11 @@ class SpatialGini:
     n_links: int = 0
 
     def as_dict(self) -> dict:
-        """Return the JSON fields of the CLI (``gini``, ``neighbour``, ... ``seed``)."""
-        return {"gini": self.gini, "neighbour": self.neighbour,
-                "non_neighbour": self.non_neighbour, "p_sim": self.p_sim,
+        """Return the JSON fields of the CLI (``gini``, ``neighbor``, ... ``seed``)."""
+        return {"gini": self.gini, "neighbor": self.neighbor,
+                "non_neighbor": self.non_neighbor, "p_sim": self.p_sim,
                 "permutations": self.permutations, "seed": self.seed,
-                "non_neighbour_share": self.non_neighbour_share,
+                "non_neighbor_share": self.non_neighbor_share,
                 "polarization": self.polarization, "expected": self.expected,
                 "std": self.std, "z": self.z, "p_z": self.p_z}
 
@@ -123,11 +123,11 @@ def spatial_gini(values, graph, permutations: int = DEFAULT_PERMUTATIONS, seed=N
               + \sum_i \sum_j (1 - w_{ij}) \lvert x_i - x_j\rvert}{2 n^2 \bar x}
 
     with :math:`w_{ij} = 1` for neighbours (binary links of the graph; weights are
-    ignored, as in PySAL's ``Gini_Spatial``).  The first numerator term is ``neighbour``
-    (PySAL's ``wg``), the second ``non_neighbour`` (``wcg``).  Inference permutes the values
+    ignored, as in PySAL's ``Gini_Spatial``).  The first numerator term is ``neighbor``
+    (PySAL's ``wg``), the second ``non_neighbor`` (``wcg``).  Inference permutes the values
     over the units ``permutations`` times with the stream
     ``gisfix.spatial.inference.stream(seed, "spatial_gini")``; a large
-    ``non_neighbour`` relative to the distribution means that inequality lies between
+    ``non_neighbor`` relative to the distribution means that inequality lies between
     distant units (spatial clustering of similar values).
 
     Directed links are counted as given: in a symmetric graph each neighbouring pair
@@ -196,8 +196,8 @@ def spatial_gini(values, graph, permutations: int = DEFAULT_PERMUTATIONS, seed=N
         if std > 0:
             z = float((wcg - expected) / std)
             p_z = normal_sf(z)
-    return SpatialGini(gini=float(g), neighbour=wg, non_neighbour=float(wcg),
-                       non_neighbour_share=float(wcg / den), polarization=float(polarization),
+    return SpatialGini(gini=float(g), neighbor=wg, non_neighbor=float(wcg),
+                       non_neighbor_share=float(wcg / den), polarization=float(polarization),
                        p_sim=p_sim, permutations=permutations,
                        seed=seed if seed is None or isinstance(seed, int) else None,
                        distribution=dist,
