@@ -347,3 +347,22 @@ def test_every_table_has_unit_suffixes(shared, tmp_path, run_cli):
     assert not bad, f"area/length columns without a unit suffix: {bad}"
     pending = {k: offending_columns(tables[k].columns) for k in PENDING_COLUMNS}
     print("pending renames:", pending)
+
+
+def test_measures_take_data_not_paths(tmp_path):
+    """extents refuses a population raster path (readers read; measures compute)."""
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from gisfix.errors import DataError
+    from gisfix.extents import urban_extents
+    from gisfix.stack import open_builtup
+
+    path = tmp_path / "b_2020.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=4, height=4, count=1, dtype="uint8",
+                       crs="EPSG:3857", transform=from_origin(0, 400, 100, 100)) as ds:
+        ds.write(np.ones((1, 4, 4), dtype=np.uint8))
+    st = open_builtup(path, encoding="binary")
+    with pytest.raises(DataError, match="population must be a 2-D array"):
+        urban_extents(st, population=str(tmp_path / "pop.tif"))

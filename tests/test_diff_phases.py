@@ -121,3 +121,22 @@ def test_phases_compose_to_diff(vintages):
     res = D.diff(old, new, tolerance_m=1.0, name="name")
     st = _through(5, old, new)
     assert [e["op"] for e in res.edits] == [e["op"] for e in st.edits]
+
+
+def test_dropped_units_come_from_the_read_record_never_the_file(vintages):
+    """The diff restores units dropped as empty from attrs only; a bare count is an error."""
+    from gisfix.boundaries import dropped_empty_ids, restore_empty
+
+    old, new = vintages
+    new = new.copy()
+    new.attrs["gisfix"] = {"source": "/nowhere/moved.gpkg", "dropped_empty": 1,
+                           "dropped_empty_ids": ["e"]}
+    restored = restore_empty(new)
+    assert list(restored.index) == ["ab", "c", "d", "e"] and restored.geometry.iloc[-1].is_empty
+    res = D.diff(old, new, tolerance_m=1.0)
+    assert res.report["empty_in_new"] == ["e"]
+    new.attrs["gisfix"] = {"source": "/nowhere/moved.gpkg", "dropped_empty": 1}
+    with pytest.raises(DataError, match="not their ids"):
+        dropped_empty_ids(new)
+    with pytest.raises(DataError, match="not their ids"):
+        D.diff(old, new, tolerance_m=1.0)
