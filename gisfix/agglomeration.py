@@ -113,7 +113,7 @@ def intensity(table: pd.DataFrame, units=None, *, population=None,
         ``builtup_share`` :math:`s = B/V`, ``intensity_level`` (number of thresholds
         reached), one boolean ``share_ge_<t>`` per threshold and, with a population
         :math:`P`, ``population``, ``builtup_m2_per_capita`` :math:`10^6 B/P` and
-        ``population_density`` :math:`P/V` (inhabitants per km² of observed land).
+        ``population_per_km2`` :math:`P/V` (inhabitants per km² of observed land).
     """
     t = check_table(table)
     th = check_thresholds(thresholds)
@@ -134,7 +134,7 @@ def intensity(table: pd.DataFrame, units=None, *, population=None,
         with np.errstate(invalid="ignore", divide="ignore"):
             out["builtup_m2_per_capita"] = np.where(pop > 0, out["builtup_km2"] * 1e6 / pop,
                                                     np.nan)
-            out["population_density"] = np.where(out["valid_km2"] > 0,
+            out["population_per_km2"] = np.where(out["valid_km2"] > 0,
                                                  pop / out["valid_km2"], np.nan)
     return out
 

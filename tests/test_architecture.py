@@ -237,7 +237,7 @@ UNIT_SUFFIXES = ("_km2", "_ha", "_m2", "_m", "_km", "_m_per_ha", "_per_km2", "_m
                  "_m_per_year")
 #: Stems that make a column an area or a length.
 STEMS = ("area", "edge", "perimeter", "distance", "radius", "length", "km", "builtup",
-         "width", "displacement", "axis")
+         "width", "displacement", "axis", "density", "per_capita")
 #: Columns with a stem that are unitless (shares, ratios, indices, counts, ids, labels).
 UNITLESS = re.compile(r"(share|ratio|index|_rel$|^n_|count|_id$|^is_|_q\d+|cluster|kind|"
                       r"type|rank|quantile|iou|level|_ge_|_p$|p_sim|p_norm|z$|_z$|_class|"
@@ -295,7 +295,8 @@ def test_every_table_has_unit_suffixes(shared, tmp_path, run_cli):
     table = gisfix.builtup_by_unit(units, stack)
     tables["builtup_by_unit"] = table
     tables["to_wide"] = gisfix.to_wide(table)
-    tables["intensity"] = gisfix.intensity(table, units)
+    units["pop"] = 1000.0
+    tables["intensity"] = gisfix.intensity(table, units, population="pop")
     tables["concentration"] = gisfix.concentration(table)
     tables["hierarchy"] = gisfix.hierarchy(table)
     tables["lorenz_by_epoch"] = gisfix.lorenz_by_epoch(table)
