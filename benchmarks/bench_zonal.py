@@ -70,7 +70,7 @@ def main():
 
     raster, vectors = mk.main(["--cache", args.cache])
     stack = open_builtup(raster, "year-built", epochs=list(range(1975, 2031, 5)))
-    units = read_boundaries(vectors, id="CODE", layer="county")
+    units = read_boundaries(vectors, id_col="CODE", layer="county")
     n_units, n_ep = len(units), len(stack.epochs)
     print(f"workload: {stack.width} x {stack.height} cells ({stack.width * stack.height / 1e6:.0f}"
           f" M), {n_units} units, {n_ep} epochs; GDAL_CACHEMAX={os.environ['GDAL_CACHEMAX']}")

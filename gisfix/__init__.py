@@ -4,7 +4,7 @@ Real boundaries and built-up rasters go in; measures come out; administrative-di
 adjustments are reproducible boundary edits::
 
     import gisfix
-    units = gisfix.read_boundaries("counties.gpkg", id="fips")
+    units = gisfix.read_boundaries("counties.gpkg", id_col="fips")
     stack = gisfix.open_builtup("ghsl_year_built.tif", encoding="year-built")
     table = gisfix.builtup_by_unit(units, stack)
 
@@ -47,15 +47,15 @@ _EXPORTS = {
         "max_min_ratio", "over_time", "sigma_convergence", "summarize", "theil_decomposition",
         "theil_l", "theil_t", "top_bottom_ratio", "williamson", "TheilDecomposition",
         "SigmaConvergence", "BetaConvergence")},
-    "SpatialGini": "gisfix.inequality",
-    "spatial_gini": "gisfix.inequality",
-    "make_graph": "gisfix.graphs",
-    "SpatialGraph": "gisfix.graphs",
+    # spatial statistics
+    **{name: "gisfix.spatial" for name in (
+        "SpatialGini", "spatial_gini", "make_graph", "SpatialGraph", "as_graph", "moran",
+        "local_moran", "getis_ord", "MoranResult")},
     # agglomeration
     **{name: "gisfix.agglomeration" for name in (
         "intensity", "location_quotient", "concentration", "lorenz_by_epoch", "hhi",
-        "top_share", "rank_size", "primacy", "hierarchy", "moran", "local_moran",
-        "getis_ord", "agglomeration_measures")},
+        "top_share", "rank_size", "primacy", "hierarchy")},
+    "agglomeration_measures": "gisfix.workflows.measures",
     "patch_metrics": "gisfix.landscape",
     "landscape_metrics": "gisfix.landscape",
     "urban_extents": "gisfix.extents",
@@ -92,7 +92,7 @@ _EXPORTS = {
     # boundary edits
     **{name: "gisfix.edits" for name in (
         "load_scenario", "apply_scenario", "Scenario", "EditResult", "merge", "split",
-        "transfer", "recode", "dissolve", "harmonise")},
+        "transfer", "recode", "dissolve", "harmonize")},
     "diff": "gisfix.edits.diff",
     "DiffResult": "gisfix.edits.diff",
     # workflows: the main job (project file -> every measure before and after each scenario)

@@ -18,7 +18,7 @@ import pandas as pd
 import shapely
 
 from gisfix.crs import check_coordinates, resolve_crs, to_crs_checked, true_areas
-from gisfix.errors import GeometryError, GisfixError, IdError, InputFileError
+from gisfix.errors import DataError, GeometryError, GisfixError, IdError, InputFileError, show_ids
 
 log = logging.getLogger(__name__)
 
@@ -29,14 +29,19 @@ MAX_IDS_SHOWN = 8
 _MOJIBAKE = re.compile("[\u00c2\u00c3][\u0080-\u00bf]")
 
 
-def _show(ids) -> str:
-    ids = [str(i) for i in ids]
-    more = f" and {len(ids) - MAX_IDS_SHOWN} more" if len(ids) > MAX_IDS_SHOWN else ""
-    return ", ".join(ids[:MAX_IDS_SHOWN]) + more
+def normalize_ids(values: pd.Series) -> pd.Series:
+    """Return ids as strings; integral floats (``1.0``, as shapefiles give) become ``"1"``.
 
+    Parameters
+    ----------
+    values : Series
+        Raw id values.
 
-def normalise_ids(values: pd.Series) -> pd.Series:
-    """Return ids as strings; integral floats (``1.0``, as shapefiles give) become ``"1"``."""
+    Returns
+    -------
+    Series
+        Text ids (None where missing), indexed like ``values``.
+    """
     if pd.api.types.is_float_dtype(values):
         finite = values.dropna()
         if (finite == np.floor(finite)).all():
@@ -47,25 +52,41 @@ def normalise_ids(values: pd.Series) -> pd.Series:
 
 
 def check_ids(ids: pd.Series, *, what: str = "boundaries", column: str = "id") -> None:
-    """Raise :class:`IdError` for missing or duplicate ids."""
+    """Raise :class:`IdError` for missing or duplicate ids.
+
+    Parameters
+    ----------
+    ids : Series
+        Normalized ids (:func:`normalize_ids`).
+    what : str
+        The layer's name, for messages.
+    column : str
+        The id column, for messages.
+    """
     missing = ids.isna() | (ids.astype(str) == "")
     if missing.any():
         raise IdError(
             f"{what}: {int(missing.sum())} features have no value in id column {column!r} "
-            f"(rows {_show(np.flatnonzero(missing.to_numpy()))}); fill them or choose another "
+            f"(rows {show_ids(np.flatnonzero(missing.to_numpy()))}); fill them or choose another "
             "id column"
         )
     dup = ids[ids.duplicated(keep=False)]
     if len(dup):
         raise IdError(
             f"{what}: id column {column!r} has {dup.nunique()} duplicated ids "
-            f"({_show(sorted(dup.unique()))}); choose a unique column or dissolve the "
+            f"({show_ids(sorted(dup.unique()))}); choose a unique column or dissolve the "
             "duplicates first (gdf.dissolve(by=...))"
         )
 
 
 def fix_mojibake(text):
-    """Repair UTF-8 text that was decoded as Latin-1 (``'ZÃ¼rich'`` -> ``'Zürich'``)."""
+    """Repair UTF-8 text that was decoded as Latin-1 (``'ZÃ¼rich'`` -> ``'Zürich'``).
+
+    Parameters
+    ----------
+    text : str or object
+        A value of a text column (non-strings are returned as they are).
+    """
     if not isinstance(text, str) or not _MOJIBAKE.search(text):
         return text
     try:
@@ -101,12 +122,12 @@ def check_polygons(gdf: gpd.GeoDataFrame, *, make_valid: bool = False, drop_empt
         if not drop_empty:
             raise GeometryError(
                 f"{what}: {int(empty.sum())} features have empty or missing geometry "
-                f"(ids {_show(gdf.index[empty])}); remove them or pass drop_empty=True "
+                f"(ids {show_ids(gdf.index[empty])}); remove them or pass drop_empty=True "
                 "(--drop-empty)"
             )
         report["dropped_empty"] = int(empty.sum())
         report["dropped_empty_ids"] = [str(i) for i in gdf.index[empty]]
-        log.warning("dropped %d empty geometries: %s", empty.sum(), _show(gdf.index[empty]))
+        log.warning("dropped %d empty geometries: %s", empty.sum(), show_ids(gdf.index[empty]))
         gdf = gdf.loc[~empty].copy()
         geom = gdf.geometry
 
@@ -125,7 +146,7 @@ def check_polygons(gdf: gpd.GeoDataFrame, *, make_valid: bool = False, drop_empt
         counts = types[bad].value_counts().to_dict()
         raise GeometryError(
             f"{what}: {int(bad.sum())} features are not polygons "
-            f"({', '.join(f'{v} {k}' for k, v in counts.items())}; ids {_show(gdf.index[bad])});"
+            f"({', '.join(f'{v} {k}' for k, v in counts.items())}; ids {show_ids(gdf.index[bad])});"
             " administrative units must be Polygon or MultiPolygon"
         )
 
@@ -136,7 +157,7 @@ def check_polygons(gdf: gpd.GeoDataFrame, *, make_valid: bool = False, drop_empt
             reasons = shapely.is_valid_reason(geom[invalid].values)
             raise GeometryError(
                 f"{what}: {int(invalid.sum())} of {len(gdf)} polygons are invalid (ids "
-                f"{_show(gdf.index[invalid])}; first: {reasons[0]}); pass make_valid=True "
+                f"{show_ids(gdf.index[invalid])}; first: {reasons[0]}); pass make_valid=True "
                 "(--make-valid) to repair them"
             )
         before = _areas(geom[invalid], gdf.crs)
@@ -156,7 +177,7 @@ def check_polygons(gdf: gpd.GeoDataFrame, *, make_valid: bool = False, drop_empt
         if still_empty.any():
             raise GeometryError(
                 f"{what}: repairing left {int(still_empty.sum())} features with no polygonal "
-                f"area (ids {_show(gdf.index[still_empty])}); fix them in a GIS"
+                f"area (ids {show_ids(gdf.index[still_empty])}); fix them in a GIS"
             )
     return gdf, report
 
@@ -179,7 +200,7 @@ def _polygonal_part(g):
     return polys[0] if len(polys) == 1 else shapely.MultiPolygon(polys)
 
 
-def read_boundaries(path: str | os.PathLike, id: str, *, layer: str | None = None,  # noqa: A002
+def read_boundaries(path: str | os.PathLike, id_col: str, *, layer: str | None = None,
                     crs=None, make_valid: bool = False, drop_empty: bool = False,
                     encoding: str | None = None, fix_text: bool = False,
                     to_crs=None) -> gpd.GeoDataFrame:
@@ -190,7 +211,7 @@ def read_boundaries(path: str | os.PathLike, id: str, *, layer: str | None = Non
     path : path-like
         Any vector file GDAL reads: GeoPackage, Shapefile, GeoJSON, TopoJSON, FlatGeobuf,
         GeoParquet (``.parquet``/``.geoparquet``).
-    id : str
+    id_col : str
         Column holding the unit id. Ids become strings (``1.0`` -> ``"1"``) and the index.
     layer : str, optional
         Layer name for multi-layer sources; required when the file has several layers.
@@ -221,7 +242,7 @@ def read_boundaries(path: str | os.PathLike, id: str, *, layer: str | None = Non
     Examples
     --------
     >>> from gisfix import datasets, read_boundaries
-    >>> gdf = read_boundaries(datasets.get_path("swiss-2018"), id="id",
+    >>> gdf = read_boundaries(datasets.get_path("swiss-2018"), id_col="id",
     ...                       layer="municipalities_2018")
     >>> len(gdf), gdf.crs.to_epsg()
     (2225, 2056)
@@ -268,9 +289,9 @@ def read_boundaries(path: str | os.PathLike, id: str, *, layer: str | None = Non
         except Exception as exc:
             raise InputFileError(f"cannot read {p}: {exc}") from None
     what = p.name
-    if id not in gdf.columns:
+    if id_col not in gdf.columns:
         raise IdError(
-            f"{what} has no column {id!r}; its columns are: "
+            f"{what} has no column {id_col!r}; its columns are: "
             + ", ".join(c for c in gdf.columns if c != gdf.geometry.name)
         )
     if gdf.crs is None:
@@ -284,9 +305,9 @@ def read_boundaries(path: str | os.PathLike, id: str, *, layer: str | None = Non
 
     if len(gdf):
         check_coordinates(gdf.total_bounds, gdf.crs, what=what)
-    ids = normalise_ids(gdf[id])
-    check_ids(ids, what=what, column=id)
-    gdf = gdf.drop(columns=[id]).set_index(pd.Index(ids.to_numpy(), name=id))
+    ids = normalize_ids(gdf[id_col])
+    check_ids(ids, what=what, column=id_col)
+    gdf = gdf.drop(columns=[id_col]).set_index(pd.Index(ids.to_numpy(), name=id_col))
 
     text_cols = [c for c in gdf.columns if c != gdf.geometry.name
                  and (gdf[c].dtype == object or pd.api.types.is_string_dtype(gdf[c]))]
@@ -306,7 +327,8 @@ def read_boundaries(path: str | os.PathLike, id: str, *, layer: str | None = Non
     gdf, report = check_polygons(gdf, make_valid=make_valid, drop_empty=drop_empty, what=what)
     if to_crs is not None:
         gdf = to_crs_checked(gdf, to_crs, what=what)
-    gdf.attrs["gisfix"] = {"source": str(p.resolve()), "layer": layer, "id": id, **report}
+    gdf.attrs["gisfix"] = {"source": str(p.resolve()), "layer": layer, "id_col": id_col,
+                          **report}
     return gdf
 
 
@@ -319,11 +341,24 @@ def _read_geoparquet(p: Path) -> gpd.GeoDataFrame:
 
 
 def describe_boundaries(path: str | os.PathLike, *, layer: str | None = None,
-                        id: str | None = None) -> dict:  # noqa: A002
+                        id_col: str | None = None) -> dict:
     """Return facts about a boundary file without failing on its defects (for ``gisfix info``).
 
-    Counts invalid, empty and non-polygon geometries and, with ``id``, missing and
+    Counts invalid, empty and non-polygon geometries and, with ``id_col``, missing and
     duplicate ids, instead of raising.
+
+    Parameters
+    ----------
+    path : path-like
+        A vector file.
+    layer : str, optional
+        The layer (default: the first).
+    id_col : str, optional
+        The id column to check.
+
+    Returns
+    -------
+    dict
     """
     import pyogrio
 
@@ -365,11 +400,139 @@ def describe_boundaries(path: str | os.PathLike, *, layer: str | None = None,
             or pd.api.types.is_string_dtype(gdf[c])]
     facts["mis_decoded_text_columns"] = [
         c for c in text if gdf[c].astype(str).str.contains(_MOJIBAKE, regex=True).any()]
-    if id is not None:
-        if id not in gdf.columns:
-            raise IdError(f"{p.name} has no column {id!r}; columns: {', '.join(facts['columns'])}")
-        ids = normalise_ids(gdf[id])
-        facts["id"] = id
+    if id_col is not None:
+        if id_col not in gdf.columns:
+            raise IdError(f"{p.name} has no column {id_col!r}; columns: "
+                          f"{', '.join(facts['columns'])}")
+        ids = normalize_ids(gdf[id_col])
+        facts["id"] = id_col
         facts["missing_ids"] = int(ids.isna().sum())
         facts["duplicate_ids"] = int(ids.duplicated(keep=False).sum())
     return facts
+
+
+def restore_empty(frame: gpd.GeoDataFrame, id_col: str | None = None) -> gpd.GeoDataFrame:
+    """Put the units :func:`read_boundaries` dropped as empty back, as empty polygons.
+
+    The one restoration of empty units of gisfix (the vintage diff and ``gisfix diff`` keep
+    them as empty rows that are not compared).  It uses the ids the reader recorded in
+    ``frame.attrs["gisfix"]["dropped_empty_ids"]``; the source file is never re-opened.
+
+    Parameters
+    ----------
+    frame : GeoDataFrame
+        Units read with ``drop_empty=True``.
+    id_col : str, optional
+        Also fill this column with the restored ids (when the ids are a column too).
+
+    Returns
+    -------
+    GeoDataFrame
+        ``frame`` followed by one empty polygon per dropped unit (``frame`` itself when no
+        unit was dropped).
+
+    Raises
+    ------
+    DataError
+        When the frame says units were dropped but not which ones (a frame not made by
+        :func:`read_boundaries`): re-read it with ``drop_empty=True``.
+    """
+    missing = dropped_empty_ids(frame, id_col)
+    if not missing:
+        return frame
+    extra = {id_col: missing} if id_col is not None else {}
+    empty = gpd.GeoDataFrame(extra, index=pd.Index(missing, name=frame.index.name),
+                             crs=frame.crs, geometry=[shapely.Polygon()] * len(missing))
+    if frame.geometry.name != "geometry":
+        empty = empty.rename_geometry(frame.geometry.name)
+    return pd.concat([frame, empty])
+
+
+def dropped_empty_ids(frame: gpd.GeoDataFrame, id_col: str | None = None) -> list[str]:
+    """Return the ids of units that :func:`read_boundaries` dropped as empty.
+
+    Parameters
+    ----------
+    frame : GeoDataFrame
+        Units read with ``drop_empty=True`` (the ids are in ``frame.attrs["gisfix"]``).
+    id_col : str, optional
+        The column of ids when they are not the index.
+
+    Returns
+    -------
+    list of str
+        Dropped ids not present in ``frame`` (``[]`` for frames without a read record).
+
+    Raises
+    ------
+    DataError
+        When the record counts dropped units but does not name them.
+    """
+    meta = frame.attrs.get("gisfix") or {}
+    if not meta.get("dropped_empty"):
+        return []
+    ids = meta.get("dropped_empty_ids")
+    if ids is None:
+        raise DataError(f"the units record {meta['dropped_empty']} units dropped as empty but "
+                        "not their ids (attrs['gisfix']['dropped_empty_ids']); re-read the file "
+                        "with gisfix.read_boundaries(..., drop_empty=True)")
+    present = {str(k) for k in (frame[id_col] if id_col is not None else frame.index)}
+    return [str(k) for k in ids if str(k) not in present]
+
+
+#: Suffixes read as delimited text by :func:`read_table`.
+CSV_SUFFIXES = (".csv", ".tsv", ".txt")
+
+
+def read_table(path: str | os.PathLike, *, layer: str | None = None,
+               geometry: bool = False) -> pd.DataFrame:
+    """Read an attribute table: CSV/TSV text, or any vector file GDAL reads.
+
+    The one table reader of gisfix (the ``inequality`` verb and the workflows use it).
+
+    Parameters
+    ----------
+    path : path-like
+        A ``.csv``/``.tsv``/``.txt`` table or a vector file (GeoPackage, shapefile...).
+    layer : str, optional
+        The layer of a multi-layer vector file.
+    geometry : bool
+        Also read the geometries (a vector file only).
+
+    Returns
+    -------
+    DataFrame or GeoDataFrame
+
+    Raises
+    ------
+    InputFileError
+        When the file cannot be read.
+    DataError
+        When geometries are asked of a text table.
+    GisfixError
+        For a missing or ambiguous layer.
+    """
+    p = Path(path)
+    if p.suffix.lower() in CSV_SUFFIXES:
+        if geometry:
+            raise DataError(f"this needs polygons but {p.name} is a CSV table; use a vector "
+                            "file (GeoPackage, shapefile, GeoJSON...)")
+        try:
+            return pd.read_csv(p, sep="\t" if p.suffix.lower() == ".tsv" else ",")
+        except Exception as exc:
+            raise InputFileError(f"cannot read {p} as CSV: {exc}") from None
+    import pyogrio
+
+    try:
+        layers = [str(n) for n, _ in pyogrio.list_layers(p)]
+    except Exception as exc:
+        raise InputFileError(f"cannot open {p} as a table or vector file: {exc}") from None
+    if layer is None and len(layers) > 1:
+        raise GisfixError(f"{p.name} has {len(layers)} layers ({', '.join(layers)}); "
+                          "choose one with --layer")
+    if layer is not None and layer not in layers:
+        raise GisfixError(f"{p.name} has no layer {layer!r}; it has: {', '.join(layers)}")
+    try:
+        return pyogrio.read_dataframe(p, layer=layer, read_geometry=geometry)
+    except Exception as exc:
+        raise InputFileError(f"cannot read {p}: {exc}") from None

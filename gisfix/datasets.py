@@ -104,4 +104,4 @@ def load(name: str, **kwargs):
         from gisfix.stack import open_builtup
 
         return open_builtup(get_path(name), kwargs.pop("encoding", d.layer), **kwargs)
-    return read_boundaries(get_path(name), id=d.id, layer=d.layer, **kwargs)
+    return read_boundaries(get_path(name), d.id, layer=d.layer, **kwargs)

@@ -28,13 +28,9 @@ _TABLE_COLUMNS = ("unit_id", "epoch", "builtup_km2")
 
 # -- expansion between epochs ----------------------------------------------------------------
 def _check_table(table: pd.DataFrame) -> None:
-    missing = [c for c in _TABLE_COLUMNS if c not in table.columns]
-    if missing:
-        raise DataError(
-            f"the built-up table lacks column(s) {', '.join(missing)}; it needs "
-            f"{', '.join(_TABLE_COLUMNS)} (+ valid_km2), as builtup_by_unit returns; got "
-            f"columns {', '.join(map(str, table.columns))}"
-        )
+    from gisfix.agglomeration import check_table  # the one check of the built-up table
+
+    check_table(table, _TABLE_COLUMNS)
 
 
 def expansion(table: pd.DataFrame, t0: int, t1: int, land_km2: pd.Series | None = None

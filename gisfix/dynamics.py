@@ -20,7 +20,7 @@ libpysal's ``us_income`` panel, 48 states, 1929-2009):
 
 A panel is a wide :class:`pandas.DataFrame` (one row per unit, one column per epoch, epochs
 increasing), or a long tidy frame (``unit_id``, ``epoch`` and a value column) with
-``value=`` naming the column.  Graphs come from :func:`gisfix.graphs.make_graph` (or are a
+``value=`` naming the column.  Graphs come from :func:`gisfix.spatial.make_graph` (or are a
 libpysal ``W``/``Graph``); spatial lags use the row-standardised weights.
 
 References
@@ -48,8 +48,7 @@ import pandas as pd
 from gisfix.errors import DataError
 
 # Spatial machinery comes from two places only: this import and the one in lisa_markov
-# (gisfix.graphs and agglomeration.local_moran are moving to gisfix.spatial).
-from gisfix.graphs import _align, as_graph, row_standardised_matrix
+from gisfix.spatial.graphs import align_values, row_standardized_matrix
 
 #: Moran scatterplot quadrants (esda / giddy numbering, not GeoDa's).
 QUADRANTS = {1: "HH", 2: "LH", 3: "LL", 4: "HL"}
@@ -118,8 +117,8 @@ def as_panel(panel, value: str | None = None, *, id_col: str = "unit_id") -> pd.
 
 def _graph_matrices(graph, ids):
     """Return (row-standardised CSR matrix, SpatialGraph) both in the order of ``ids``."""
-    g = _align(as_graph(graph), pd.Index(ids))
-    return row_standardised_matrix(g, ids), g
+    _, g = align_values(pd.Series(0.0, index=pd.Index(ids)), graph, order="values")
+    return row_standardized_matrix(g, ids), g
 
 
 def _seed_sequences(seed, n: int) -> list:
@@ -559,8 +558,8 @@ def spatial_markov(panel, graph, k: int = 5, m: int = 5, *, pooled: bool = True,
     ----------
     panel : pandas.DataFrame
         Units x epochs; the index must be the graph's ids (any order).
-    graph : gisfix.graphs.SpatialGraph, libpysal W or Graph
-        Neighbours (``gisfix.graphs.make_graph(units, "queen")``); weights are row-standardised.
+    graph : gisfix.spatial.SpatialGraph, libpysal W or Graph
+        Neighbours (``gisfix.spatial.make_graph(units, "queen")``); weights are row-standardised.
     k, m : int
         Number of quantile classes of the values and of the lags.
     pooled : bool
@@ -629,7 +628,7 @@ def lisa_markov(panel, graph, *, permutations: int = 0, significance: float = 0.
     ----------
     panel : pandas.DataFrame
         Units x epochs; index = graph ids.
-    graph : gisfix.graphs.SpatialGraph, libpysal W or Graph
+    graph : gisfix.spatial.SpatialGraph, libpysal W or Graph
         Neighbours.
     permutations : int
         Conditional permutations for LISA significance (0: none).
@@ -644,7 +643,7 @@ def lisa_markov(panel, graph, *, permutations: int = 0, significance: float = 0.
     -------
     LisaMarkovChain
     """
-    from gisfix.agglomeration import local_moran  # -> gisfix.spatial after h1's move
+    from gisfix.spatial.autocorrelation import local_moran
 
     wide = as_panel(panel, value)
     y = wide.to_numpy()
@@ -782,7 +781,7 @@ def rank_mobility(panel, graph=None, *, permutations: int = DEFAULT_PERMUTATIONS
     ----------
     panel : pandas.DataFrame
         Units x epochs.
-    graph : gisfix.graphs.SpatialGraph, libpysal W or Graph, optional
+    graph : gisfix.spatial.SpatialGraph, libpysal W or Graph, optional
         Neighbours (links taken as binary and undirected); no spatial tau when None.
     permutations : int
         Random permutations for the spatial tau (0: no inference).

@@ -36,6 +36,10 @@ class DataError(GisfixError, ValueError):
     """Values a measure cannot use: NaN, non-positive values, too few units, bad weights."""
 
 
+class IdMismatchError(IdError, DataError):
+    """Ids of two inputs that should describe the same units do not match (values vs graph)."""
+
+
 class EditError(GisfixError, ValueError):
     """A boundary edit that cannot be applied as given; the input is left untouched."""
 
@@ -52,6 +56,27 @@ class ProjectError(GisfixError, ValueError):
     """A project file (``gisfix run PROJECT.toml``) with a bad table, key or value."""
 
 
+def show_ids(ids, limit: int = 8) -> str:
+    """Return up to ``limit`` ids as text for an error message (``"a, b and 3 more"``).
+
+    The one helper gisfix's messages use to name offending units.
+
+    Parameters
+    ----------
+    ids : iterable
+        The ids (any values; shown with ``str``).
+    limit : int
+        How many to show.
+
+    Returns
+    -------
+    str
+    """
+    shown = [str(i) for i in ids]
+    more = f" and {len(shown) - limit} more" if len(shown) > limit else ""
+    return ", ".join(shown[:limit]) + more
+
+
 __all__ = [
     "CRSError",
     "DataError",
@@ -59,8 +84,10 @@ __all__ = [
     "GeometryError",
     "GisfixError",
     "IdError",
+    "IdMismatchError",
     "InputFileError",
     "OutputExistsError",
     "ProjectError",
     "RasterError",
+    "show_ids",
 ]

@@ -33,7 +33,6 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -83,28 +82,15 @@ def _aggregate_stack(stack, epoch: int, block: int, max_cells: int):
 
 
 def _read_population(population, stack) -> np.ndarray:
-    if isinstance(population, np.ndarray):
-        if population.shape != stack.shape:
-            raise RasterError(f"the population array has shape {population.shape}, the built-up "
-                              f"grid {stack.shape}; they must be on the same grid")
-        return np.nan_to_num(population.astype(float), nan=0.0)
-    import rasterio
-
-    p = Path(population)
-    if not p.exists():
-        from gisfix.errors import InputFileError
-
-        raise InputFileError(f"no such population raster: {p}")
-    with rasterio.open(p) as ds:
-        from gisfix.crs import resolve_crs
-        from gisfix.stack import Grid
-
-        grid = Grid(resolve_crs(ds.crs, what=str(p)), ds.transform, ds.width, ds.height)
-        if not grid.same_as(stack.grid):
-            raise RasterError(f"population grid {grid.describe()} differs from the built-up grid "
-                              f"{stack.grid.describe()}; warp one onto the other first")
-        arr = ds.read(1, masked=True).astype(float).filled(0.0)
-    return np.nan_to_num(arr, nan=0.0)
+    """Check a population array on the built-up grid (measures take data, never paths)."""
+    if not isinstance(population, np.ndarray) or population.ndim != 2:
+        raise DataError(f"population must be a 2-D array on the built-up grid (shape "
+                        f"{stack.shape}); got {type(population).__name__}. Read a population "
+                        "raster with a reader first (e.g. rasterio, on the grid of the stack)")
+    if population.shape != stack.shape:
+        raise RasterError(f"the population array has shape {population.shape}, the built-up "
+                          f"grid {stack.shape}; they must be on the same grid")
+    return np.nan_to_num(population.astype(float), nan=0.0)
 
 
 def _majority_smooth(mask: np.ndarray, max_iter: int = 100) -> np.ndarray:
@@ -165,7 +151,7 @@ def urban_extents(stack, epoch: int | None = None, *, kind: str = "centre", bloc
         The :data:`PRESETS` the other parameters default to.
     block : int
         Aggregate ``block`` x ``block`` cells first (10 turns 100 m into 1 km cells).
-    population : path or 2-D array, optional
+    population : 2-D array, optional
         Population per cell on the stack's grid; switches the density criterion to
         population density and enables ``min_population`` and the ``population`` column.
     threshold : float, optional

@@ -634,7 +634,7 @@ def builtup_by_unit(boundaries, stack, method: str = "exact", *, max_cells: int 
     Examples
     --------
     >>> from gisfix import open_builtup, read_boundaries  # doctest: +SKIP
-    >>> units = read_boundaries("counties.gpkg", id="fips")  # doctest: +SKIP
+    >>> units = read_boundaries("counties.gpkg", "fips")  # doctest: +SKIP
     >>> stack = open_builtup("ghsl_year_built.tif", "year-built")  # doctest: +SKIP
     >>> builtup_by_unit(units, stack).head(2)  # doctest: +SKIP
     """
@@ -785,7 +785,7 @@ def builtup_by_unit(boundaries, stack, method: str = "exact", *, max_cells: int 
     ids = pd.Index(boundaries.index).astype(str)
     empty = (valid <= 0).any(axis=1)
     if empty.any():
-        from gisfix.boundaries import _show
+        from gisfix.errors import show_ids as _show
 
         warnings.warn(
             f"{int(empty.sum())} of {n_units} units cover no observed raster cell in at least "

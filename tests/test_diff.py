@@ -227,7 +227,7 @@ def test_new_id_column_and_name_column():
     old["name"] = ["Alpha", "Beta"]
     new = gpd.GeoDataFrame({"code": ["A", "Z"], "name": ["Alpha", "Zeta"]},
                            geometry=list(old.geometry), crs=CRS)
-    res = diff(old, new, new_id="code", name="name")
+    res = diff(old, new, new_id_col="code", name="name")
     assert res.edits == [{"op": "recode", "unit": "B", "new_id": "Z", "name": "Zeta"}]
 
 
@@ -246,7 +246,7 @@ def test_bad_input_messages():
     with pytest.raises(DataError, match="tolerance_m must be"):
         diff(old, old, tolerance_m=-1)
     with pytest.raises(IdError, match="no column 'code'"):
-        diff(old, old, new_id="code")
+        diff(old, old, new_id_col="code")
     far = old.copy()
     far["geometry"] = far.geometry.translate(1e5, 0)
     with pytest.raises(DataError, match="do not overlap"):
@@ -364,8 +364,8 @@ def test_wuhu_recodes_and_merge(shared):
     from gisfix import read_boundaries
 
     folder = shared("china_wuhu_adjustment")
-    old = read_boundaries(folder / "wuhu_before_made_valid.geojson", id="adcode")
-    new = read_boundaries(folder / "wuhu_after.geojson", id="adcode")
+    old = read_boundaries(folder / "wuhu_before_made_valid.geojson", id_col="adcode")
+    new = read_boundaries(folder / "wuhu_after.geojson", id_col="adcode")
     res = diff(old, new, name="name")
     recodes = sorted((e["unit"], e["new_id"]) for e in ops(res, "recode") if "new_id" in e)
     assert recodes == [("340221", "340210"), ("340222", "340212"), ("340225", "340281")]
@@ -382,8 +382,8 @@ def test_swiss_2010_2026_noise_and_explanations(shared):
     from gisfix import read_boundaries
 
     folder = shared("swiss_municipalities")
-    old = read_boundaries(folder / "2010" / "municipalities.shp", id="id")
-    new = read_boundaries(folder / "2026" / "municipalities.shp", id="id")
+    old = read_boundaries(folder / "2010" / "municipalities.shp", id_col="id")
+    new = read_boundaries(folder / "2026" / "municipalities.shp", id_col="id")
     res = diff(old, new)
     rep = res.report
     assert rep["old_crs"] == "EPSG:21781" and rep["new_crs"] == "EPSG:2056"

@@ -160,7 +160,7 @@ def test_spatial_markov_published(us):
 
 def test_spatial_markov_gisfix_graph_equals_giddy(us, giddy):
     """Our queen graph from us48.shp, the same graph handed to giddy as a libpysal W."""
-    from gisfix.graphs import make_graph
+    from gisfix.spatial import make_graph
 
     graph = make_graph(us["shapes"], "queen")
     rel = us["panel"] / us["panel"].mean(axis=0)

@@ -23,7 +23,7 @@ from gisfix.edits import (
     apply_scenario,
     check_coverage,
     dissolve,
-    harmonise,
+    harmonize,
     load_scenario,
     merge,
     recode,
@@ -450,7 +450,7 @@ def test_dasymetric_split_follows_builtup(tmp_path):
     assert abs(res.units.loc["a", "pop"] - res.units.loc["b", "pop"]) <= 1
 
 
-# --- lineage and harmonise -----------------------------------------------------------------
+# --- lineage and harmonize -----------------------------------------------------------------
 def test_lineage_composes_and_harmonises_a_panel():
     g = grid()
     s = sc({"op": "split", "unit": "11", "by": f"LINESTRING ({X0 + 50} {Y0 - 1}, "
@@ -467,7 +467,7 @@ def test_lineage_composes_and_harmonises_a_panel():
     panel = pd.DataFrame({"code": list(g.index) * 2, "year": [2000] * 9 + [2010] * 9,
                           "pop": list(g["pop"]) + list(g["pop"] * 2),
                           "gdp": list(g["gdp"]) * 2})
-    h = harmonise(panel, res.lineage, extensive=["pop", "gdp"], intensive=["pc=gdp/pop"],
+    h = harmonize(panel, res.lineage, extensive=["pop", "gdp"], intensive=["pc=gdp/pop"],
                   id_col="code", time_col="year")
     h10 = h[h["year"] == 2010]
     assert h10.loc["N", "pop"] == 2 * (50 + 200)  # half of 11 (100) and all of 21
@@ -477,15 +477,15 @@ def test_lineage_composes_and_harmonises_a_panel():
     # harmonising the input vintage reproduces the edited layer's reallocation
     h00 = h[h["year"] == 2000]
     assert (h00["pop"].reindex(res.units.index) == res.units["pop"]).all()
-    hd = harmonise(g.drop(columns="geometry"), res.lineage, intensive=["dens"],
+    hd = harmonize(g.drop(columns="geometry"), res.lineage, intensive=["dens"],
                    areas=g.geometry.area)
     assert hd.loc["N", "dens"] == pytest.approx(
         (0.5 * g.loc["11", "dens"] + g.loc["21", "dens"]) / 1.5)
     assert hd.loc["N", "dens"] == pytest.approx(res_d.units.loc["N", "dens"])
     with pytest.raises(EditError, match="need areas="):
-        harmonise(g, res.lineage, intensive=["dens"])
+        harmonize(g, res.lineage, intensive=["dens"])
     with pytest.raises(IdError, match="not in the lineage"):
-        harmonise(pd.DataFrame({"pop": [1]}, index=["zz"]), res.lineage, extensive=["pop"])
+        harmonize(pd.DataFrame({"pop": [1]}, index=["zz"]), res.lineage, extensive=["pop"])
 
 
 # --- compare -------------------------------------------------------------------------------
@@ -601,7 +601,7 @@ def test_property_random_sequences_on_grid():
         s = _random_scenario(np.random.default_rng(seed), g, n)
         res = apply_scenario(g, s, extensive=["pop", "gdp"], intensive=["gdp_pc=gdp/pop"])
         _check_invariants(g, res)
-        h = harmonise(g.drop(columns="geometry"), res.lineage, extensive=["pop", "gdp"])
+        h = harmonize(g.drop(columns="geometry"), res.lineage, extensive=["pop", "gdp"])
         assert int(h["pop"].sum()) == int(g["pop"].sum())
         # harmonising through the lineage reproduces the edited layer's reallocation
         assert (h["pop"].reindex(res.units.index) == res.units["pop"]).all()
@@ -693,8 +693,8 @@ def test_wuhu_recodes_and_merge(shared):
     import gisfix
 
     folder = shared("china_wuhu_adjustment")
-    before = gisfix.read_boundaries(folder / "wuhu_before_made_valid.geojson", id="adcode")
-    after = gisfix.read_boundaries(folder / "wuhu_after.geojson", id="adcode", make_valid=True)
+    before = gisfix.read_boundaries(folder / "wuhu_before_made_valid.geojson", id_col="adcode")
+    after = gisfix.read_boundaries(folder / "wuhu_after.geojson", id_col="adcode", make_valid=True)
     s = sc({"op": "recode", "unit": "340221", "new_id": "340210", "name": "湾沚区"},
            {"op": "recode", "unit": "340222", "new_id": "340212", "name": "繁昌区"},
            {"op": "recode", "unit": "340225", "new_id": "340281", "name": "无为市"},

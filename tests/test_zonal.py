@@ -419,7 +419,7 @@ def test_dc_counties_against_exactextract(shared):
     raster = folder / "ghsl_year_built_100m_mollweide.tif"
     from gisfix.boundaries import read_boundaries
 
-    counties = read_boundaries(folder / "counties_2017_census.gpkg", id="fips")
+    counties = read_boundaries(folder / "counties_2017_census.gpkg", id_col="fips")
     stack = open_builtup(raster, "year-built")
     assert len(stack.epochs) == 12
     out = builtup_by_unit(counties, stack)
@@ -442,7 +442,7 @@ def test_dc_centre_against_rasterstats(shared):
 
     from gisfix.boundaries import read_boundaries
 
-    counties = read_boundaries(folder / "counties_2017_census.gpkg", id="fips")
+    counties = read_boundaries(folder / "counties_2017_census.gpkg", id_col="fips")
     stack = open_builtup(raster, "year-built")
     out = builtup_by_unit(counties, stack, method="centre")
     mine = np.rint(out["builtup_km2"].to_numpy().reshape(len(counties), -1) / 0.01)
@@ -457,7 +457,7 @@ def test_corine_lausanne_against_exactextract(shared):
     rasters = [folder / f"clc_urban_{y}_100m_epsg3035.tif" for y in (2000, 2006, 2012)]
     from gisfix.boundaries import read_boundaries
 
-    munis = read_boundaries(folder / "agglomeration_municipalities_2018.shp", id="GMDNR")
+    munis = read_boundaries(folder / "agglomeration_municipalities_2018.shp", id_col="GMDNR")
     stack = open_builtup(rasters, "class=1")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NoValidCellsWarning)  # municipalities off the grid
@@ -485,7 +485,7 @@ def test_bacau_geographic_geodesic_areas(shared):
 
     folder = shared("ghsl_ldsmt_bacau")
     raster = folder / "bacau_ghs_built_ldsmt_epochs.tif"
-    muni = read_boundaries(folder / "bacau_municipality.shp", id="natcode")
+    muni = read_boundaries(folder / "bacau_municipality.shp", id_col="natcode")
     stack = open_builtup(raster, "ldsmt")
     out = builtup_by_unit(muni, stack)
     with rasterio.open(raster) as ds:

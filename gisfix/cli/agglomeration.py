@@ -62,9 +62,10 @@ def agglomeration(boundaries, rasters, id_col, layer, crs, make_valid, encoding,
     per unit and epoch) and a ``summary`` table; a .csv/.parquet output gets the summary
     beside it as ``<name>_summary<suffix>``.
     """
-    from gisfix.agglomeration import agglomeration_measures, check_thresholds, unit_graph
-    from gisfix.graphs import parse_kind
+    from gisfix.agglomeration import check_thresholds
     from gisfix.io import check_output
+    from gisfix.spatial.graphs import parse_kind, unit_graph
+    from gisfix.workflows.measures import agglomeration_measures
 
     out = check_output(output, overwrite, SUFFIXES)
     thresholds = check_thresholds(parse_float_list(threshold, "--threshold"))

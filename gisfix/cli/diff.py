@@ -20,32 +20,19 @@ log = logging.getLogger("gisfix.cli.diff")
 
 def _read(path, id_col, layer, crs, make_valid, what):
     """Read a vintage; units whose geometry is empty are kept as empty rows (not compared)."""
-    import geopandas as gpd
-    import pyogrio
-    import shapely
-
-    from gisfix.boundaries import normalise_ids
+    from gisfix.boundaries import restore_empty
     from gisfix.cli.options import read_boundaries_from_options
     from gisfix.io import require_file
 
     require_file(path)
     gdf = read_boundaries_from_options(path, id_col, layer=layer, crs=crs,
                                        make_valid=make_valid, drop_empty=True)
-    try:
-        ids = pyogrio.read_dataframe(path, layer=layer, columns=[id_col], read_geometry=False)
-        all_ids = set(normalise_ids(ids[id_col]).dropna())
-    except Exception:  # the reader above already validated the file; this is best effort
-        all_ids = set(gdf.index)
-    missing = sorted(all_ids - set(gdf.index))
-    if missing:
+    restored = restore_empty(gdf)
+    if restored is not gdf:
+        missing = [str(k) for k in restored.index[len(gdf):]]
         log.warning("%s: %d units have an empty geometry and are not compared: %s", what,
                     len(missing), ", ".join(missing[:8]))
-        empty = gpd.GeoDataFrame(index=missing, geometry=[shapely.Polygon()] * len(missing),
-                                 crs=gdf.crs)
-        import pandas as pd
-
-        gdf = pd.concat([gdf, empty])
-    return gdf
+    return restored
 
 
 @click.command(short_help="Detect the edits between two boundary vintages.")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import click
 
@@ -18,7 +17,6 @@ from gisfix.cli.options import (
 
 log = logging.getLogger("gisfix.cli.inequality")
 
-CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 
 
 @click.command(short_help="Interregional inequality of a column (Gini, Theil, spatial Gini...).")
@@ -60,12 +58,14 @@ def inequality(table, value_col, weight_col, group_col, id_col, layer, crs, spat
 
     out = check_output(output, overwrite, (".json",))
     if spatial_gini:
-        from gisfix.graphs import parse_kind
+        from gisfix.spatial.graphs import parse_kind
 
         parse_kind(graph_kind)  # a bad --graph fails before reading the table
     path = require_file(table)
     groups = parse_str_list(group_col)
-    df = _read(path, layer, need_geometry=spatial_gini)
+    from gisfix.boundaries import read_table
+
+    df = read_table(path, layer=layer, geometry=spatial_gini)
     if spatial_gini and crs is not None:
         from gisfix.crs import resolve_crs
 
@@ -80,9 +80,9 @@ def inequality(table, value_col, weight_col, group_col, id_col, layer, crs, spat
         raise DataError(f"{path.name} has no column {', '.join(map(repr, missing))}; its "
                         f"columns are: {cols}")
     if id_col:
-        from gisfix.boundaries import check_ids, normalise_ids
+        from gisfix.boundaries import check_ids, normalize_ids
 
-        ids = normalise_ids(df[id_col])
+        ids = normalize_ids(df[id_col])
         check_ids(ids, what=path.name, column=id_col)
         df = df.set_index(ids.rename(id_col))
     dropped = []
@@ -103,7 +103,7 @@ def inequality(table, value_col, weight_col, group_col, id_col, layer, crs, spat
 
     result = summarize(values, weights, group_arg, allow_singletons=allow_singletons)
     if spatial_gini:
-        from gisfix.inequality.spatial import spatial_gini as run_spatial_gini
+        from gisfix.spatial.gini import spatial_gini as run_spatial_gini
 
         if seed is None and permutations:  # draw one and record it: the run stays repeatable
             import numpy as np
@@ -136,34 +136,3 @@ def _numeric(df, col, what):
         raise DataError(f"{what}: column {col!r} has {int(bad.sum())} non-numeric entries "
                         f"(ids {', '.join(map(str, df.index[bad][:8]))}); fix or drop them")
     return s.astype(float).rename(col)
-
-
-def _read(path: Path, layer, need_geometry: bool):
-    from gisfix.errors import DataError, GisfixError, InputFileError
-
-    if path.suffix.lower() in CSV_SUFFIXES:
-        if need_geometry:
-            raise DataError(f"--spatial-gini needs polygons but {path.name} is a CSV table; "
-                            "use a vector file (GeoPackage, shapefile, GeoJSON...)")
-        import pandas as pd
-
-        try:
-            return pd.read_csv(path, sep="\t" if path.suffix.lower() == ".tsv" else ",")
-        except Exception as exc:
-            raise InputFileError(f"cannot read {path} as CSV: {exc}") from None
-    import pyogrio
-
-    try:
-        layers = [str(n) for n, _ in pyogrio.list_layers(path)]
-    except Exception as exc:
-        raise InputFileError(f"cannot open {path} as a table or vector file: {exc}") from None
-    if layer is None and len(layers) > 1:
-        raise GisfixError(f"{path.name} has {len(layers)} layers ({', '.join(layers)}); "
-                          "choose one with --layer")
-    if layer is not None and layer not in layers:
-        raise GisfixError(f"{path.name} has no layer {layer!r}; it has: {', '.join(layers)}")
-    try:
-        df = pyogrio.read_dataframe(path, layer=layer, read_geometry=need_geometry)
-    except Exception as exc:
-        raise InputFileError(f"cannot read {path}: {exc}") from None
-    return df

@@ -34,7 +34,7 @@ def info(path, layer, id_col, encoding, epochs, as_json):
     else:
         from gisfix.boundaries import describe_boundaries
 
-        facts = describe_boundaries(p, layer=layer, id=id_col)
+        facts = describe_boundaries(p, layer=layer, id_col=id_col)
     if as_json:
         click.echo(json.dumps(facts, indent=2, default=str, ensure_ascii=False))
         return

@@ -77,7 +77,7 @@ def read_boundaries_from_options(path, id_col, layer=None, crs=None, make_valid=
     """Call :func:`gisfix.read_boundaries` with the shared CLI options."""
     from gisfix.boundaries import read_boundaries
 
-    return read_boundaries(path, id=id_col, layer=layer, crs=crs, make_valid=make_valid, **kw)
+    return read_boundaries(path, id_col, layer=layer, crs=crs, make_valid=make_valid, **kw)
 
 
 def open_stack_from_options(rasters, encoding, epochs, fraction_units="unit"):

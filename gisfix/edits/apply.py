@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gisfix.boundaries import check_ids, normalise_ids
+from gisfix.boundaries import check_ids, normalize_ids
 from gisfix.crs import resolve_crs
 from gisfix.edits import topology as topo
 from gisfix.edits.lineage import compose
@@ -74,9 +74,9 @@ def _prepare(units) -> gpd.GeoDataFrame:
     resolve_crs(units.crs, what="the units")
     index = pd.Series(units.index, dtype=object)
     if pd.api.types.infer_dtype(index, skipna=False) == "string":
-        ids = index.str.strip()  # what normalise_ids does to strings, vectorised
+        ids = index.str.strip()  # what normalize_ids does to strings, vectorised
     else:
-        ids = normalise_ids(index)
+        ids = normalize_ids(index)
     check_ids(ids, what="units", column=units.index.name or "index")
     bad = ~units.geometry.geom_type.isin(["Polygon", "MultiPolygon"])
     if bad.any():
@@ -95,7 +95,7 @@ def _subunits(subunits, crs):
     resolve_crs(subunits.crs, what="the sub-units")
     geo = subunits.geometry if isinstance(subunits, gpd.GeoDataFrame) else subunits
     geo = geo.to_crs(crs)
-    ids = normalise_ids(pd.Series(geo.index, dtype=object))
+    ids = normalize_ids(pd.Series(geo.index, dtype=object))
     check_ids(ids, what="sub-units", column=geo.index.name or "index")
     return pd.Series(geo.values, index=ids.tolist())
 
@@ -189,29 +189,30 @@ def apply_scenario(units, scenario, *, extensive=(), intensive=(), stack=None, e
     attrs = pd.DataFrame(units.drop(columns=gcol))
     attrs.index = ids
     rows = _records(attrs, ids)
-    cov = Coverage(ids, list(geoms), rows, crs, tol, area_crs, _subunits(subunits, crs))
-    steps, records = [], []
-    for number, edit in enumerate(sc.edits, start=1):
-        op = edit["op"]
+    sub = _subunits(subunits, crs)
+
+    def run(check_each: bool):
+        cov = Coverage(ids, list(geoms), rows if not check_each else _records(attrs, ids),
+                       crs, tol, area_crs, sub)
+        steps, records = _run_edits(cov, sc, name_column, check_each)
+        return cov, steps, records
+
+    checked = None
+    if check:
+        # optimistic pass: no check per edit; the final check of every unit the edits
+        # touched decides.  Only when it (or an edit) fails are the edits run again with a
+        # check (and, where needed, a local clean) after each one, as before.
         try:
-            step = OPERATIONS[op](cov, number, edit)
-            if op in ("split", "transfer") or (op == "merge"
-                                               and not step.info.get("exact_union")):
-                _node_neighbours(cov, step)
-            # an exact coverage union of a merge keeps the members' outer edges unchanged
-            exact = op == "recode" or (op == "merge" and step.info.get("exact_union"))
-            if check and op != "dissolve" and not exact:
-                _check_step(cov, step)
-        except GisfixError:
-            raise
-        except shapely.errors.GEOSException as exc:
-            raise EditError(f"edit {number} ({op}): the geometry operation failed: {exc}; "
-                            "check the geometries it uses") from None
-        cov.apply(step)
-        for new_id, nm in step.names.items():
-            cov.rows[new_id][name_column] = nm
-        steps.append(step)
-        records.append(_record(step, edit))
+            cov, steps, records = run(False)
+            checked = _check_result(cov, steps, geoms, ids)
+            if not checked[0]["valid"]:
+                checked = None
+        except (GisfixError, shapely.errors.GEOSException):
+            checked = None
+        if checked is None:
+            cov, steps, records = run(True)
+    else:
+        cov, steps, records = run(False)
     weighted = stack is not None
     if weighted and epoch is None:
         epoch = stack.epochs[-1]
@@ -253,7 +254,9 @@ def apply_scenario(units, scenario, *, extensive=(), intensive=(), stack=None, e
     if copied and altered:
         log.warning("numeric columns %s are neither extensive nor intensive: merged, split and "
                     "transferred units copy them from one source unit", ", ".join(copied))
-    after, before = _check_result(cov, steps, geoms, ids) if check else (None, None)
+    if check and checked is None:
+        checked = _check_result(cov, steps, geoms, ids)
+    after, before = checked if check else (None, None)
     changed = [i for i in dict.fromkeys(n for st in steps for n in st.added) if i in cov.geom]
     slivers = [i for i in changed for p in shapely.get_parts(cov.geom[i])
                if topo.is_sliver(p, tol)]
@@ -278,6 +281,37 @@ def apply_scenario(units, scenario, *, extensive=(), intensive=(), stack=None, e
     return EditResult(result, lineage, report, steps)
 
 
+def _run_edits(cov: Coverage, sc, name_column: str, check_each: bool):
+    """Run the scenario's edits in order on ``cov``; return the steps and their records.
+
+    With ``check_each``, the coverage around every edit is checked (and cleaned locally
+    when an edit adds invalid edges, see :func:`_check_step`).
+    """
+    steps, records = [], []
+    for number, edit in enumerate(sc.edits, start=1):
+        op = edit["op"]
+        try:
+            step = OPERATIONS[op](cov, number, edit)
+            if op in ("split", "transfer") or (op == "merge"
+                                               and not step.info.get("exact_union")):
+                _node_neighbours(cov, step)
+            # an exact coverage union of a merge keeps the members' outer edges unchanged
+            exact = op == "recode" or (op == "merge" and step.info.get("exact_union"))
+            if check_each and op != "dissolve" and not exact:
+                _check_step(cov, step)
+        except GisfixError:
+            raise
+        except shapely.errors.GEOSException as exc:
+            raise EditError(f"edit {number} ({op}): the geometry operation failed: {exc}; "
+                            "check the geometries it uses") from None
+        cov.apply(step)
+        for new_id, nm in step.names.items():
+            cov.rows[new_id][name_column] = nm
+        steps.append(step)
+        records.append(_record(step, edit))
+    return steps, records
+
+
 def _check_result(cov: Coverage, steps, geoms, ids) -> tuple[dict, dict]:
     """Check the result's coverage where the edits acted; the input's only if that fails.
 
@@ -295,12 +329,13 @@ def _check_result(cov: Coverage, steps, geoms, ids) -> tuple[dict, dict]:
         after = topo.check_coverage(geoms, cov.tol, ids, grid)
         after["scope"] = f"all {len(ids)} units (no edits)"
         return after, after
-    touched = [n for n in dict.fromkeys(n for st in steps for n in [*st.added, *st.adjusted])
+    touched = [n for n in dict.fromkeys(n for st in steps for n in _changed_edges(st, steps))
                if n in cov.geom]
     final_ids = cov.ids
     after = _check_around(final_ids, [cov.geom[i] for i in final_ids], touched, cov.tol, grid)
     after["scope"] = (f"the {len(touched)} units the edits created or re-noded, with their "
-                      "neighbours; the other units are the input's")
+                      "neighbours; the other units, and merged units whose edges are all "
+                      "the input's, keep the input's edges")
     if after["valid"]:
         return after, {"valid": None, "note": "not checked: the edited units are valid"}
     pos = set(ids)
@@ -309,6 +344,22 @@ def _check_result(cov: Coverage, steps, geoms, ids) -> tuple[dict, dict]:
     before = _check_around(ids, geoms, gone, cov.tol, grid)
     before["scope"] = f"the {len(gone)} input units the edits removed or re-noded"
     return after, before
+
+
+def _changed_edges(step, steps) -> list[str]:
+    """Ids of the units whose edges ``step`` changed (created or re-noded).
+
+    A merge whose exact coverage union filled no hole keeps its members' outer edges, so
+    its unit is left out, unless a member's edges had been changed by an earlier step:
+    every edge of such a unit is one the input had, and an edge it shares with a unit
+    another step changed is checked with that unit.
+    """
+    if step.op == "merge" and step.info.get("edges_kept"):
+        earlier = {n for st in steps if st.number < step.number
+                   for n in [*st.added, *st.adjusted]}
+        if not earlier.intersection(step.removed):
+            return list(step.adjusted)
+    return [*step.added, *step.adjusted]
 
 
 def _check_around(all_ids, all_geoms, which, tol: float, grid: float) -> dict:

@@ -69,8 +69,9 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
+from gisfix.boundaries import restore_empty
 from gisfix.crs import crs_label, resolve_crs
-from gisfix.edits.topology import DEFAULT_SNAP_TOLERANCE_M
+from gisfix.edits.topology import DEFAULT_SNAP_TOLERANCE_M, iou_from_areas
 from gisfix.errors import CRSError, DataError, GeometryError, IdError
 
 log = logging.getLogger(__name__)
@@ -214,49 +215,16 @@ def _prepare(frame: gpd.GeoDataFrame, what: str, id_col: str | None, checked=Non
     return (frame.loc[~empty] if empty.any() else frame), list(ids[empty])
 
 
-def dropped_empty_ids(frame: gpd.GeoDataFrame, id_col: str | None = None) -> list[str]:
-    """Return the ids of units that :func:`gisfix.read_boundaries` dropped as empty.
-
-    A frame read with ``drop_empty=True`` records its source, layer, id column and the
-    number of units dropped in ``frame.attrs["gisfix"]``; the ids present in the source
-    but not in the frame are those units.  Frames without that record give ``[]``.
-    """
-    meta = frame.attrs.get("gisfix") or {}
-    if not meta.get("dropped_empty"):
-        return []
-    if meta.get("dropped_empty_ids") is not None:
-        return [str(k) for k in meta["dropped_empty_ids"]]
-    source, column = meta.get("source"), meta.get("id")
-    if not source or not column:
-        return []
-    import pyogrio
-
-    from gisfix.boundaries import normalise_ids
-
-    try:
-        table = pyogrio.read_dataframe(source, layer=meta.get("layer"), columns=[column],
-                                       read_geometry=False)
-    except Exception:  # the source moved or changed since it was read: nothing to restore
-        return []
-    present = set(frame[id_col] if id_col is not None else frame.index)
-    return sorted(set(normalise_ids(table[column]).dropna()) - {str(k) for k in present})
-
-
 def _restore_dropped(frame, id_col):
     """Put the units dropped as empty back as empty rows (not compared), as the CLI does."""
     if not isinstance(frame, gpd.GeoDataFrame):
         return frame
-    missing = dropped_empty_ids(frame, id_col)
-    if not missing:
-        return frame
-    log.info("%d units were dropped as empty when read; kept as empty rows (not compared): "
-             "%s", len(missing), ", ".join(missing[:8]))
-    extra = {id_col: missing} if id_col is not None else {}
-    empty = gpd.GeoDataFrame(extra, index=missing, crs=frame.crs,
-                             geometry=[shapely.Polygon()] * len(missing))
-    if frame.geometry.name != "geometry":
-        empty = empty.rename_geometry(frame.geometry.name)
-    return pd.concat([frame, empty])
+    restored = restore_empty(frame, id_col)
+    if restored is not frame:
+        added = list(restored.index[len(frame):])
+        log.info("%d units were dropped as empty when read; kept as empty rows (not "
+                 "compared): %s", len(added), ", ".join(map(str, added[:8])))
+    return restored
 
 
 def _local_laea(frame: gpd.GeoDataFrame) -> str:
@@ -381,7 +349,7 @@ def overlap_pieces(old_geoms, new_geoms, old_area=None, candidates=None,
 
 
 def diff(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, tolerance_m: float | None = None,
-         new_id: str | None = None, name: str | None = None,
+         new_id_col: str | None = None, name: str | None = None,
          scenario_name: str | None = None) -> DiffResult:
     r"""Detect the edits (merge, split, transfer, recode) that turn OLD into NEW.
 
@@ -395,14 +363,14 @@ def diff(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, tolerance_m: float | N
         that :func:`gisfix.read_boundaries` dropped as empty (``drop_empty=True``,
         recorded in ``attrs["gisfix"]``) are restored as such empty units, as
         ``gisfix diff`` does, so they are not mistaken for disappearances (merges); see
-        :func:`dropped_empty_ids`.
+        :func:`gisfix.boundaries.dropped_empty_ids`.
     tolerance_m : float, optional
         The largest edge displacement (metres) between the two vintages' drawings of the
         same boundary that counts as generalisation noise.  A piece of an old unit lying
         in another new unit is an edit only when its mean width :math:`2A/P` exceeds
         ``2 * tolerance_m``.  Default: estimated from the data (see the module notes);
         the value used is in ``report["tolerance_m"]``.
-    new_id : str, optional
+    new_id_col : str, optional
         Column of NEW holding its ids, when NEW is not indexed by them.
     name : str, optional
         A name column present in both vintages: merges and recodes then carry NEW's name,
@@ -423,7 +391,7 @@ def diff(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, tolerance_m: float | N
     CRSError
         If either vintage has no CRS.
     IdError
-        If ids are missing or duplicated, or ``new_id`` is not a column.
+        If ids are missing or duplicated, or ``new_id_col`` is not a column.
     GeometryError
         If a geometry is invalid or not polygonal.
     DataError
@@ -449,8 +417,143 @@ def diff(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, tolerance_m: float | N
     """
     if tolerance_m is not None and not tolerance_m >= 0:
         raise DataError(f"tolerance_m must be a length in metres >= 0, got {tolerance_m!r}")
+    st = prepare_vintages(old, new, new_id_col=new_id_col, name=name)
+    project_vintages(st)
+    find_pieces(st)
+    choose_tolerance(st, tolerance_m)
+    tie_units(st)
+    write_edits(st)
+    pairs = pairs_table(st)
+    explain = explanations(st)
+    report = diff_report(st, pairs)
+    meta = {"name": scenario_name or f"diff {report['n_old']} -> {report['n_new']} units",
+            "method": "gisfix.edits.diff", "tolerance_m": st.tol,
+            "crs": crs_label(st.old_crs)}
+    edit_crs = crs_label(st.old_crs) if st.old_crs.to_epsg() else st.old_crs.to_wkt()
+    for e in st.edits:
+        if e["op"] in ("split", "transfer"):
+            e["crs"] = edit_crs
+    log.info("diff: %s (tolerance %.3g m)", report["edits"], st.tol)
+    return DiffResult(scenario={"scenario": meta, "edit": st.edits}, pairs=pairs,
+                      explanations=explain, report=report)
+
+
+# --------------------------------------------------------------------------------------
+# the phases of the diff, in order (each fills fields of a DiffState)
+# --------------------------------------------------------------------------------------
+
+@dataclass(eq=False)
+class DiffState:
+    """What the phases of :func:`diff` know so far (filled in phase order).
+
+    ``old``/``new`` are the checked vintages indexed by text ids (non-empty units only);
+    ``o``/``n`` the same in the working CRS, ``og``/``ng`` their polygons, ``oid``/``nid``
+    their ids, ``A``/``B`` areas and ``PA``/``PB`` perimeters (m², m); ``pieces`` the
+    overlap table of :func:`overlap_pieces`; the tie and edit fields are filled by
+    :func:`tie_units` and :func:`write_edits`.
+
+    Attributes
+    ----------
+    old, new : GeoDataFrame
+        The checked vintages (filled by :func:`prepare_vintages`).
+    name : str or None
+        The name column.
+    tol : float
+        The tolerance in metres (:func:`choose_tolerance`).
+    edits : list of dict
+        The scenario's edits (:func:`write_edits`).
+    """
+
+    old: gpd.GeoDataFrame
+    new: gpd.GeoDataFrame
+    name: str | None = None
+    old_empty: list = field(default_factory=list)
+    new_empty: list = field(default_factory=list)
+    old_unseen: list = field(default_factory=list)
+    new_unseen: list = field(default_factory=list)
+    # project_vintages
+    old_crs: CRS | None = None
+    new_crs: CRS | None = None
+    work_crs: CRS | None = None
+    work_label: str = ""
+    crs_note: str = ""
+    o: gpd.GeoDataFrame | None = None
+    n: gpd.GeoDataFrame | None = None
+    og: np.ndarray | None = None
+    ng: np.ndarray | None = None
+    oid: np.ndarray | None = None
+    nid: np.ndarray | None = None
+    A: np.ndarray | None = None  # noqa: N815
+    B: np.ndarray | None = None  # noqa: N815
+    PA: np.ndarray | None = None  # noqa: N815
+    PB: np.ndarray | None = None  # noqa: N815
+    old_pos: dict = field(default_factory=dict)
+    new_pos: dict = field(default_factory=dict)
+    # find_pieces
+    same_id: list = field(default_factory=list)
+    pieces: pd.DataFrame | None = None
+    inter: dict = field(default_factory=dict)
+    prim_target: dict = field(default_factory=dict)
+    prim_source: dict = field(default_factory=dict)
+    piece_key: np.ndarray | None = None
+    # choose_tolerance
+    tol: float = 0.0
+    tol_note: str = ""
+    sig: set = field(default_factory=set)
+    # tie_units
+    identity_new: dict = field(default_factory=dict)
+    identity_old: dict = field(default_factory=dict)
+    ties: set = field(default_factory=set)
+    targets: dict = field(default_factory=dict)
+    sources: dict = field(default_factory=dict)
+    home: dict = field(default_factory=dict)
+    members: dict = field(default_factory=dict)
+    member_pos: dict = field(default_factory=dict)
+    sources_of: dict = field(default_factory=dict)
+    # write_edits
+    edits: list = field(default_factory=list)
+    kinds: dict = field(default_factory=dict)
+
+    def overlap(self, ii, jj):
+        """Return :math:`a_{ij}` for position arrays ``ii``, ``jj`` (0 where no piece)."""
+        piece_area = self.pieces.area.to_numpy()
+        key = np.asarray(ii, dtype=np.int64) * len(self.ng) + np.asarray(jj, dtype=np.int64)
+        k = np.minimum(np.searchsorted(self.piece_key, key), max(len(self.piece_key) - 1, 0))
+        found = self.piece_key[k] == key  # pieces are sorted by (i, j), so by key
+        return np.where(found, piece_area[k], 0.0), found
+
+    def iou(self, ii, jj, a=None):
+        """Intersection over union of old units ``ii`` and new units ``jj`` (positions)."""
+        ii = np.asarray(ii, dtype=np.intp)
+        jj = np.asarray(jj, dtype=np.intp)
+        if a is None:
+            a = self.overlap(ii, jj)[0]
+        return iou_from_areas(a, self.A[ii], self.B[jj])
+
+    def displacement(self, ii, jj, a):
+        """Symmetric difference over mean perimeter (metres) of paired units."""
+        return (self.A[ii] + self.B[jj] - 2 * a) / ((self.PA[ii] + self.PB[jj]) / 2)
+
+
+def prepare_vintages(old, new, *, new_id_col: str | None = None,
+                     name: str | None = None) -> DiffState:
+    """Phase 1: check both vintages, restore units dropped as empty, set aside empty units.
+
+    Parameters
+    ----------
+    old, new : GeoDataFrame
+        The vintages (see :func:`diff`).
+    new_id_col : str, optional
+        Column of NEW holding its ids.
+    name : str, optional
+        Name column present in both vintages.
+
+    Returns
+    -------
+    DiffState
+    """
     old, old_empty = _prepare(_restore_dropped(old, None), "OLD", None)
-    new, new_empty = _prepare(_restore_dropped(new, new_id), "NEW", new_id,
+    new, new_empty = _prepare(_restore_dropped(new, new_id_col), "NEW", new_id_col,
                               checked=old.geometry if new.crs == old.crs else None)
     # a unit present in both vintages but drawn in only one cannot be compared: keep it
     new_empty_set, old_empty_set = set(new_empty), set(old_empty)
@@ -466,169 +569,213 @@ def diff(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, tolerance_m: float | N
     if len(old) == 0 or len(new) == 0:
         raise DataError(f"nothing to compare: OLD has {len(old)} and NEW {len(new)} units "
                         "with a geometry")
-    old_crs = resolve_crs(old.crs, what="OLD")
-    new_crs = resolve_crs(new.crs, what="NEW")
-    if old_crs.is_projected:
-        work_crs = old_crs
-        work_label = crs_label(old_crs)
-        crs_note = f"OLD's projected CRS {crs_label(old_crs)} ({old_crs.name})"
-    else:
-        work_label = _local_laea(old)
-        work_crs = CRS.from_proj4(work_label)
-        crs_note = (f"OLD is geographic ({crs_label(old_crs)}); both vintages were "
-                    f"reprojected to {work_label} (Lambert azimuthal equal-area "
-                    "centred on the data)")
-    o = old.to_crs(work_crs) if not old_crs.equals(work_crs) else old
-    n = new.to_crs(work_crs) if not new_crs.equals(work_crs) else new
-    og = o.geometry.values
-    ng = n.geometry.values
-    oid = np.asarray(o.index, dtype=object)
-    nid = np.asarray(n.index, dtype=object)
-    A = shapely.area(og)
-    B = shapely.area(ng)
-    PA = shapely.length(og)
-    PB = shapely.length(ng)
+    return DiffState(old=old, new=new, name=name, old_empty=old_empty, new_empty=new_empty,
+                     old_unseen=old_unseen, new_unseen=new_unseen)
 
-    new_pos = {k: p for p, k in enumerate(nid)}
-    old_pos = {k: p for p, k in enumerate(oid)}
-    same_id = [(i, new_pos[k]) for i, k in enumerate(oid) if k in new_pos]
-    pieces = overlap_pieces(og, ng, A, same_id)
+
+def project_vintages(st: DiffState) -> None:
+    """Phase 2: choose the working CRS (OLD's, or a local LAEA) and measure both vintages.
+
+    Parameters
+    ----------
+    st : DiffState
+        From :func:`prepare_vintages`.
+    """
+    st.old_crs = old_crs = resolve_crs(st.old.crs, what="OLD")
+    st.new_crs = new_crs = resolve_crs(st.new.crs, what="NEW")
+    if old_crs.is_projected:
+        st.work_crs = old_crs
+        st.work_label = crs_label(old_crs)
+        st.crs_note = f"OLD's projected CRS {crs_label(old_crs)} ({old_crs.name})"
+    else:
+        st.work_label = _local_laea(st.old)
+        st.work_crs = CRS.from_proj4(st.work_label)
+        st.crs_note = (f"OLD is geographic ({crs_label(old_crs)}); both vintages were "
+                       f"reprojected to {st.work_label} (Lambert azimuthal equal-area "
+                       "centred on the data)")
+    st.o = st.old.to_crs(st.work_crs) if not old_crs.equals(st.work_crs) else st.old
+    st.n = st.new.to_crs(st.work_crs) if not new_crs.equals(st.work_crs) else st.new
+    st.og = st.o.geometry.values
+    st.ng = st.n.geometry.values
+    st.oid = np.asarray(st.o.index, dtype=object)
+    st.nid = np.asarray(st.n.index, dtype=object)
+    st.A = shapely.area(st.og)
+    st.B = shapely.area(st.ng)
+    st.PA = shapely.length(st.og)
+    st.PB = shapely.length(st.ng)
+    st.new_pos = {k: p for p, k in enumerate(st.nid)}
+    st.old_pos = {k: p for p, k in enumerate(st.oid)}
+
+
+def find_pieces(st: DiffState) -> None:
+    """Phase 3: the overlap pieces and the dominant piece of every unit.
+
+    Parameters
+    ----------
+    st : DiffState
+        From :func:`project_vintages`.
+    """
+    st.same_id = [(i, st.new_pos[k]) for i, k in enumerate(st.oid) if k in st.new_pos]
+    pieces = overlap_pieces(st.og, st.ng, st.A, st.same_id)
     if pieces.empty:
         raise DataError("OLD and NEW do not overlap at all; are they the same region and "
                         "is each one's CRS right?")
-    pieces["share_old"] = pieces.area / A[pieces.i]
-    pieces["share_new"] = pieces.area / B[pieces.j]
-    inter = dict(zip(zip(pieces.i.tolist(), pieces.j.tolist()), pieces.area.tolist()))
-
-    # dominant piece of every unit
-    prim_target = dict(zip(*pieces.loc[pieces.groupby("i").area.idxmax(), ["i", "j"]]
-                           .to_numpy(dtype=np.int64).T.tolist()))
-    prim_source = dict(zip(*pieces.loc[pieces.groupby("j").area.idxmax(), ["j", "i"]]
-                           .to_numpy(dtype=np.int64).T.tolist()))
-
-    piece_key = pieces.i.to_numpy(np.int64) * len(ng) + pieces.j.to_numpy(np.int64)
-    piece_area = pieces.area.to_numpy()
-
-    def overlap(ii, jj):
-        """Return :math:`a_{ij}` for position arrays ``ii``, ``jj`` (0 where no piece)."""
-        key = np.asarray(ii, dtype=np.int64) * len(ng) + np.asarray(jj, dtype=np.int64)
-        k = np.minimum(np.searchsorted(piece_key, key), max(len(piece_key) - 1, 0))
-        found = piece_key[k] == key  # pieces are sorted by (i, j), so by key
-        return np.where(found, piece_area[k], 0.0), found
-
-    def iou(i, j):
-        a = inter.get((i, j), 0.0)
-        return a / (A[i] + B[j] - a) if a > 0 else 0.0
-
-    def iou_v(ii, jj, a):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(a > 0, a / (A[ii] + B[jj] - a), 0.0)
-
-    def displacement_v(ii, jj, a):
-        return (A[ii] + B[jj] - 2 * a) / ((PA[ii] + PB[jj]) / 2)
+    pi = pieces.i.to_numpy(np.int64)
+    pj = pieces.j.to_numpy(np.int64)
+    area = pieces.area.to_numpy()
+    pieces["share_old"] = area / st.A[pi]
+    pieces["share_new"] = area / st.B[pj]
+    st.pieces = pieces
+    st.inter = dict(zip(zip(pi.tolist(), pj.tolist()), area.tolist()))
+    st.prim_target = _argmax_by(pi, pj, area)
+    st.prim_source = _argmax_by(pj, pi, area)
+    st.piece_key = pi * len(st.ng) + pj
 
 
+def _argmax_by(key: np.ndarray, other: np.ndarray, value: np.ndarray) -> dict:
+    """``{k: other at the largest value among rows with key k}`` (first on ties)."""
+    order = np.lexsort((-value, key))  # by key, largest value first (stable on ties)
+    k = key[order]
+    first = np.r_[True, k[1:] != k[:-1]]
+    return dict(zip(k[first].tolist(), other[order][first].tolist()))
 
-    # ---- tolerance -------------------------------------------------------------------
-    si, sj = (np.asarray(same_id, dtype=np.intp).reshape(-1, 2).T if same_id
+
+def choose_tolerance(st: DiffState, tolerance_m: float | None = None) -> None:
+    """Phase 4: the tolerance (given or estimated) and the significant pieces.
+
+    Parameters
+    ----------
+    st : DiffState
+        From :func:`find_pieces`.
+    tolerance_m : float, optional
+        The tolerance given by the user (metres); estimated when None.
+    """
+    si, sj = (np.asarray(st.same_id, dtype=np.intp).reshape(-1, 2).T if st.same_id
               else (np.zeros(0, np.intp), np.zeros(0, np.intp)))
-    sa = overlap(si, sj)[0]
-    est = displacement_v(si, sj, sa)[iou_v(si, sj, sa) >= ESTIMATE_MIN_IOU].tolist()
+    sa = st.overlap(si, sj)[0]
+    est = st.displacement(si, sj, sa)[st.iou(si, sj, sa) >= ESTIMATE_MIN_IOU]
     if tolerance_m is None:
-        if est:
-            tol = max(MIN_TOLERANCE_M, AUTO_TOLERANCE_FACTOR * float(np.median(est)))
-            tol_note = (f"estimated: {AUTO_TOLERANCE_FACTOR:g} x the median displacement "
-                        f"({np.median(est):.3g} m) of {len(est)} units that keep their id "
-                        f"with IoU >= {ESTIMATE_MIN_IOU}")
+        if len(est):
+            med = float(np.median(est))
+            st.tol = max(MIN_TOLERANCE_M, AUTO_TOLERANCE_FACTOR * med)
+            st.tol_note = (f"estimated: {AUTO_TOLERANCE_FACTOR:g} x the median displacement "
+                           f"({med:.3g} m) of {len(est)} units that keep their id "
+                           f"with IoU >= {ESTIMATE_MIN_IOU}")
         else:
-            tol = MIN_TOLERANCE_M
-            tol_note = ("no unit keeps its id with IoU >= 0.5, so the floor "
-                        f"{MIN_TOLERANCE_M:g} m is used; pass tolerance_m")
+            st.tol = MIN_TOLERANCE_M
+            st.tol_note = ("no unit keeps its id with IoU >= 0.5, so the floor "
+                           f"{MIN_TOLERANCE_M:g} m is used; pass tolerance_m")
     else:
-        tol = float(tolerance_m)
-        tol_note = "given"
-    pieces["significant"] = pieces.width > WIDTH_FACTOR * tol
-    sig_rows = pieces.loc[pieces.significant]
-    sig = set(zip(sig_rows.i.tolist(), sig_rows.j.tolist()))
+        st.tol = float(tolerance_m)
+        st.tol_note = "given"
+    sigmask = st.pieces.width.to_numpy() > WIDTH_FACTOR * st.tol
+    st.pieces["significant"] = sigmask
+    st.sig = set(zip(st.pieces.i.to_numpy()[sigmask].tolist(),
+                     st.pieces.j.to_numpy()[sigmask].tolist()))
 
-    # ---- identity by id --------------------------------------------------------------
+
+def tie_units(st: DiffState) -> None:
+    """Phase 5: identity by id, ties between old and new units, and each old unit's home.
+
+    Parameters
+    ----------
+    st : DiffState
+        From :func:`choose_tolerance`.
+    """
     identity_new = {}  # new pos -> old pos (same id, same unit)
-    for i, j in same_id:
-        if (i, j) in sig or prim_target.get(i) == j or prim_source.get(j) == i:
+    for i, j in st.same_id:
+        if (i, j) in st.sig or st.prim_target.get(i) == j or st.prim_source.get(j) == i:
             identity_new[j] = i
     identity_old = {i: j for j, i in identity_new.items()}
-
-    # ---- ties ------------------------------------------------------------------------
     ties: set[tuple[int, int]] = set(identity_old.items())
-    for i, j in sig:
-        ties.add((i, j))
+    ties |= st.sig
     tied_new = {j for _, j in ties}
-    for j in range(len(ng)):
-        if j not in identity_new and j not in tied_new:
-            if j in prim_source:
-                ties.add((prim_source[j], j))
+    for j in range(len(st.ng)):
+        if j not in identity_new and j not in tied_new and j in st.prim_source:
+            ties.add((st.prim_source[j], j))
     # an old unit that lost its id keeps its dominant piece tied (its "rest")
-    for i in range(len(og)):
-        if i not in identity_old and i in prim_target:
-            ties.add((i, prim_target[i]))
-    targets = defaultdict(set)
-    sources = defaultdict(set)
+    for i in range(len(st.og)):
+        if i not in identity_old and i in st.prim_target:
+            ties.add((i, st.prim_target[i]))
+    targets, sources = defaultdict(set), defaultdict(set)
     for i, j in ties:
         targets[i].add(j)
         sources[j].add(i)
-
-    # ---- scenario --------------------------------------------------------------------
-    # Edit geometry is built in OLD's own coordinates (exact vertices, no round trip).  The
-    # part moved from the unit formed by old units F to the new unit j is NEW's polygon j
-    # minus the old units outside F and outside j's own old units, clipped to a thin margin
-    # around F: its edges then follow NEW's boundary, the other units' exact boundaries, or
-    # run strictly outside F, and never put a vertex on the giver's edge that the taker lacks.
-    old_geoms_own = old.geometry.values
-    new_geoms_own = (new if new_crs.equals(old_crs) else new.to_crs(old_crs)).geometry.values
-    margin = PART_MARGIN_M / METRES_PER_DEGREE if old_crs.is_geographic else PART_MARGIN_M
-    own_tree = shapely.STRtree(old_geoms_own)
-
-    def part_wkt(giver_group, j):
-        giver = member_pos[giver_group]
-        keep = set(giver) | set(member_pos.get(j, []))
-        near = shapely.buffer(shapely.union_all(old_geoms_own[giver]), margin)
-        region = shapely.intersection(new_geoms_own[j], near)
-        others = [k for k in own_tree.query(region, predicate="intersects") if k not in keep]
-        if others:
-            region = shapely.difference(region, shapely.union_all(old_geoms_own[others]))
-        return shapely.to_wkt(_polygonal(region), rounding_precision=-1)
-
-    home = {i: identity_old[i] if i in identity_old else prim_target[i]
-            for i in range(len(og)) if i in identity_old or i in prim_target}
+    home = {i: identity_old[i] if i in identity_old else st.prim_target[i]
+            for i in range(len(st.og)) if i in identity_old or i in st.prim_target}
     members = defaultdict(list)  # new pos -> old ids of the units that form it
     member_pos = defaultdict(list)  # new pos -> old positions of the units that form it
     for i, j in home.items():
-        members[j].append(oid[i])
+        members[j].append(st.oid[i])
         member_pos[j].append(i)
     sources_of = defaultdict(list)  # new pos -> old positions tied to it
     for i, j in ties:
         sources_of[j].append(i)
+    st.identity_new, st.identity_old, st.ties = identity_new, identity_old, ties
+    st.targets, st.sources, st.home = targets, sources, home
+    st.members, st.member_pos, st.sources_of = members, member_pos, sources_of
+
+
+class _Parts:
+    """Edit polygons in OLD's own coordinates (exact vertices, no round trip).
+
+    The part moved from the unit formed by old units F to the new unit j is NEW's polygon
+    j minus the old units outside F and outside j's own old units, clipped to a thin
+    margin around F: its edges then follow NEW's boundary, the other units' exact
+    boundaries, or run strictly outside F, and never put a vertex on the giver's edge that
+    the taker lacks.
+    """
+
+    def __init__(self, st: DiffState):
+        self.st = st
+        self.old = st.old.geometry.values
+        same = st.new_crs.equals(st.old_crs)
+        self.new = (st.new if same else st.new.to_crs(st.old_crs)).geometry.values
+        self.margin = (PART_MARGIN_M / METRES_PER_DEGREE if st.old_crs.is_geographic
+                       else PART_MARGIN_M)
+        self.tree = shapely.STRtree(self.old)
+
+    def wkt(self, giver_group, j) -> str:
+        giver = self.st.member_pos[giver_group]
+        keep = set(giver) | set(self.st.member_pos.get(j, []))
+        near = shapely.buffer(shapely.union_all(self.old[giver]), self.margin)
+        region = shapely.intersection(self.new[j], near)
+        others = [k for k in self.tree.query(region, predicate="intersects") if k not in keep]
+        if others:
+            region = shapely.difference(region, shapely.union_all(self.old[others]))
+        return shapely.to_wkt(_polygonal(region), rounding_precision=-1)
+
+
+def write_edits(st: DiffState) -> None:
+    """Phase 6: the scenario: divided-unit splits, merges and recodes, split-offs, transfers.
+
+    Parameters
+    ----------
+    st : DiffState
+        From :func:`tie_units`.
+    """
+    parts = _Parts(st)
+    oid, nid, inter, A = st.oid, st.nid, st.inter, st.A
     edits: list[dict] = []
     kinds: dict[tuple[int, int], str] = {}
-
     # 0. old units divided between the unit they stay in and a merger group: the part that
     # joins the merger is split off first (temporary id ``<old>><new>``) and merged with the
     # group, so the scenario reads "split + merge" exactly where a unit is divided
     moved = defaultdict(list)  # (from new pos, to new pos) -> old positions of the pieces
-    for i, j in sorted(ties):
-        if home.get(i) != j:
-            moved[(home[i], j)].append(i)
+    for i, j in sorted(st.ties):
+        if st.home.get(i) != j:
+            moved[(st.home[i], j)].append(i)
     joins = defaultdict(list)  # new pos -> temporary ids of split-off parts joining it
     current_ids = set(oid)
     for (h, j), olds in sorted(moved.items()):
         i = olds[0]
         tmp = f"{oid[i]}>{nid[j]}"
-        if (len(olds) != 1 or len(member_pos.get(j, [])) < 2 or member_pos.get(h) != [i]
+        if (len(olds) != 1 or len(st.member_pos.get(j, [])) < 2 or st.member_pos.get(h) != [i]
                 or tmp in current_ids
                 or inter[(i, j)] < SPLIT_MIN_SHARE * A[i]
                 or inter.get((i, h), 0.0) < SPLIT_MIN_SHARE * A[i]):
             continue
-        edits.append({"op": "split", "unit": oid[i], "by": [part_wkt(h, j)],
+        edits.append({"op": "split", "unit": oid[i], "by": [parts.wkt(h, j)],
                       "new_ids": [tmp, oid[i]],
                       "note": f"{oid[i]} is divided: {inter[(i, j)] / 1e6:.4g} km² "
                               f"({100 * inter[(i, j)] / A[i]:.1f}%) join {nid[j]}"})
@@ -636,15 +783,50 @@ def diff(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, tolerance_m: float | N
         joins[j].append(tmp)
         kinds[(i, j)] = "split"
         moved[(h, j)] = []
+    edits += _merges_and_recodes(st, joins, current_ids)
+    # 2. new units that no old unit forms as a whole: split off their largest source piece
+    name = st.name
+    for j in range(len(st.ng)):
+        if st.members.get(j):
+            continue
+        src = [(inter[(i, j)], i) for i in sorted(st.sources_of[j]) if (i, j) in inter]
+        if not src:  # pragma: no cover - every new unit is tied to a source
+            continue
+        _, i = max(src)
+        h = st.home[i]
+        op = {"op": "split", "unit": nid[h], "by": [parts.wkt(h, j)],
+              "new_ids": [nid[j], nid[h]],
+              "note": f"{nid[j]} is split off {nid[h]} ({oid[i]} gives "
+                      f"{inter[(i, j)] / 1e6:.4g} km²)"}
+        if name is not None and isinstance(st.n[name].iloc[j], str) and st.n[name].iloc[j]:
+            op["names"] = [st.n[name].iloc[j], st.n[name].iloc[h]]
+        edits.append(op)
+        kinds[(i, j)] = "split"
+        moved[(h, j)].remove(i)
+    # 3. transfers between the units of NEW, one per (from, to) pair, also when two units
+    # exchange land both ways (two transfers: the transfer re-nodes the receiving unit, so
+    # the coverage stays valid)
+    for (h, j), olds in sorted((k, v) for k, v in moved.items() if v):
+        for i in olds:
+            kinds[(i, j)] = "transfer"
+        area = sum(inter[(i, j)] for i in olds)
+        edits.append({"op": "transfer", "from": nid[h], "to": nid[j], "part": parts.wkt(h, j),
+                      "note": f"{area / 1e6:.4g} km² of old "
+                              f"{', '.join(oid[i] for i in olds)} now in {nid[j]}"})
+    st.edits, st.kinds = edits, kinds
 
-    # 1. merges and recodes (temporary ids while an id is still held by another unit)
-    renames: list[tuple[str, str]] = []
-    for j in range(len(ng)):
-        mem = members.get(j, [])
-        target = nid[j]
+
+def _merges_and_recodes(st: DiffState, joins, current_ids: set) -> list[dict]:
+    """Merges and recodes, with temporary ids while an id is still held by another unit."""
+    edits, renames = [], []
+    name = st.name
+    names = None if name is None else st.n[name].to_numpy(dtype=object)
+    for j in range(len(st.ng)):
+        mem = st.members.get(j, [])
+        target = st.nid[j]
         if not mem:
             continue
-        new_name = None if name is None else n[name].iloc[j]
+        new_name = None if names is None else names[j]
         named = isinstance(new_name, str) and bool(new_name)
         holder_outside = target in current_ids and target not in mem
         into = f"{target}*" if holder_outside else target
@@ -665,76 +847,83 @@ def diff(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, tolerance_m: float | N
             edits.append(op)
             current_ids.discard(mem[0])
             current_ids.add(into)
-        elif name is not None and named and new_name != o[name].iloc[identity_new[j]]:
+        elif name is not None and named and new_name != st.o[name].iloc[st.identity_new[j]]:
             edits.append({"op": "recode", "unit": target, "name": new_name})
         if holder_outside:
             renames.append((into, target))
     for tmp, target in renames:
         edits.append({"op": "recode", "unit": tmp, "new_id": target,
                       "note": "second step of an id swap"})
+    return edits
 
-    # 2. new units that no old unit forms as a whole: split off their largest source piece
-    for j in range(len(ng)):
-        if members.get(j):
-            continue
-        src = [(inter[(i, j)], i) for i in sorted(sources_of[j]) if (i, j) in inter]
-        if not src:  # pragma: no cover - every new unit is tied to a source
-            continue
-        _, i = max(src)
-        h = home[i]
-        op = {"op": "split", "unit": nid[h], "by": [part_wkt(h, j)],
-              "new_ids": [nid[j], nid[h]],
-              "note": f"{nid[j]} is split off {nid[h]} ({oid[i]} gives "
-                      f"{inter[(i, j)] / 1e6:.4g} km²)"}
-        if name is not None and isinstance(n[name].iloc[j], str) and n[name].iloc[j]:
-            op["names"] = [n[name].iloc[j], n[name].iloc[h]]
-        edits.append(op)
-        kinds[(i, j)] = "split"
-        moved[(h, j)].remove(i)
 
-    # 3. transfers between the units of NEW, one per (from, to) pair, also when two units
-    # exchange land both ways (two transfers: the transfer re-nodes the receiving unit, so
-    # the coverage stays valid)
-    moved = {k: v for k, v in moved.items() if v}
-    for (h, j), olds in sorted(moved.items()):
-        for i in olds:
-            kinds[(i, j)] = "transfer"
-        area = sum(inter[(i, j)] for i in olds)
-        edits.append({"op": "transfer", "from": nid[h], "to": nid[j], "part": part_wkt(h, j),
-                      "note": f"{area / 1e6:.4g} km² of old "
-                              f"{', '.join(oid[i] for i in olds)} now in {nid[j]}"})
+def _tie_arrays(st: DiffState):
+    return (np.asarray(sorted(st.ties), dtype=np.intp).reshape(-1, 2).T if st.ties
+            else (np.zeros(0, np.intp), np.zeros(0, np.intp)))
 
-    # ---- pairs table and explanations ------------------------------------------------
-    ti, tj = (np.asarray(sorted(ties), dtype=np.intp).reshape(-1, 2).T if ties
-              else (np.zeros(0, np.intp), np.zeros(0, np.intp)))
-    ta, t_found = overlap(ti, tj)
-    n_members = np.zeros(len(ng), dtype=np.intp)
-    for j, mem in member_pos.items():
+
+def pairs_table(st: DiffState) -> pd.DataFrame:
+    """Phase 7: one row per tie of an old and a new unit (see :attr:`DiffResult.pairs`).
+
+    Parameters
+    ----------
+    st : DiffState
+        From :func:`write_edits`.
+
+    Returns
+    -------
+    DataFrame
+    """
+    ti, tj = _tie_arrays(st)
+    ta, _ = st.overlap(ti, tj)
+    n_members = np.zeros(len(st.ng), dtype=np.intp)
+    for j, mem in st.member_pos.items():
         n_members[j] = len(mem)
     kind = np.where(n_members[tj] > 1, "merge",
-                    np.where(oid[ti] == nid[tj], "same", "recode")).astype(object)
+                    np.where(st.oid[ti] == st.nid[tj], "same", "recode")).astype(object)
     for k, key in enumerate(zip(ti.tolist(), tj.tolist())):
-        if key in kinds:
-            kind[k] = kinds[key]
-    pairs = pd.DataFrame({"old_id": oid[ti], "new_id": nid[tj], "kind": kind, "area_m2": ta,
-                          "share_old": ta / A[ti], "share_new": ta / B[tj],
-                          "iou": iou_v(ti, tj, ta), "displacement_m": displacement_v(ti, tj, ta)},
-                         columns=["old_id", "new_id", "kind", "area_m2", "share_old",
-                                  "share_new", "iou", "displacement_m"])
+        if key in st.kinds:
+            kind[k] = st.kinds[key]
+    return pd.DataFrame({"old_id": st.oid[ti], "new_id": st.nid[tj], "kind": kind,
+                         "area_m2": ta, "share_old": ta / st.A[ti], "share_new": ta / st.B[tj],
+                         "iou": st.iou(ti, tj, ta),
+                         "displacement_m": st.displacement(ti, tj, ta)},
+                        columns=["old_id", "new_id", "kind", "area_m2", "share_old",
+                                 "share_new", "iou", "displacement_m"])
+
+
+def explanations(st: DiffState) -> dict[str, str]:
+    """Phase 8: one sentence for every id that disappears or appears, or changes territory.
+
+    Parameters
+    ----------
+    st : DiffState
+        From :func:`write_edits`.
+
+    Returns
+    -------
+    dict
+        ``{"old:<id>" or "new:<id>": sentence}``.
+    """
+    oid, nid, inter, A, B = st.oid, st.nid, st.inter, st.A, st.B
+    home, member_pos, kinds = st.home, st.member_pos, st.kinds
+
+    def iou(i, j):
+        return float(st.iou([i], [j], np.array([inter.get((i, j), 0.0)]))[0])
 
     def gives(i):
         out = [f"{100 * inter[(i, j)] / A[i]:.1f}% to {nid[j]} ({kinds.get((i, j))})"
-               for j in sorted(targets[i], key=lambda j: -inter.get((i, j), 0))
+               for j in sorted(st.targets[i], key=lambda j: -inter.get((i, j), 0))
                if j != home.get(i) and (i, j) in inter]
         return ("; it also gives " + ", ".join(out)) if out else ""
 
     explain: dict[str, str] = {}
-    for i in range(len(og)):
-        if i in identity_old or i not in home:
+    for i in range(len(st.og)):
+        if i in st.identity_old or i not in home:
             continue
         j = home[i]
         prefix = (f"id {oid[i]} is used in NEW for another territory; the OLD unit "
-                  if oid[i] in new_pos else "")
+                  if oid[i] in st.new_pos else "")
         share = 100 * inter.get((i, j), 0.0) / A[i]
         if len(member_pos[j]) == 1:
             text = f"recoded to {nid[j]} (IoU {iou(i, j):.3f})"
@@ -742,11 +931,11 @@ def diff(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, tolerance_m: float | N
             others = [oid[k] for k in member_pos[j] if k != i]
             text = f"merged into {nid[j]} with {', '.join(others)} ({share:.1f}% of its area)"
         explain[f"old:{oid[i]}"] = prefix + text + gives(i)
-    for j in range(len(ng)):
-        if j in identity_new:
+    for j in range(len(st.ng)):
+        if j in st.identity_new:
             continue
         prefix = (f"id {nid[j]} was used in OLD for another territory; the NEW unit "
-                  if nid[j] in old_pos else "")
+                  if nid[j] in st.old_pos else "")
         mem = member_pos.get(j, [])
         if len(mem) == 1:
             text = f"recode of {oid[mem[0]]} (IoU {iou(mem[0], j):.3f})"
@@ -754,58 +943,83 @@ def diff(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, tolerance_m: float | N
             text = "merger of " + ", ".join(
                 f"{oid[i]} ({100 * inter.get((i, j), 0) / B[j]:.1f}% of it)" for i in mem)
         else:
-            src = sorted((i for i in sources[j]), key=lambda i: -inter.get((i, j), 0))
+            src = sorted((i for i in st.sources[j]), key=lambda i: -inter.get((i, j), 0))
             text = "split off " + ", ".join(
                 f"{oid[i]} ({100 * inter.get((i, j), 0) / A[i]:.1f}% of {oid[i]})"
                 for i in src)
         explain[f"new:{nid[j]}"] = prefix + text
-    for i in range(len(og)):  # persisting units that lose significant pieces
-        if i in identity_old and len(targets[i]) > 1:
-            explain[f"old:{oid[i]}"] = f"kept as {nid[identity_old[i]]}" + gives(i)
-    for k in old_empty:
+    for i in sorted(st.identity_old):  # persisting units that lose significant pieces
+        if len(st.targets[i]) > 1:
+            explain[f"old:{oid[i]}"] = f"kept as {nid[st.identity_old[i]]}" + gives(i)
+    for k in st.old_empty:
         explain[f"old:{k}"] = "empty geometry in OLD: not compared, no edit"
-    for k in new_empty:
+    for k in st.new_empty:
         explain[f"new:{k}"] = ("empty geometry in NEW (lost in generalisation?): not "
                                "compared, no edit")
-    for k in old_unseen:
+    for k in st.old_unseen:
         explain[f"old:{k}"] = ("kept (no edit): the unit is present in NEW but its geometry "
                                "there is empty, so it cannot be compared")
-    for k in new_unseen:
+    for k in st.new_unseen:
         explain[f"new:{k}"] = ("kept (no edit): the unit is present in OLD but its geometry "
                                "there is empty, so it cannot be compared")
-    lost = [oid[i] for i in range(len(og)) if i not in home]
-    found = [nid[j] for j in range(len(ng)) if not sources.get(j) and not members.get(j)]
-    for k in lost:
+    for k in _outside_new(st):
         explain[f"old:{k}"] = ("overlaps no NEW unit: its territory is outside NEW, which no "
                                "edit can express (the scenario keeps it)")
-    for k in found:
+    for k in _outside_old(st):
         explain[f"new:{k}"] = ("overlaps no OLD unit: its territory is outside OLD, which no "
                                "edit can express (the scenario cannot create it)")
+    return explain
 
-    # ---- noise report ----------------------------------------------------------------
-    touched_old = {oid[i] for i, _ in kinds}
-    touched_new = {nid[j] for _, j in kinds}
+
+def _outside_new(st: DiffState) -> list:
+    return [st.oid[i] for i in range(len(st.og)) if i not in st.home]
+
+
+def _outside_old(st: DiffState) -> list:
+    return [st.nid[j] for j in range(len(st.ng))
+            if not st.sources.get(j) and not st.members.get(j)]
+
+
+def diff_report(st: DiffState, pairs: pd.DataFrame) -> dict:
+    """Phase 9: the report: CRS, tolerance, edit counts and the noise tolerated.
+
+    Parameters
+    ----------
+    st : DiffState
+        From :func:`write_edits`.
+    pairs : DataFrame
+        From :func:`pairs_table`.
+
+    Returns
+    -------
+    dict
+    """
+    edits, pieces = st.edits, st.pieces
+    touched_old = {st.oid[i] for i, _ in st.kinds}
+    touched_new = {st.nid[j] for _, j in st.kinds}
     unchanged = pairs[pairs.kind.isin(["same", "recode"]) & ~pairs.old_id.isin(touched_old)
                       & ~pairs.new_id.isin(touched_new)]
-    tied = np.isin(piece_key, ti.astype(np.int64) * len(ng) + tj)
+    ti, tj = _tie_arrays(st)
+    ta, t_found = st.overlap(ti, tj)
+    tied = np.isin(st.piece_key, ti.astype(np.int64) * len(st.ng) + tj)
     noise = pieces[~pieces.significant.to_numpy() & ~tied]
     counts = {op: sum(e["op"] == op for e in edits) for op in ("merge", "split", "transfer",
                                                                "recode")}
     # old units whose second-largest tied piece holds at least SPLIT_MIN_SHARE of them
-    tie_share = pd.DataFrame({"i": ti[t_found], "s": ta[t_found] / A[ti[t_found]]})
+    tie_share = pd.DataFrame({"i": ti[t_found], "s": ta[t_found] / st.A[ti[t_found]]})
     second = (tie_share.sort_values(["i", "s"], ascending=[True, False], kind="stable")
               .groupby("i").nth(1))
-    divided = [oid[i] for i in sorted(second.i[second.s >= SPLIT_MIN_SHARE].tolist())]
-    report = {
-        "crs": work_label,
-        "crs_note": crs_note,
-        "old_crs": crs_label(old_crs),
-        "new_crs": crs_label(new_crs),
-        "tolerance_m": tol,
-        "tolerance_note": tol_note,
-        "width_threshold_m": WIDTH_FACTOR * tol,
-        "n_old": int(len(old) + len(old_empty) + len(old_unseen)),
-        "n_new": int(len(new) + len(new_empty) + len(new_unseen)),
+    divided = [st.oid[i] for i in sorted(second.i[second.s >= SPLIT_MIN_SHARE].tolist())]
+    return {
+        "crs": st.work_label,
+        "crs_note": st.crs_note,
+        "old_crs": crs_label(st.old_crs),
+        "new_crs": crs_label(st.new_crs),
+        "tolerance_m": st.tol,
+        "tolerance_note": st.tol_note,
+        "width_threshold_m": WIDTH_FACTOR * st.tol,
+        "n_old": int(len(st.old) + len(st.old_empty) + len(st.old_unseen)),
+        "n_new": int(len(st.new) + len(st.new_empty) + len(st.new_unseen)),
         "edits": counts,
         "merge_groups": counts["merge"],
         "merged_units": len({u.split(">")[0] for e in edits if e["op"] == "merge"
@@ -822,22 +1036,13 @@ def diff(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, tolerance_m: float | N
         "noise_pieces": int(len(noise)),
         "noise_area_m2": float(noise.area.sum()),
         "noise_max_width_m": float(noise.width.max()) if len(noise) else 0.0,
-        "new_overlaps_over_old_units": _over_covered(pieces, "i", A, oid),
-        "old_overlaps_over_new_units": _over_covered(pieces, "j", B, nid),
-        "outside_new": lost,
-        "outside_old": found,
-        "empty_in_old": list(old_empty),
-        "empty_in_new": list(new_empty),
+        "new_overlaps_over_old_units": _over_covered(pieces, "i", st.A, st.oid),
+        "old_overlaps_over_new_units": _over_covered(pieces, "j", st.B, st.nid),
+        "outside_new": _outside_new(st),
+        "outside_old": _outside_old(st),
+        "empty_in_old": list(st.old_empty),
+        "empty_in_new": list(st.new_empty),
     }
-    meta = {"name": scenario_name or f"diff {report['n_old']} -> {report['n_new']} units",
-            "method": "gisfix.edits.diff", "tolerance_m": tol, "crs": crs_label(old_crs)}
-    edit_crs = crs_label(old_crs) if old_crs.to_epsg() else old_crs.to_wkt()
-    for e in edits:
-        if e["op"] in ("split", "transfer"):
-            e["crs"] = edit_crs
-    log.info("diff: %s (tolerance %.3g m)", counts, tol)
-    return DiffResult(scenario={"scenario": meta, "edit": edits}, pairs=pairs,
-                      explanations=explain, report=report)
 
 
 def _polygonal(geom):
@@ -863,4 +1068,6 @@ def _quantiles(values: pd.Series) -> dict:
     return {f"q{int(round(q * 100)):02d}": float(v) for q, v in zip(NOISE_QUANTILES, qs)}
 
 
-__all__ = ["DiffResult", "diff", "dropped_empty_ids", "overlap_pieces"]
+__all__ = ["DiffResult", "DiffState", "choose_tolerance", "diff", "diff_report", "explanations",
+           "find_pieces", "iou_from_areas", "overlap_pieces", "pairs_table", "prepare_vintages",
+           "project_vintages", "tie_units", "write_edits"]

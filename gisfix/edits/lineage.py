@@ -14,7 +14,7 @@ the geometry (:func:`gisfix.edits.realloc.refine_lineage`):
 
 with :math:`B` the built-up area (``weight_share``; equal to :math:`\alpha_{ij}` without
 a raster stack or where the unit holds no built-up area).  The shares of every input unit
-sum to 1, so extensive totals are conserved by :func:`harmonise`.
+sum to 1, so extensive totals are conserved by :func:`harmonize`.
 """
 
 from __future__ import annotations
@@ -84,14 +84,20 @@ def compose(steps, ids, weighted: bool = False) -> pd.DataFrame:
 
 
 def check_lineage(lineage: pd.DataFrame) -> None:
-    """Raise :class:`EditError` unless ``lineage`` has the crosswalk columns."""
+    """Raise :class:`EditError` unless ``lineage`` has the crosswalk columns.
+
+    Parameters
+    ----------
+    lineage : DataFrame
+        A crosswalk (:data:`LINEAGE_COLUMNS`).
+    """
     missing = [c for c in LINEAGE_COLUMNS if c not in lineage.columns]
     if missing:
         raise EditError(f"a lineage table needs columns {', '.join(LINEAGE_COLUMNS)}; missing "
                         f"{', '.join(missing)} (use EditResult.lineage)")
 
 
-def harmonise(panel: pd.DataFrame, lineage: pd.DataFrame, extensive=(), intensive=(), *,
+def harmonize(panel: pd.DataFrame, lineage: pd.DataFrame, extensive=(), intensive=(), *,
               id_col: str | None = None, time_col: str | None = None,
               share: str = "weight_share", areas: pd.Series | None = None) -> pd.DataFrame:
     r"""Carry a panel observed on the old units onto the new units of a lineage crosswalk.
@@ -101,7 +107,7 @@ def harmonise(panel: pd.DataFrame, lineage: pd.DataFrame, extensive=(), intensiv
 
     .. math:: X_j = \sum_i \omega_{ij} X_i,
 
-    ratio columns ``rate=num/den`` are recomputed from the harmonised extensives, and plain
+    ratio columns ``rate=num/den`` are recomputed from the harmonized extensives, and plain
     intensive columns are averaged with weights :math:`\alpha_{ij} A_i` (``areas``).
 
     Parameters
@@ -147,7 +153,7 @@ def harmonise(panel: pd.DataFrame, lineage: pd.DataFrame, extensive=(), intensiv
     unknown = sorted(set(df.index) - known)
     if unknown:
         raise IdError(f"{len(unknown)} panel ids are not in the lineage's old_id "
-                      f"({', '.join(unknown[:8])}); harmonise from the vintage the edits "
+                      f"({', '.join(unknown[:8])}); harmonize from the vintage the edits "
                       "started from")
     for col in ext + plain:
         if col not in df.columns:
@@ -199,6 +205,13 @@ def unit_status(lineage: pd.DataFrame, new_ids) -> pd.Series:
     ``unchanged``: one source unit, taken whole, same id; ``recoded``: the same but a new
     id; ``merged``: two or more source units taken whole; ``boundary changed``: anything
     else (transfers, splits, partial merges).
+
+    Parameters
+    ----------
+    lineage : DataFrame
+        The crosswalk of an edit (:attr:`EditResult.lineage`).
+    new_ids : sequence
+        The ids of the edited units.
     """
     parts = lineage[lineage["area_share"] > 1e-6]
     sources = parts.groupby("new_id")["old_id"].agg(list)

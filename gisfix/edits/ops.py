@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import shapely
@@ -28,7 +27,19 @@ MAX_SUGGESTIONS = 5
 
 @dataclass
 class Piece:
-    """The part of unit ``old`` that goes to unit ``new``; ``geom`` None means all of it."""
+    """The part of unit ``old`` that goes to unit ``new``; ``geom`` None means all of it.
+
+    Attributes
+    ----------
+    old, new : str
+        The giving and the receiving unit.
+    area : float
+        Area of the piece (m², in the equal-area CRS of the edit).
+    geom : shapely geometry or None
+        The piece (None: the whole old unit).
+    weight : float
+        Built-up weight of the piece (NaN until measured).
+    """
 
     old: str
     new: str
@@ -39,7 +50,29 @@ class Piece:
 
 @dataclass
 class Step:
-    """What one edit does: removed ids, added units and the pieces linking them."""
+    """What one edit does: removed ids, added units and the pieces linking them.
+
+    Attributes
+    ----------
+    number : int
+        The 1-based number of the edit.
+    op : str
+        Its operation.
+    removed : list of str
+        Ids the edit removes.
+    added : dict
+        ``new id -> geometry`` of the units it adds.
+    template : dict
+        ``new id -> old id`` whose other attributes the new unit keeps.
+    pieces : list of Piece
+        The pieces linking old and new units.
+    names : dict
+        ``new id -> name`` set by the edit.
+    info : dict
+        Facts for the report.
+    adjusted : dict
+        ``id -> geometry`` of neighbours re-noded by the edit.
+    """
 
     number: int
     op: str
@@ -53,7 +86,25 @@ class Step:
 
 
 class Coverage:
-    """The mutable state of an edit sequence: ids in order, geometries and attribute rows."""
+    """The mutable state of an edit sequence: ids in order, geometries and attribute rows.
+
+    Parameters
+    ----------
+    ids : list of str
+        Unit ids, in order.
+    geoms : list of shapely geometries
+        Their polygons.
+    rows : dict
+        ``id -> {column: value}``.
+    crs : pyproj.CRS
+        The units' CRS.
+    tolerance : float
+        Snap tolerance in CRS units.
+    area_crs : pyproj.CRS
+        Equal-area CRS of the area shares.
+    subunits : GeoSeries, optional
+        Sub-units for transfers given by ids.
+    """
 
     def __init__(self, ids, geoms, rows, crs, tolerance, area_crs, subunits=None):
         self.subunits = subunits
@@ -163,33 +214,41 @@ def nearest_ids(target: str, known, n: int = MAX_SUGGESTIONS) -> list[str]:
     return close or known[:n]
 
 
-def read_geometry(text: str, cov: Coverage, where: str, key: str, edit_crs=None):
-    """Return the geometry given as WKT or as a vector file path, in the units' CRS."""
-    geom = None
+def as_geometry(spec, cov: Coverage, where: str, key: str, edit_crs=None):
+    """Return the geometry of an edit key in the units' CRS (no file is opened here).
+
+    Parameters
+    ----------
+    spec : str or GeometryFile
+        WKT (in ``edit_crs``, default the units' CRS) or a geometry the scenario loader read
+        from a file (:class:`gisfix.edits.scenario.GeometryFile`, in its own CRS).
+    cov : Coverage
+        The coverage being edited.
+    where, key : str
+        The edit's label and key, for messages.
+    edit_crs : CRS-like, optional
+        The edit's ``crs``.
+
+    Returns
+    -------
+    shapely geometry
+    """
+    from gisfix.edits.scenario import GeometryFile
+
+    text, src = (spec.wkt, spec.crs or edit_crs) if isinstance(spec, GeometryFile) \
+        else (spec, edit_crs)
     try:
         geom = shapely.from_wkt(text)
     except Exception:  # shapely raises GEOSException on non-WKT text
         geom = None
-    if geom is not None:
-        tr = cov.transformer(edit_crs) if edit_crs is not None else None
-        if tr is not None:
-            geom = shapely.transform(geom, lambda xy: np.column_stack(
-                tr.transform(xy[:, 0], xy[:, 1])))
-    else:
-        p = Path(text)
-        if not p.exists():
-            raise EditError(f"{where}: {key!r} is neither WKT nor an existing file: "
-                            f"{text[:80]!r}")
-        import geopandas as gpd
-
-        try:
-            gdf = gpd.read_file(p)
-        except Exception as exc:
-            raise EditError(f"{where}: cannot read {key!r} file {p}: {exc}") from None
-        if gdf.crs is None:
-            gdf = gdf.set_crs(edit_crs or cov.crs)
-        geom = shapely.union_all(gdf.to_crs(cov.crs).geometry.values)
-    if geom is None or geom.is_empty:
+    if geom is None:
+        raise EditError(f"{where}: {key!r} is neither WKT nor an existing file: "
+                        f"{str(text)[:80]!r}")
+    tr = cov.transformer(src) if src is not None else None
+    if tr is not None:
+        geom = shapely.transform(geom, lambda xy: np.column_stack(
+            tr.transform(xy[:, 0], xy[:, 1])))
+    if geom.is_empty:
         raise EditError(f"{where}: {key!r} is an empty geometry")
     if not geom.is_valid:
         geom = shapely.make_valid(geom)
@@ -216,8 +275,13 @@ def op_merge(cov: Coverage, number: int, edit: dict) -> Step:
     pieces = [Piece(u, into, float(a)) for u, a in zip(units, area)]
     template = into if into in units else units[0]
     names = {into: edit["name"]} if "name" in edit else {}
+    # an exact coverage union that filled no hole keeps the members' outer edges as they were
+    plain_area = float(shapely.area(np.asarray(geoms, dtype=object)).sum())
+    kept = exact and nonempty and abs(float(shapely.area(merged)) - plain_area) <= \
+        1e-9 * max(plain_area, 1e-300)
     return Step(number, "merge", list(units), {into: merged}, {into: template}, pieces, names,
-                {"parts": len(shapely.get_parts(merged)), "exact_union": exact})
+                {"parts": len(shapely.get_parts(merged)), "exact_union": exact,
+                 "edges_kept": kept})
 
 
 def _side_of_line(line, point) -> int:
@@ -257,7 +321,7 @@ def op_split(cov: Coverage, number: int, edit: dict) -> Step:
                         "choose unused ids")
     geom = cov.geom[unit]
     specs = edit["by"] if isinstance(edit["by"], list) else [edit["by"]]
-    cutters = [read_geometry(t, cov, where, "by", edit.get("crs")) for t in specs]
+    cutters = [as_geometry(t, cov, where, "by", edit.get("crs")) for t in specs]
     kinds = {c.geom_type for c in cutters}
     lines = kinds <= {"LineString", "MultiLineString", "LinearRing"}
     polys = kinds <= {"Polygon", "MultiPolygon"}
@@ -325,7 +389,7 @@ def op_transfer(cov: Coverage, number: int, edit: dict) -> Step:
     if "units" in edit:
         part = _subunit_part(cov, edit["units"], where)
     else:
-        part = read_geometry(edit["part"], cov, where, "part", edit.get("crs"))
+        part = as_geometry(edit["part"], cov, where, "part", edit.get("crs"))
     if part.geom_type not in ("Polygon", "MultiPolygon"):
         raise EditError(f"{where}: 'part' must be a polygon, got {part.geom_type}")
     a, b = cov.geom[a_id], cov.geom[b_id]
@@ -423,81 +487,4 @@ OPERATIONS = {"merge": op_merge, "split": op_split, "transfer": op_transfer,
               "recode": op_recode, "dissolve": op_dissolve}
 
 
-def _one(units, edit, kw):
-    from gisfix.edits.apply import apply_scenario
-
-    return apply_scenario(units, {"scenario": {"name": f"{edit['op']}"}, "edit": [edit]}, **kw)
-
-
-def merge(units, ids, into, *, name=None, **kwargs):
-    """Merge units ``ids`` into one unit ``into`` (a member that survives or a new id).
-
-    Parameters
-    ----------
-    units : GeoDataFrame
-        The coverage, indexed by unit id (strings).
-    ids : list of str
-        The units to merge (at least two).
-    into : str
-        The id of the merged unit.
-    name : str, optional
-        Its new name.
-    **kwargs
-        Passed to :func:`gisfix.edits.apply_scenario` (``extensive``, ``intensive``,
-        ``stack``, ``epoch``, ``snap_tolerance``...).
-
-    Returns
-    -------
-    EditResult
-    """
-    edit = {"op": "merge", "units": list(ids), "into": into}
-    if name is not None:
-        edit["name"] = name
-    return _one(units, edit, kwargs)
-
-
-def split(units, unit, by, new_ids, *, names=None, **kwargs):
-    """Split ``unit`` by a line (left, right) or polygon(s) (inside ..., remainder).
-
-    ``by`` is WKT, a path, or a shapely geometry in the units' CRS.  See
-    :mod:`gisfix.edits.scenario` for the order of the parts.  Returns an EditResult.
-    """
-    by = [_wkt(b) for b in by] if isinstance(by, list | tuple) else _wkt(by)
-    edit = {"op": "split", "unit": unit, "by": by, "new_ids": list(new_ids)}
-    if names is not None:
-        edit["names"] = list(names)
-    return _one(units, edit, kwargs)
-
-
-def transfer(units, from_id, to_id, part=None, *, subunit_ids=None, **kwargs):
-    """Move the part of unit ``from_id`` inside polygon ``part`` to unit ``to_id``.
-
-    ``part`` is WKT, a path or a shapely polygon in the units' CRS; or give
-    ``subunit_ids`` (with ``subunits=`` a layer of sub-units) to move their union.
-    Returns an EditResult.
-    """
-    edit = {"op": "transfer", "from": from_id, "to": to_id}
-    if part is not None:
-        edit["part"] = _wkt(part)
-    if subunit_ids is not None:
-        edit["units"] = list(subunit_ids)
-    return _one(units, edit, kwargs)
-
-
-def recode(units, unit, new_id=None, *, name=None, **kwargs):
-    """Give ``unit`` a new id and/or a new name.  Returns an EditResult."""
-    edit = {"op": "recode", "unit": unit}
-    if new_id is not None:
-        edit["new_id"] = new_id
-    if name is not None:
-        edit["name"] = name
-    return _one(units, edit, kwargs)
-
-
-def dissolve(units, by, **kwargs):
-    """Dissolve units into one unit per value of column ``by``.  Returns an EditResult."""
-    return _one(units, {"op": "dissolve", "by": by}, kwargs)
-
-
-def _wkt(g):
-    return g if isinstance(g, str) else shapely.to_wkt(g, rounding_precision=-1)
+__all__ = ["OPERATIONS", "Coverage", "Piece", "Step", "as_geometry"]

@@ -45,6 +45,11 @@ def parse_intensive(intensive) -> tuple[list[str], dict[str, tuple[str, str]]]:
 
     Accepts a list of ``"col"`` / ``"col=num/den"`` strings or a mapping
     ``{"col": "num/den" or None}``.
+
+    Parameters
+    ----------
+    intensive : list of str or mapping
+        The intensive column specs.
     """
     items = intensive.items() if isinstance(intensive, dict) else [
         tuple(s.split("=", 1)) if "=" in s else (s, None) for s in intensive]
@@ -66,6 +71,13 @@ def piece_shares(step, weighted: bool) -> dict[str, list[tuple[str, float, float
 
     The weight share is the built-up share when ``weighted`` and the unit holds built-up
     area, else the area share.
+
+    Parameters
+    ----------
+    step : Step
+        An applied edit step.
+    weighted : bool
+        Use built-up weights where the pieces carry them.
     """
     by_old: dict[str, list] = {}
     for p in step.pieces:
@@ -91,6 +103,15 @@ def allocate(value, shares, integer: bool = False) -> list:
 
     Integers use the largest-remainder method; floats give the largest share the rest.
     NaN gives NaN parts.
+
+    Parameters
+    ----------
+    value : number
+        The value to split.
+    shares : sequence of float
+        Non-negative shares.
+    integer : bool
+        Split an integer count (largest remainders).
     """
     n = len(shares)
     if n == 1:
@@ -118,7 +139,19 @@ def _is_missing(v) -> bool:
 
 
 def builtup_km2(geoms, crs, stack, epoch) -> np.ndarray:
-    """Return the built-up km² at ``epoch`` inside each geometry (exact coverage fractions)."""
+    """Return the built-up km² at ``epoch`` inside each geometry (exact coverage fractions).
+
+    Parameters
+    ----------
+    geoms : sequence of shapely geometries
+        Polygons in ``crs``.
+    crs : CRS-like
+        Their CRS.
+    stack : BuiltupStack
+        The built-up rasters.
+    epoch : int
+        The epoch.
+    """
     import geopandas as gpd
 
     from gisfix.zonal import builtup_by_unit
@@ -144,6 +177,21 @@ def refine_lineage(lineage: pd.DataFrame, old_geoms: dict, new_geoms: dict, area
     with a stack), so a unit merged and then partly transferred gives the transferred land
     to whichever of its original units it came from.  Pairs that do not overlap are
     dropped; every unit's shares still sum to 1.
+
+    Parameters
+    ----------
+    lineage : DataFrame
+        Composed crosswalk.
+    old_geoms, new_geoms : dict
+        ``id -> geometry`` before and after the edits.
+    area_fn : callable
+        Areas of a list of geometries (m²).
+    crs : CRS-like, optional
+        CRS of the geometries (with ``stack``).
+    stack : BuiltupStack, optional
+        Built-up rasters for built-up shares.
+    epoch : int, optional
+        Epoch of ``stack``.
     """
     multi = lineage["old_id"].duplicated(keep=False).to_numpy()
     if not multi.any():
@@ -180,6 +228,23 @@ def from_lineage(lineage: pd.DataFrame, values: pd.DataFrame, extensive, plain, 
     Extensive columns are split per old unit with :func:`allocate` (so each unit's value
     is conserved exactly) and summed per new unit; plain intensive columns are averaged
     with weights ``area_share * old_areas``.
+
+    Parameters
+    ----------
+    lineage : DataFrame
+        The crosswalk.
+    values : DataFrame
+        Old units' columns, indexed by old id.
+    extensive : list of str
+        Columns split and summed.
+    plain : list of str
+        Columns averaged by area.
+    integer : set of str
+        Extensive columns holding integer counts.
+    old_areas : Series, optional
+        Old units' areas (needed with ``plain``).
+    share : str
+        The lineage column of shares to split extensives by.
 
     Returns
     -------
@@ -238,6 +303,15 @@ def conserve(before: dict, after: dict, adjustable) -> float:
     """Nudge one adjustable value so that ``fsum(after) == fsum(before)`` (NaN skipped).
 
     Returns the total correction applied (a few ulps of the largest value).
+
+    Parameters
+    ----------
+    before : dict
+        ``id -> value`` before.
+    after : dict
+        ``id -> value`` after (changed in place).
+    adjustable : iterable
+        Ids whose value may be nudged.
     """
     def total(d):
         return math.fsum(v for v in d.values() if not _is_missing(v))
@@ -258,7 +332,19 @@ def conserve(before: dict, after: dict, adjustable) -> float:
 
 
 def check_columns(units: pd.DataFrame, extensive, plain, ratio) -> None:
-    """Raise if a declared column is missing or not numeric, naming the columns there are."""
+    """Raise if a declared column is missing or not numeric, naming the columns there are.
+
+    Parameters
+    ----------
+    units : DataFrame
+        The units.
+    extensive : list of str
+        Extensive columns.
+    plain : list of str
+        Area-weighted intensive columns.
+    ratio : dict
+        ``{column: (numerator, denominator)}``.
+    """
     names = [c for c in units.columns if c != getattr(units, "geometry", pd.Series()).name]
     for col in [*extensive, *plain, *[c for spec in ratio.values() for c in spec]]:
         if col not in units.columns:

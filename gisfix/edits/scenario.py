@@ -129,9 +129,9 @@ def validate_edit(i: int, edit) -> dict:
             raise EditError(f"{where}: split needs at least two new_ids, got {out['new_ids']}")
         by = out["by"]
         if isinstance(by, list):
-            if not by or not all(isinstance(b, str) for b in by):
+            if not by or not all(isinstance(b, str | GeometryFile) for b in by):
                 raise EditError(f"{where}: 'by' must be a WKT/path string or a list of them")
-        elif not isinstance(by, str):
+        elif not isinstance(by, str | GeometryFile):
             raise EditError(f"{where}: 'by' must be a WKT string or a path, got {by!r}")
         if "names" in out and (not isinstance(out["names"], list)
                                or len(out["names"]) != len(out["new_ids"])):
@@ -143,7 +143,7 @@ def validate_edit(i: int, edit) -> dict:
                             "not both or neither")
         if "units" in out and not out["units"]:
             raise EditError(f"{where}: 'units' is empty; list the sub-units that move")
-        if "part" in out and not isinstance(out["part"], str):
+        if "part" in out and not isinstance(out["part"], str | GeometryFile):
             raise EditError(f"{where}: 'part' must be a WKT string or a path, got {out['part']!r}")
         if out["from"] == out["to"]:
             raise EditError(f"{where}: 'from' and 'to' are the same unit {out['from']!r}")
@@ -183,7 +183,11 @@ class Scenario:
     def to_dict(self) -> dict:
         """Return the scenario as the TOML structure ``{"scenario": {...}, "edit": [...]}``."""
         meta = {"name": self.name, **{k: v for k, v in self.meta.items() if k != "name"}}
-        return {"scenario": copy.deepcopy(meta), "edit": copy.deepcopy(self.edits)}
+        edits = [{k: (str(v) if isinstance(v, GeometryFile) else
+                      [str(x) for x in v] if isinstance(v, list) and v
+                      and isinstance(v[0], GeometryFile) else v)
+                  for k, v in e.items()} for e in self.edits]
+        return {"scenario": copy.deepcopy(meta), "edit": copy.deepcopy(edits)}
 
     def to_toml(self, path: str | os.PathLike, overwrite: bool = False,
                 provenance: Mapping | None = None):
@@ -212,6 +216,89 @@ class Scenario:
         with atomic_path(path, overwrite) as tmp:
             tmp.write_text(tomli_w.dumps(doc), encoding="utf-8")
         return Path(path)
+
+
+@dataclass(frozen=True)
+class GeometryFile:
+    """A geometry the scenario loader read from a vector file (the edits never open files).
+
+    Attributes
+    ----------
+    path : str
+        The file named in the scenario (written back by :meth:`Scenario.to_dict`).
+    wkt : str
+        The union of the file's geometries, as WKT.
+    crs : str or None
+        The file's CRS (WKT), or None when the file has none (then the edit's ``crs`` or
+        the units' CRS applies).
+    """
+
+    path: str
+    wkt: str
+    crs: str | None = None
+
+    def __str__(self) -> str:
+        return self.path
+
+
+def _is_wkt(text: str) -> bool:
+    import shapely
+
+    try:
+        return shapely.from_wkt(text) is not None
+    except Exception:  # shapely raises GEOSException on non-WKT text
+        return False
+
+
+def read_geometry_file(text: str, where: str, key: str) -> GeometryFile:
+    """Read a vector file named by an edit key into a :class:`GeometryFile`.
+
+    Parameters
+    ----------
+    text : str
+        The path.
+    where : str
+        The edit's label, for messages.
+    key : str
+        The edit key (``by`` or ``part``), for messages.
+
+    Returns
+    -------
+    GeometryFile
+
+    Raises
+    ------
+    EditError
+        When the text is neither WKT nor a readable vector file.
+    """
+    p = Path(text)
+    if not p.exists():
+        raise EditError(f"{where}: {key!r} is neither WKT nor an existing file: {text[:80]!r}")
+    import geopandas as gpd
+    import shapely
+
+    try:
+        gdf = gpd.read_file(p)
+    except Exception as exc:
+        raise EditError(f"{where}: cannot read {key!r} file {p}: {exc}") from None
+    geom = shapely.union_all(gdf.geometry.values)
+    return GeometryFile(str(text), shapely.to_wkt(geom, rounding_precision=-1),
+                        None if gdf.crs is None else gdf.crs.to_wkt())
+
+
+def _read_files(i: int, edit: dict) -> dict:
+    """Replace the file paths of an edit's geometry keys by the geometries they hold."""
+    where = _label(i, edit)
+    out = dict(edit)
+    for key in ("by", "part"):
+        if key not in out or (key == "by" and out["op"] != "split"):
+            continue
+        value = out[key]
+        specs = value if isinstance(value, list) else [value]
+        read = [s if isinstance(s, GeometryFile) or _is_wkt(s)
+                else read_geometry_file(s, where, key) for s in specs]
+        out[key] = read if isinstance(value, list) else read[0]
+    return out
 
 
 def _drop_none(obj):
@@ -281,5 +368,5 @@ def load_scenario(source) -> Scenario:
     if not isinstance(edits, list):
         raise EditError(f"{what}: 'edit' must be an array of tables ([[edit]]), got "
                         f"{type(edits).__name__}")
-    checked = [validate_edit(i, e) for i, e in enumerate(edits, start=1)]
+    checked = [_read_files(i, validate_edit(i, e)) for i, e in enumerate(edits, start=1)]
     return Scenario(name=name, meta=dict(meta), edits=checked)

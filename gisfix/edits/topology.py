@@ -39,7 +39,19 @@ METRES_PER_DEGREE = 111_320.0
 
 
 def tolerance_in_crs(tolerance_m: float, crs) -> float:
-    """Return ``tolerance_m`` metres in the units of ``crs`` (degrees or the linear unit)."""
+    """Return ``tolerance_m`` metres in the units of ``crs`` (degrees or the linear unit).
+
+    Parameters
+    ----------
+    tolerance_m : float
+        A length in metres.
+    crs : CRS-like
+        The target CRS.
+
+    Returns
+    -------
+    float
+    """
     crs = CRS.from_user_input(crs)
     if crs.is_geographic:
         return float(tolerance_m) / METRES_PER_DEGREE
@@ -53,6 +65,17 @@ def equal_area_crs(crs, bounds) -> CRS:
     Projected CRSs are returned unchanged (shares are ratios of nearby areas, so a
     conformal projection's scale cancels); geographic data get a Lambert azimuthal
     equal-area projection centred on the bounds.
+
+    Parameters
+    ----------
+    crs : CRS-like
+        The data's CRS.
+    bounds : sequence of float
+        ``(minx, miny, maxx, maxy)`` of the data in ``crs``.
+
+    Returns
+    -------
+    pyproj.CRS
     """
     crs = CRS.from_user_input(crs)
     if not crs.is_geographic:
@@ -300,6 +323,46 @@ def _valid_like(original, candidate):
     return fixed
 
 
+def iou_from_areas(inter, area_a, area_b) -> np.ndarray:
+    r"""Return the intersection over union :math:`|a \cap b| / (|a| + |b| - |a \cap b|)`.
+
+    The one IoU of gisfix (the vintage diff, the demo and the tests use it).
+
+    Parameters
+    ----------
+    inter : array-like
+        Areas of the intersections.
+    area_a, area_b : array-like
+        Areas of the two geometries of each pair.
+
+    Returns
+    -------
+    ndarray
+        0 where the intersection is empty.
+    """
+    inter = np.asarray(inter, dtype=float)
+    union = np.asarray(area_a, dtype=float) + np.asarray(area_b, dtype=float) - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=(inter > 0) & (union > 0))
+
+
+def iou(a, b) -> np.ndarray:
+    """Return the intersection over union of paired geometries (same CRS, same length).
+
+    Parameters
+    ----------
+    a, b : array-like of shapely geometries
+        The pairs.
+
+    Returns
+    -------
+    ndarray
+    """
+    a = np.asarray(a, dtype=object)
+    b = np.asarray(b, dtype=object)
+    return iou_from_areas(shapely.area(shapely.intersection(a, b)), shapely.area(a),
+                          shapely.area(b))
+
+
 def assemble(faces) -> object:
     """Union faces from :func:`node_faces` (a valid coverage) into one polygonal geometry."""
     if not faces:
@@ -332,3 +395,8 @@ def near_box_mask(xy: np.ndarray, geom, tolerance: float) -> np.ndarray:
     x0, y0, x1, y1 = shapely.bounds(geom)
     return ((xy[:, 0] >= x0 - tolerance) & (xy[:, 0] <= x1 + tolerance)
             & (xy[:, 1] >= y0 - tolerance) & (xy[:, 1] <= y1 + tolerance))
+
+
+#: The public part of this module (the rest are the edit engine's geometry primitives).
+__all__ = ["CHECK_GRID_FRACTION", "DEFAULT_SNAP_TOLERANCE_M", "check_coverage",
+           "equal_area_crs", "iou", "iou_from_areas", "tolerance_in_crs"]

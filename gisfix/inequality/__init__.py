@@ -13,9 +13,8 @@ Positivity rules (checked, with the offending ids named in the error):
 
 Layout: :mod:`~gisfix.inequality.measures` (single-number measures),
 :mod:`~gisfix.inequality.decomposition` (between/within decompositions and :func:`summarize`),
-:mod:`~gisfix.inequality.panels` (measures over time, sigma and beta convergence),
-:mod:`~gisfix.inequality.spatial` (the spatial Gini; spatial weights come from
-:mod:`gisfix.graphs`).  Everything public is importable from here.
+:mod:`~gisfix.inequality.panels` (measures over time, sigma and beta convergence).
+Everything public is importable from here; the spatial Gini is in :mod:`gisfix.spatial`.
 
 References
 ----------
@@ -60,17 +59,14 @@ from gisfix.inequality.panels import (
     over_time,
     sigma_convergence,
 )
-from gisfix.inequality.spatial import SpatialGini, contiguity_graph, spatial_gini
 
 __all__ = [
     "MEASURES",
     "BetaConvergence",
     "SigmaConvergence",
-    "SpatialGini",
     "TheilDecomposition",
     "atkinson",
     "beta_convergence",
-    "contiguity_graph",
     "cv",
     "generalized_entropy",
     "gini",
@@ -78,7 +74,6 @@ __all__ = [
     "max_min_ratio",
     "over_time",
     "sigma_convergence",
-    "spatial_gini",
     "summarize",
     "theil_decomposition",
     "theil_l",

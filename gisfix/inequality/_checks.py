@@ -5,16 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from gisfix.errors import DataError
+from gisfix.errors import DataError, show_ids
 
 #: Show at most this many offending ids in an error message.
 MAX_IDS_SHOWN = 8
-
-
-def _show(labels) -> str:
-    labels = [str(v) for v in labels]
-    more = f" and {len(labels) - MAX_IDS_SHOWN} more" if len(labels) > MAX_IDS_SHOWN else ""
-    return ", ".join(labels[:MAX_IDS_SHOWN]) + more
 
 
 def _labels(values) -> pd.Index:
@@ -47,7 +41,7 @@ def _prepare(values, weights=None, *, measure: str, positive: str | None = "nonn
     if nan.any():
         raise DataError(
             f"{measure}: {int(nan.sum())} of {n} values are NaN or infinite (ids "
-            f"{_show(labels[nan])}); drop these units (--dropna) or fill the values first")
+            f"{show_ids(labels[nan])}); drop these units (--dropna) or fill the values first")
     if n < min_n:
         raise DataError(f"{measure} needs at least {min_n} units; got {n}")
     if weights is None:
@@ -60,14 +54,14 @@ def _prepare(values, weights=None, *, measure: str, positive: str | None = "nonn
         if bad.any():
             raise DataError(
                 f"{measure} needs positive values; {int(bad.sum())} of {n} values are <= 0 "
-                f"(ids {_show(labels[bad])}); drop or fix these units, or use a measure "
+                f"(ids {show_ids(labels[bad])}); drop or fix these units, or use a measure "
                 "defined for zeros (gini, theil_t, cv)")
     elif positive == "nonneg":
         bad = x < 0
         if bad.any():
             raise DataError(
                 f"{measure} needs values >= 0; {int(bad.sum())} of {n} values are negative "
-                f"(ids {_show(labels[bad])}); drop or fix these units")
+                f"(ids {show_ids(labels[bad])}); drop or fix these units")
         if not (s @ x) > 0:
             raise DataError(f"{measure} needs a positive mean; all {n} values are 0")
     return x, s, labels
@@ -82,8 +76,8 @@ def _weights(values, weights, measure: str) -> np.ndarray:
                 extra = weights.index.difference(values.index)
                 raise DataError(
                     f"{measure}: weights do not match the values: {len(missing)} value ids "
-                    f"have no weight ({_show(missing)}) and {len(extra)} weight ids have no "
-                    f"value ({_show(extra)}); pass weights indexed like the values")
+                    f"have no weight ({show_ids(missing)}) and {len(extra)} weight ids have no "
+                    f"value ({show_ids(extra)}); pass weights indexed like the values")
             weights = weights.reindex(values.index)
     w = _as_vector(weights, measure, "weights")
     if len(w) != n:
@@ -94,7 +88,7 @@ def _weights(values, weights, measure: str) -> np.ndarray:
     if bad.any():
         raise DataError(
             f"{measure}: {int(bad.sum())} weights are NaN, infinite or negative (ids "
-            f"{_show(labels[bad])}); weights must be finite and >= 0 (e.g. population)")
+            f"{show_ids(labels[bad])}); weights must be finite and >= 0 (e.g. population)")
     if not w.sum() > 0:
         raise DataError(f"{measure}: all {n} weights are 0")
     return w

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from gisfix.errors import DataError
-from gisfix.inequality._checks import _labels, _prepare, _show
+from gisfix.errors import DataError, show_ids
+from gisfix.inequality._checks import _labels, _prepare
 from gisfix.inequality.measures import (
     _ge,
     _ge_positivity,
@@ -114,7 +114,7 @@ def _group_columns(values, groups, measure) -> list[np.ndarray]:
         miss = pd.isna(pd.Series(arr)).to_numpy()
         if miss.any():
             raise DataError(f"{measure}: {int(miss.sum())} units have no group (ids "
-                            f"{_show(_labels(values)[miss])}); fill the group column")
+                            f"{show_ids(_labels(values)[miss])}); fill the group column")
         out.append(arr)
     return out
 
@@ -188,7 +188,7 @@ def theil_decomposition(values, groups, weights=None, index="T", *,
                 units = [labels[np.flatnonzero(code == c)[0]] for c in single]
                 raise DataError(
                     f"{measure}: {len(single)} groups of {names[k]!r} have a single unit "
-                    f"(groups {_show(cells[k][single])}; units {_show(units)}); check the "
+                    f"(groups {show_ids(cells[k][single])}; units {show_ids(units)}); check the "
                     "group codes, or pass allow_singletons=True (--allow-singletons) to keep "
                     "them (their within-group inequality is 0)")
 

@@ -87,16 +87,43 @@ def _years(columns, years) -> np.ndarray:
     return y
 
 
-def _ols(y: np.ndarray, X: np.ndarray, names: Sequence[str]) -> tuple[pd.DataFrame, dict]:
+#: Covariance types of the OLS regressions (statsmodels' ``cov_type``).
+COV_TYPES = ("nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster")
+
+
+def _ols(y: np.ndarray, X: np.ndarray, names: Sequence[str], cov_type: str = "nonrobust",
+         groups=None) -> tuple[pd.DataFrame, dict]:
+    """OLS through statsmodels: coefficient table (coef, se, t, p) and fit."""
+    import statsmodels.api as sm
 
     n, k = X.shape
     if n <= k:
         raise DataError(f"regression needs more units ({n}) than coefficients ({k})")
-    coef, *_ = np.linalg.lstsq(X, y, rcond=None)
-    return _inference(y, X, coef, X.T @ X, names)
+    kw = _cov_kwds(cov_type, groups, n)
+    fit = sm.OLS(np.asarray(y, dtype=float), X).fit(**kw)
+    table = pd.DataFrame({"coef": fit.params, "se": fit.bse, "t": fit.tvalues,
+                          "p": fit.pvalues}, index=list(names))
+    return table, {"r2": float(fit.rsquared), "dof": float(fit.df_resid),
+                   "resid": np.asarray(fit.resid)}
 
 
-@dataclass
+def _cov_kwds(cov_type: str, groups, n: int) -> dict:
+    if cov_type not in COV_TYPES:
+        raise DataError(f"cov_type must be one of {', '.join(COV_TYPES)}; got {cov_type!r}")
+    if cov_type != "cluster":
+        if groups is not None:
+            raise DataError("groups= is only used with cov_type='cluster'")
+        return {"cov_type": cov_type}
+    if groups is None:
+        raise DataError("cov_type='cluster' needs groups= (one cluster label per unit)")
+    codes = pd.factorize(pd.Series(np.asarray(groups)))[0]
+    if len(codes) != n or (codes < 0).any():
+        raise DataError(f"groups must give one non-missing cluster label per unit ({n}); got "
+                        f"{len(codes)} labels, {int((codes < 0).sum())} missing")
+    return {"cov_type": "cluster", "cov_kwds": {"groups": codes}}
+
+
+@dataclass(frozen=True)
 class SigmaConvergence:
     """Dispersion over time and its linear trend.
 
@@ -172,7 +199,7 @@ def sigma_convergence(wide_df: pd.DataFrame, measure="cv", *, log: bool = False,
                             converging=bool(b.coef < 0))
 
 
-@dataclass
+@dataclass(frozen=True)
 class BetaConvergence:
     r"""Result of :func:`beta_convergence`.
 
@@ -190,10 +217,13 @@ class BetaConvergence:
         All coefficients with ``coef``, ``se``, ``t``, ``p``.
     r2 : float
     n : int
-    start, end : float
-        Years of the first and last period; ``span = end - start``.
+    t0, t1 : float
+        Years of the first and last period; ``span = t1 - t0``.
     spatial : str or None
         None, ``"lag"`` or ``"slx"``.
+    cov_type : str
+        The standard errors: statsmodels' ``cov_type`` (``"nonrobust"``, ``"HC1"``...,
+        ``"cluster"``); for the spatial lag ``"nonrobust"`` or ``"white"``.
     """
 
     beta: float
@@ -206,13 +236,15 @@ class BetaConvergence:
     params: pd.DataFrame
     r2: float
     n: int
-    start: float
-    end: float
+    t0: float
+    t1: float
     spatial: str | None = None
+    cov_type: str = "nonrobust"
 
 
-def beta_convergence(wide_df: pd.DataFrame, start=None, end=None, *, graph=None,
-                     spatial: str = "lag", years=None) -> BetaConvergence:
+def beta_convergence(wide_df: pd.DataFrame, t0=None, t1=None, *, graph=None,
+                     spatial: str = "lag", years=None, cov_type: str = "nonrobust",
+                     groups=None) -> BetaConvergence:
     r"""Absolute beta-convergence: annualised growth on log initial level.
 
     .. math::
@@ -226,23 +258,33 @@ def beta_convergence(wide_df: pd.DataFrame, start=None, end=None, *, graph=None,
     * ``spatial="lag"``: :math:`g = a + \beta \ln y_0 + \rho W g + e`, estimated by
       spatial two-stage least squares with instruments
       :math:`[1, \ln y_0, W \ln y_0, W^2 \ln y_0]` (Kelejian and Prucha 1998), since OLS of
-      :math:`g` on :math:`Wg` is inconsistent; standard errors are the 2SLS ones.
+      :math:`g` on :math:`Wg` is inconsistent: PySAL spreg's ``GM_Lag`` (``w_lags=2``,
+      :math:`\sigma^2` with n - k) on a sparse :math:`W`, no dense n x n matrix.
     * ``spatial="slx"``: :math:`g = a + \beta \ln y_0 + \theta W \ln y_0 + e` by OLS
       (``rho`` reports :math:`\theta`).
+
+    Every OLS is statsmodels' ``OLS`` with the ``cov_type`` asked (classical, White
+    ``HC0``-``HC3``, or clustered by ``groups``).
 
     Parameters
     ----------
     wide_df : DataFrame
         One row per unit, one column per period; values > 0.
-    start, end : column label, optional
+    t0, t1 : column label, optional
         The initial and final periods (default: the first and last columns).
     graph : libpysal Graph or W, optional
         Neighbours of the units (ids matching ``wide_df.index``); see
-        :func:`gisfix.graphs.make_graph`.
+        :func:`gisfix.spatial.make_graph`.
     spatial : {"lag", "slx"}
         The spatial specification used with ``graph``.
     years : sequence, optional
         Years of the columns (read from the column names by default).
+    cov_type : str
+        Standard errors: ``"nonrobust"`` (default), ``"HC0"``-``"HC3"`` (White) or
+        ``"cluster"`` (with ``groups``); the spatial lag takes ``"nonrobust"`` or
+        ``"HC0"`` (spreg's White estimator).
+    groups : array-like, optional
+        One cluster label per unit (row of ``wide_df``), with ``cov_type="cluster"``.
 
     Returns
     -------
@@ -257,8 +299,8 @@ def beta_convergence(wide_df: pd.DataFrame, start=None, end=None, *, graph=None,
     """
     cols = list(wide_df.columns)
     t_all = _years(cols, years)
-    c0 = cols[0] if start is None else start
-    c1 = cols[-1] if end is None else end
+    c0 = cols[0] if t0 is None else t0
+    c1 = cols[-1] if t1 is None else t1
     for c in (c0, c1):
         if c not in cols:
             raise DataError(f"beta_convergence: no column {c!r}; columns are {cols}")
@@ -266,30 +308,30 @@ def beta_convergence(wide_df: pd.DataFrame, start=None, end=None, *, graph=None,
     y1 = wide_df[c1]
     x0, _, _ = _prepare(y0, None, measure="beta_convergence", positive="strict", min_n=3)
     x1, _, _ = _prepare(y1, None, measure="beta_convergence", positive="strict", min_n=3)
-    t0, t1 = t_all[cols.index(c0)], t_all[cols.index(c1)]
-    span = t1 - t0
+    year0, year1 = t_all[cols.index(c0)], t_all[cols.index(c1)]
+    span = year1 - year0
     if span <= 0:
-        raise DataError(f"beta_convergence: the end period ({t1:g}) must come after the start "
-                        f"({t0:g})")
+        raise DataError(f"beta_convergence: the end period ({year1:g}) must come after the start "
+                        f"({year0:g})")
     g = np.log(x1 / x0) / span
     lx = np.log(x0)
     one = np.ones_like(lx)
     rho = None
     if graph is None:
-        table, fit = _ols(g, np.column_stack([one, lx]), ["const", "log_initial"])
+        table, fit = _ols(g, np.column_stack([one, lx]), ["const", "log_initial"], cov_type,
+                          groups)
         used = None
     else:
-        from gisfix.graphs import row_standardised_matrix
+        from gisfix.spatial.graphs import row_standardized_matrix
 
-        W = row_standardised_matrix(graph, wide_df.index)
+        W = row_standardized_matrix(graph, wide_df.index)
         if spatial == "slx":
             table, fit = _ols(g, np.column_stack([one, lx, W @ lx]),
-                              ["const", "log_initial", "w_log_initial"])
+                              ["const", "log_initial", "w_log_initial"], cov_type, groups)
             rho = float(table.loc["w_log_initial", "coef"])
         elif spatial == "lag":
-            Z = np.column_stack([one, lx, W @ lx, W @ (W @ lx)])
-            table, fit = _two_sls(g, np.column_stack([one, lx, W @ g]), Z,
-                                  ["const", "log_initial", "w_growth"])
+            table, fit = _spatial_lag(g, lx, W, cov_type,
+                                      ["const", "log_initial", "w_growth"])
             rho = float(table.loc["w_growth", "coef"])
         else:
             raise DataError(f"beta_convergence: spatial must be 'lag' or 'slx'; got {spatial!r}")
@@ -301,35 +343,38 @@ def beta_convergence(wide_df: pd.DataFrame, start=None, end=None, *, graph=None,
     half = float(math.log(2) / speed) if speed == speed and speed > 0 else float("nan")
     return BetaConvergence(beta=beta, se=float(b.se), t=float(b.t), p_value=float(b.p),
                            speed=speed, half_life=half, rho=rho, params=table, r2=fit["r2"],
-                           n=len(g), start=float(t0), end=float(t1), spatial=used)
+                           n=len(g), t0=float(year0), t1=float(year1), spatial=used,
+                           cov_type=cov_type)
 
 
-def _two_sls(y, X, Z, names):
-    """Two-stage least squares of y on X with instruments Z (X's exogenous columns in Z)."""
-    n, k = X.shape
-    if n <= Z.shape[1]:
-        raise DataError(f"spatial lag regression needs more units ({n}) than instruments")
-    P = Z @ np.linalg.pinv(Z.T @ Z) @ Z.T
-    Xh = P @ X
-    coef = np.linalg.solve(Xh.T @ X, Xh.T @ y)
-    return _inference(y, X, coef, Xh.T @ Xh, names)
+def _spatial_lag(g: np.ndarray, lx: np.ndarray, W, cov_type: str, names):
+    """Spatial-lag 2SLS through spreg's ``GM_Lag`` on a sparse row-standardized ``W``."""
+    import spreg
+    from libpysal.weights import WSP
 
+    n = len(g)
+    if cov_type not in ("nonrobust", "HC0"):
+        raise DataError(f"the spatial lag model takes cov_type 'nonrobust' or 'HC0' (White); "
+                        f"got {cov_type!r} (use spatial='slx' for clustered errors)")
+    if n <= 4:
+        raise DataError(f"spatial lag regression needs more units ({n}) than instruments (4)")
+    w = WSP(W.tocsr(), id_order=list(range(n))).to_W(silence_warnings=True)
+    w.transform = "r"  # the rows of W sum to 1 already; spreg checks the flag
+    import contextlib
+    import io
+    import warnings
 
-def _inference(y, X, coef, bread, names):
-    """Coefficient table (se, t, two-sided p) and fit of a linear estimator.
-
-    ``cov = sigma² bread⁻¹`` with ``sigma² = e'e / (n - k)``: ``bread`` is X'X for OLS and
-    X̂'X̂ for two-stage least squares.
-    """
-    from scipy import stats
-
-    n, k = X.shape
-    resid = y - X @ coef
-    dof = n - k
-    cov = (resid @ resid / dof) * np.linalg.inv(bread)
-    se = np.sqrt(np.diag(cov))
-    t = coef / se
-    p = 2 * stats.t.sf(np.abs(t), dof)
-    r2 = 1 - (resid @ resid) / ((y - y.mean()) @ (y - y.mean()))
-    return (pd.DataFrame({"coef": coef, "se": se, "t": t, "p": p}, index=list(names)),
-            {"r2": float(r2), "dof": dof, "resid": resid})
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")  # islands, and spreg's notices (it also prints)
+        m = spreg.GM_Lag(np.asarray(g, dtype=float)[:, None], np.asarray(lx)[:, None], w=w,
+                         w_lags=2, robust="white" if cov_type == "HC0" else None,
+                         sig2n_k=True, spat_diag=False, spat_impacts=None)
+    coef = np.asarray(m.betas, dtype=float).ravel()
+    se = np.sqrt(np.diag(np.asarray(m.vm, dtype=float)))
+    z = np.array([zs for zs, _ in m.z_stat], dtype=float)
+    p = np.array([pv for _, pv in m.z_stat], dtype=float)
+    resid = np.asarray(m.u, dtype=float).ravel()
+    yc = g - g.mean()
+    r2 = 1 - float(resid @ resid) / float(yc @ yc)
+    return (pd.DataFrame({"coef": coef, "se": se, "t": z, "p": p}, index=list(names)),
+            {"r2": r2, "dof": float(n - len(coef)), "resid": resid})

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from gisfix.edits.topology import iou
 from gisfix.errors import OutputExistsError
 from gisfix.report import markdown_table, plot_backend, save_figure
 from gisfix.workflows.run import OUTPUTS as RUN_OUTPUTS
@@ -58,17 +59,6 @@ DEMO_FILES = ("swiss_2018_2024.gpkg", "swiss_2018_2024_scenario.toml", "virginia
               "summary.json")
 #: Every file the demo writes.
 OUTPUTS = (*RUN_OUTPUTS, *DEMO_FILES)
-
-
-def iou(a, b) -> np.ndarray:
-    """Return the intersection over union of paired geometries (same CRS, same length)."""
-    import shapely
-
-    a = np.asarray(a, dtype=object)
-    b = np.asarray(b, dtype=object)
-    inter = shapely.area(shapely.intersection(a, b))
-    union = shapely.area(a) + shapely.area(b) - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
 @contextlib.contextmanager
@@ -192,11 +182,11 @@ def mexico(out: Path, overwrite: bool) -> dict:
     from gisfix.inequality import (
         beta_convergence,
         sigma_convergence,
-        spatial_gini,
         summarize,
         theil_decomposition,
     )
     from gisfix.io import provenance, write_json
+    from gisfix.spatial import spatial_gini
 
     path = libpysal.examples.get_path("mexicojoin.shp")
     gdf = gpd.read_file(path).set_crs("EPSG:4326", allow_override=True).set_index("CODE")
@@ -216,8 +206,8 @@ def mexico(out: Path, overwrite: bool) -> dict:
     result = {
         "source": "libpysal example 'mexico' (Rey and Sastre-Gutierrez 2010), per-capita GDP",
         "by_decade": decades.round(6).reset_index().to_dict(orient="records"),
-        "spatial_gini_2000": {"gini": sg.gini, "neighbour": sg.neighbour,
-                              "non_neighbour": sg.non_neighbour, "p_sim": sg.p_sim,
+        "spatial_gini_2000": {"gini": sg.gini, "neighbor": sg.neighbor,
+                              "non_neighbor": sg.non_neighbor, "p_sim": sg.p_sim,
                               "permutations": sg.permutations, "seed": sg.seed},
         "sigma_convergence": _plain(sigma),
         "beta_convergence": _plain(beta),
@@ -310,8 +300,8 @@ def _report_extra(results: dict) -> str:
         "What the mergers did to the size distribution of municipalities (area, km²):", "",
         markdown_table(comp), "",
         "Open `swiss_2018_2024.gpkg` in QGIS: layer `municipalities_edited` is styled by "
-        "status; `lineage` is the crosswalk from 2018 to 2024 ids (harmonise a panel with "
-        "`gisfix.harmonise`). The scenario is `swiss_2018_2024_scenario.toml`.", "",
+        "status; `lineage` is the crosswalk from 2018 to 2024 ids (harmonize a panel with "
+        "`gisfix.harmonize`). The scenario is `swiss_2018_2024_scenario.toml`.", "",
         "## Virginia independent-city reversions", "",
         f"The three real mergers applied to the {va['units_before']} pre-1995 units give "
         f"{va['units_after']}; IoU of each merged county with its 2017 polygon: "

@@ -160,10 +160,8 @@ class _Context:
 
 def _agglomeration_measures():
     """The per-unit agglomeration bundle, wherever the architecture keeps it."""
-    try:
-        from gisfix.workflows.measures import agglomeration_measures
-    except ImportError:
-        from gisfix.agglomeration import agglomeration_measures
+    from gisfix.workflows.measures import agglomeration_measures
+
     return agglomeration_measures
 
 
@@ -278,7 +276,7 @@ def share_inequality(table: pd.DataFrame, units, groups: Sequence[str] = (),
 
 
 def _graph(units, kind):
-    from gisfix.agglomeration import unit_graph
+    from gisfix.spatial.graphs import unit_graph
 
     return unit_graph(units, kind)
 
@@ -359,7 +357,7 @@ def measure_units(units, table: pd.DataFrame, ctx: _Context, *, patch_table=None
 
 
 def _spatial_gini(table: pd.DataFrame, graph, ctx: _Context) -> pd.DataFrame:
-    from gisfix.inequality import spatial_gini
+    from gisfix.spatial import spatial_gini
 
     rows = {}
     ids = [str(i) for i in graph.unique_ids]
@@ -371,7 +369,7 @@ def _spatial_gini(table: pd.DataFrame, graph, ctx: _Context) -> pd.DataFrame:
         sg = spatial_gini(share, graph, permutations=ctx.permutations,
                           seed=int(ss.generate_state(1)[0]))
         rows[int(epoch)] = {"share_spatial_gini": sg.gini,
-                            "share_spatial_gini_non_neighbour_share": sg.non_neighbour_share,
+                            "share_spatial_gini_non_neighbor_share": sg.non_neighbor_share,
                             "share_spatial_gini_p_sim": sg.p_sim}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("epoch")
 
@@ -887,7 +885,7 @@ def built_patches(stack, epoch: int, connectivity: int = 8):
     """Built-up patches (8-connected cells built at ``epoch``) as polygons with their area."""
     import geopandas as gpd
     import shapely
-    from rasterio import features
+    from rasterio.features import shapes
     from scipy import ndimage
 
     built = stack.built(epoch)
@@ -897,7 +895,7 @@ def built_patches(stack, epoch: int, connectivity: int = 8):
         return gpd.GeoDataFrame({"patch_id": [], "epoch": [], "area_km2": []},
                                 geometry=[], crs=stack.crs)
     geoms: dict = {}
-    for geom, value in features.shapes(labels.astype(np.int32), mask=labels > 0,
+    for geom, value in shapes(labels.astype(np.int32), mask=labels > 0,
                                        transform=stack.transform,
                                        connectivity=8 if connectivity == 8 else 4):
         geoms.setdefault(int(value), []).append(shapely.geometry.shape(geom))

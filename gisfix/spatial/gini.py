@@ -20,45 +20,23 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from gisfix.errors import DataError
-from gisfix.graphs import (  # noqa: F401  (re-exported: public names of this module)
-    GRAPH_KINDS,
-    _align,
-    _vertex_pairs,
-    as_graph,
-    make_graph,
-    row_standardised_matrix,
-)
 from gisfix.inequality._checks import _prepare
 from gisfix.inequality.measures import _gini
+from gisfix.spatial.graphs import align_values, make_graph
+from gisfix.spatial.inference import (
+    DEFAULT_PERMUTATIONS,
+    check_permutations,
+    count_at_least,
+    normal_sf,
+    pseudo_p,
+    stream,
+)
 
 log = logging.getLogger(__name__)
 
 #: Permuted values handled at once: small blocks stay in the CPU cache (64,000 was ~10x
 #: faster than 2,000,000 for the 2,989 China counties); results do not depend on it.
 BLOCK_CELLS = 64_000
-
-
-def contiguity_graph(gdf, rook: bool = False):
-    """Queen (shared vertex) or rook (shared edge) contiguity as a libpysal Graph.
-
-    Kept for existing callers: the links of :func:`gisfix.graphs.make_graph` (``"queen"``
-    or ``"rook"``), the same as ``libpysal.graph.Graph.build_contiguity(gdf, rook=rook)``,
-    converted with :meth:`~gisfix.graphs.SpatialGraph.to_libpysal` (imports libpysal).
-    Units without neighbours are self-loops of weight 0, libpysal's convention.
-
-    Parameters
-    ----------
-    gdf : GeoDataFrame
-        Polygons indexed by unit id.
-    rook : bool
-        Shared edges (True) or shared vertices (False).
-
-    Returns
-    -------
-    libpysal.graph.Graph
-    """
-    return make_graph(gdf, "rook" if rook else "queen").to_libpysal()
 
 
 def _pairs(i: np.ndarray, j: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -74,7 +52,7 @@ def _neighbour_sums(xp: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray)
     return np.abs(np.take(xp, a, axis=-1) - np.take(xp, b, axis=-1)) @ c
 
 
-@dataclass
+@dataclass(frozen=True)
 class SpatialGini:
     r"""Result of :func:`spatial_gini`.
 
@@ -82,35 +60,38 @@ class SpatialGini:
     ----------
     gini : float
         The (aspatial) Gini coefficient.
-    neighbour : float
+    neighbor : float
         Sum of absolute differences over neighbouring ordered pairs (PySAL's ``wg``).
-    non_neighbour : float
-        The same over non-neighbouring pairs (PySAL's ``wcg``); ``neighbour +
-        non_neighbour`` is the Gini numerator :math:`\sum_i\sum_j |x_i - x_j|`.
-    non_neighbour_share : float
-        ``non_neighbour / (2 n^2 mean)`` (PySAL's ``wcg_share``): the part of the Gini
+    non_neighbor : float
+        The same over non-neighbouring pairs (PySAL's ``wcg``); ``neighbor +
+        non_neighbor`` is the Gini numerator :math:`\sum_i\sum_j |x_i - x_j|`.
+    non_neighbor_share : float
+        ``non_neighbor / (2 n^2 mean)`` (PySAL's ``wcg_share``): the part of the Gini
         due to non-neighbours.
     polarization : float
-        ``(non_neighbour / neighbour) * (neighbour pairs / non-neighbour pairs)``
+        ``(non_neighbor / neighbor) * (neighbor pairs / non-neighbor pairs)``
         (expected value 1 under spatial randomness).
     p_sim : float or None
-        Pseudo p-value of ``non_neighbour`` from the permutations, folded as in PySAL:
-        ``(min(k, P - k) + 1) / (P + 1)`` with ``k`` permutations at or above the observed.
+        Pseudo p-value of ``non_neighbor`` from the permutations, folded as in PySAL:
+        ``(min(k, P - k) + 1) / (P + 1)`` with ``k`` permutations at or above the observed
+        (:func:`gisfix.spatial.inference.pseudo_p`, one tie rule).
     permutations : int
+        Number of permutations.
     seed : int or None
+        The seed given.
     distribution : ndarray
-        ``non_neighbour`` under each permutation.
+        ``non_neighbor`` under each permutation.
     expected, std, z, p_z : float or None
         Mean and standard deviation of the distribution, the z-value of the observed
-        ``non_neighbour`` and its upper-tail normal p-value.
+        ``non_neighbor`` and its upper-tail normal p-value.
     n_links : int
         Number of directed neighbour links.
     """
 
     gini: float
-    neighbour: float
-    non_neighbour: float
-    non_neighbour_share: float
+    neighbor: float
+    non_neighbor: float
+    non_neighbor_share: float
     polarization: float
     p_sim: float | None
     permutations: int
@@ -123,17 +104,17 @@ class SpatialGini:
     n_links: int = 0
 
     def as_dict(self) -> dict:
-        """Return the JSON fields of the CLI (``gini``, ``neighbour``, ... ``seed``)."""
-        return {"gini": self.gini, "neighbour": self.neighbour,
-                "non_neighbour": self.non_neighbour, "p_sim": self.p_sim,
+        """Return the JSON fields of the CLI (``gini``, ``neighbor``, ... ``seed``)."""
+        return {"gini": self.gini, "neighbor": self.neighbor,
+                "non_neighbor": self.non_neighbor, "p_sim": self.p_sim,
                 "permutations": self.permutations, "seed": self.seed,
-                "non_neighbour_share": self.non_neighbour_share,
+                "non_neighbor_share": self.non_neighbor_share,
                 "polarization": self.polarization, "expected": self.expected,
                 "std": self.std, "z": self.z, "p_z": self.p_z}
 
 
-def spatial_gini(values, graph, permutations: int = 99, seed=None, *, kind: str = "queen",
-                 block_cells: int = BLOCK_CELLS) -> SpatialGini:
+def spatial_gini(values, graph, permutations: int = DEFAULT_PERMUTATIONS, seed=None, *,
+                 kind: str = "queen", block_cells: int = BLOCK_CELLS) -> SpatialGini:
     r"""Spatial decomposition of the Gini coefficient (Rey and Smith 2013).
 
     .. math::
@@ -142,10 +123,11 @@ def spatial_gini(values, graph, permutations: int = 99, seed=None, *, kind: str 
               + \sum_i \sum_j (1 - w_{ij}) \lvert x_i - x_j\rvert}{2 n^2 \bar x}
 
     with :math:`w_{ij} = 1` for neighbours (binary links of the graph; weights are
-    ignored, as in PySAL's ``Gini_Spatial``).  The first numerator term is ``neighbour``
-    (PySAL's ``wg``), the second ``non_neighbour`` (``wcg``).  Inference permutes the values
-    over the units ``permutations`` times with ``numpy.random.default_rng(seed)``; a large
-    ``non_neighbour`` relative to the distribution means that inequality lies between
+    ignored, as in PySAL's ``Gini_Spatial``).  The first numerator term is ``neighbor``
+    (PySAL's ``wg``), the second ``non_neighbor`` (``wcg``).  Inference permutes the values
+    over the units ``permutations`` times with the stream
+    ``gisfix.spatial.inference.stream(seed, "spatial_gini")``; a large
+    ``non_neighbor`` relative to the distribution means that inequality lies between
     distant units (spatial clustering of similar values).
 
     Directed links are counted as given: in a symmetric graph each neighbouring pair
@@ -157,15 +139,15 @@ def spatial_gini(values, graph, permutations: int = 99, seed=None, *, kind: str 
     values : Series or array-like
         Unit values (>= 0, positive mean).  A Series is matched to the graph by id.
     graph : SpatialGraph, libpysal Graph, libpysal W or GeoDataFrame
-        The neighbours (:func:`gisfix.graphs.make_graph`); a GeoDataFrame is turned into
+        The neighbours (:func:`gisfix.spatial.make_graph`); a GeoDataFrame is turned into
         the graph of ``kind``.  Weights are taken as binary links.
     permutations : int
-        Number of random permutations (0 for none).
+        Number of random permutations (default 999; 0 for none).
     seed : int, optional
         Seed of the permutation generator.
     kind : str
         Graph kind when ``graph`` is a GeoDataFrame: one of
-        :data:`gisfix.graphs.GRAPH_KINDS`.
+        :data:`gisfix.spatial.GRAPH_KINDS`.
     block_cells : int
         Memory bound: permutations are processed in blocks of about this many values.
 
@@ -182,17 +164,11 @@ def spatial_gini(values, graph, permutations: int = 99, seed=None, *, kind: str 
     n = len(x)
     if hasattr(graph, "geometry") and hasattr(graph, "crs"):
         graph = make_graph(graph, kind)
-    g = as_graph(graph)
-    if isinstance(values, pd.Series):
-        g = _align(g, pd.Index(labels))
-    elif g.n != n:
-        raise DataError(f"the graph has {g.n} units but there are {n} values; build the "
-                        "graph from the same units")
+    _, g = align_values(pd.Series(x, index=labels) if isinstance(values, pd.Series) else x,
+                        graph, order="values")
     i, j = g.edges
     a, b, c = _pairs(i, j, n)
-    permutations = int(permutations)
-    if permutations < 0:
-        raise DataError(f"spatial_gini: permutations must be >= 0; got {permutations}")
+    permutations = check_permutations(permutations)
 
     g = _gini(x, s)
     den = x.mean() * 2 * n**2
@@ -208,28 +184,24 @@ def spatial_gini(values, graph, permutations: int = 99, seed=None, *, kind: str 
     dist = np.empty(permutations)
     p_sim = expected = std = z = p_z = None
     if permutations:
-        rng = np.random.default_rng(seed)
+        rng = seed if isinstance(seed, np.random.Generator) else stream(seed, "spatial_gini")
         block = max(1, int(block_cells // max(len(a), n, 1)))
         for start in range(0, permutations, block):
             m = min(block, permutations - start)
             xp = rng.permuted(np.broadcast_to(x, (m, n)), axis=1)
             dist[start:start + m] = d - _neighbour_sums(xp, a, b, c)
-        larger = int((dist >= wcg).sum())
-        larger = min(larger, permutations - larger)
-        p_sim = (larger + 1.0) / (permutations + 1.0)
+        p_sim = pseudo_p(count_at_least(dist, wcg), permutations)
         expected = float(dist.mean())
         std = float(dist.std())
         if std > 0:
-            from scipy.stats import norm
-
             z = float((wcg - expected) / std)
-            p_z = float(norm.sf(z))
-    return SpatialGini(gini=float(g), neighbour=wg, non_neighbour=float(wcg),
-                       non_neighbour_share=float(wcg / den), polarization=float(polarization),
+            p_z = normal_sf(z)
+    return SpatialGini(gini=float(g), neighbor=wg, non_neighbor=float(wcg),
+                       non_neighbor_share=float(wcg / den), polarization=float(polarization),
                        p_sim=p_sim, permutations=permutations,
-                       seed=None if seed is None else int(seed), distribution=dist,
+                       seed=seed if seed is None or isinstance(seed, int) else None,
+                       distribution=dist,
                        expected=expected, std=std, z=z, p_z=p_z, n_links=len(i))
 
 
-__all__ = ["GRAPH_KINDS", "SpatialGini", "contiguity_graph", "make_graph",
-           "row_standardised_matrix", "spatial_gini"]
+__all__ = ["SpatialGini", "spatial_gini"]

@@ -1,4 +1,4 @@
-"""gisfix.graphs against libpysal's own builders (the oracle), hand cases and bad input."""
+"""gisfix.spatial.graphs against libpysal's own builders (the oracle), hand cases and bad input."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ import pandas as pd
 import pytest
 
 from gisfix.errors import CRSError, DataError
-from gisfix.graphs import (
+from gisfix.spatial.graphs import (
     GRAPH_KINDS,
     SpatialGraph,
     as_graph,
     make_graph,
     parse_kind,
-    row_standardised_matrix,
+    row_standardized_matrix,
 )
 
 #: row sums of a row-standardised matrix (floating-point division)
@@ -72,7 +72,7 @@ def china():
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return gisfix.read_boundaries(shared_path(*CHINA), id="CODE", layer="county",
+        return gisfix.read_boundaries(shared_path(*CHINA), id_col="CODE", layer="county",
                                       make_valid=True)
 
 
@@ -143,23 +143,23 @@ def test_distance_band_inclusive_and_coincident_like_libpysal(grid):
     assert set(ours.edge_list().query("focal == 'f'")["neighbor"]) == {"a", "b", "c"}
 
 
-def test_row_standardised_and_reorder(grid):
+def test_row_standardized_and_reorder(grid):
     g = make_graph(grid, "queen")
-    w = g.row_standardised()
+    w = g.row_standardized()
     sums = np.asarray(w.sum(axis=1)).ravel()
     np.testing.assert_allclose(sums, [1, 1, 1, 1, 0], atol=ROW_SUM_ATOL)  # e: zero row
     assert w[0, 1] == pytest.approx(1 / 3, abs=ROW_SUM_ATOL)
     order = list("edcba")
-    m = row_standardised_matrix(g, order).toarray()
+    m = row_standardized_matrix(g, order).toarray()
     np.testing.assert_array_equal(m, w.toarray()[::-1, ::-1])
     assert list(g.reorder(order).unique_ids) == order
     with pytest.raises(DataError, match="graph ids do not match"):
         g.reorder(list("abcdx"))
     with pytest.raises(DataError, match="graph has 5 units but there are 4"):
-        row_standardised_matrix(g, list("abcd"))
+        row_standardized_matrix(g, list("abcd"))
     # ids that differ only as text and number are matched
     num = SpatialGraph([1, 2, 3], [[0, 1, 0], [1, 0, 1], [0, 1, 0]])
-    np.testing.assert_array_equal(row_standardised_matrix(num, ["3", "2", "1"]).toarray(),
+    np.testing.assert_array_equal(row_standardized_matrix(num, ["3", "2", "1"]).toarray(),
                                   [[0, 1, 0], [0.5, 0, 0.5], [0, 1, 0]])
 
 
@@ -180,11 +180,11 @@ def test_no_libpysal_import():
     code = (
         "import sys, geopandas as gpd\n"
         "from shapely.geometry import box\n"
-        "from gisfix.graphs import make_graph\n"
+        "from gisfix.spatial import make_graph\n"
         "g = gpd.GeoDataFrame(geometry=[box(i, 0, i + 1, 1) for i in range(4)], crs=3857)\n"
         "for k in ('queen', 'rook', 'knn=2', 'distance=1.5'):\n"
-        "    g2 = make_graph(g, k); g2.row_standardised(); g2.n_components\n"
-        "import gisfix.agglomeration, gisfix.inequality.spatial, gisfix.cli.agglomeration\n"
+        "    g2 = make_graph(g, k); g2.row_standardized(); g2.n_components\n"
+        "import gisfix.agglomeration, gisfix.spatial.gini, gisfix.cli.agglomeration\n"
         "bad = [m for m in ('libpysal', 'esda', 'sklearn') if m in sys.modules]\n"
         "assert not bad, bad\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -2,10 +2,11 @@
 
 One builder, :func:`make_graph`, for every kind of neighbours gisfix uses, returning one
 light object, :class:`SpatialGraph` (the unit ids and a CSR sparse matrix of weights, with
-helpers: row-standardised matrix, edge list, isolates, components, and
+helpers: row-standardized matrix, edge list, isolates, components, and
 :meth:`SpatialGraph.to_libpysal` for users of PySAL).  It is what the spatial statistics
-of :mod:`gisfix.agglomeration` (Moran's I, LISA, Getis-Ord) and :mod:`gisfix.inequality.spatial`
-run on; they also accept a libpysal ``Graph`` or ``W`` (see :func:`as_graph`).
+of :mod:`gisfix.spatial` (Moran's I, LISA, Getis-Ord, the spatial Gini) run on; every function
+taking a graph also accepts a libpysal ``Graph`` or ``W`` (see :func:`as_graph`), and
+``make_graph(..., libpysal=True)`` returns a ``libpysal.graph.Graph``.
 
 Building a graph never imports libpysal (whose import costs seconds in a cold process):
 
@@ -40,7 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from gisfix.errors import DataError
+from gisfix.errors import DataError, IdError, IdMismatchError, show_ids
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +51,17 @@ GRAPH_KINDS = ("queen", "rook", "knn=K", "distance=D")
 _PARAM = re.compile(r"(knn|distance)\s*=\s*([0-9.eE+]+)")
 
 
-def _show(ids, limit: int = 8) -> str:
-    ids = [str(i) for i in ids]
-    return ", ".join(ids[:limit]) + (f" ... ({len(ids)} in all)" if len(ids) > limit else "")
-
-
 def parse_kind(kind) -> tuple[str, float | None]:
     """Return ``(name, parameter)`` of a graph kind such as ``"queen"`` or ``"knn=6"``.
+
+    Parameters
+    ----------
+    kind : str
+        A graph kind, one of :data:`GRAPH_KINDS`.
+
+    Returns
+    -------
+    (str, float or None)
 
     Raises
     ------
@@ -115,7 +120,7 @@ class SpatialGraph:
                             f"matrix; got {mat.shape[0]} x {mat.shape[1]}")
         if ids.has_duplicates:
             raise DataError(f"the graph ids have duplicates "
-                            f"({_show(ids[ids.duplicated()].unique())}); use unique unit ids")
+                            f"({show_ids(ids[ids.duplicated()].unique())}); use unique unit ids")
         mat.sum_duplicates()
         mat.eliminate_zeros()
         mat.sort_indices()
@@ -203,8 +208,8 @@ class SpatialGraph:
             names=["focal", "neighbor"])
         return pd.Series(weight[order], index=index, name="weight")
 
-    def row_standardised(self):
-        r"""Return the row-standardised CSR matrix :math:`w_{ij} / \sum_k w_{ik}`.
+    def row_standardized(self):
+        r"""Return the row-standardized CSR matrix :math:`w_{ij} / \sum_k w_{ik}`.
 
         Rows of isolates stay zero.
         """
@@ -223,7 +228,7 @@ class SpatialGraph:
         if len(ids) != self.n or (pos < 0).any() or ids.has_duplicates:
             miss = ids[pos < 0] if (pos < 0).any() else self.unique_ids.difference(ids)
             raise DataError(f"the graph ids do not match the {len(ids)} ids given ({len(miss)} "
-                            f"differ, e.g. {_show(miss)}); build the graph from the same units")
+                            f"differ, e.g. {show_ids(miss)}); build the graph from the same units")
         return SpatialGraph(ids, self.sparse[pos][:, pos], self.kind)
 
     def to_libpysal(self):
@@ -326,7 +331,7 @@ def _distance_pairs(xy: np.ndarray, d: float) -> tuple[np.ndarray, np.ndarray]:
     return np.r_[pairs[:, 0], pairs[:, 1]], np.r_[pairs[:, 1], pairs[:, 0]]
 
 
-def make_graph(gdf, kind: str = "queen") -> SpatialGraph:
+def make_graph(gdf, kind: str = "queen", *, libpysal: bool = False):
     """Build the neighbour graph of a GeoDataFrame's units (without importing libpysal).
 
     Parameters
@@ -339,10 +344,13 @@ def make_graph(gdf, kind: str = "queen") -> SpatialGraph:
         ``knn`` and ``distance`` need a projected CRS.  The rules are those of libpysal's
         ``Graph.build_contiguity``, ``build_knn`` and ``build_distance_band`` (see the
         module notes on slivers and gaps).
+    libpysal : bool
+        Return a :class:`libpysal.graph.Graph` (imports libpysal) instead of a
+        :class:`SpatialGraph`; the links are the same.
 
     Returns
     -------
-    SpatialGraph
+    SpatialGraph or libpysal.graph.Graph
         Binary weights, ids ``gdf.index``; units without neighbours are logged.
 
     Raises
@@ -368,7 +376,7 @@ def make_graph(gdf, kind: str = "queen") -> SpatialGraph:
     name, value = parse_kind(kind)
     if gdf.index.has_duplicates:
         raise DataError(f"make_graph: the GeoDataFrame index has duplicate ids "
-                        f"({_show(gdf.index[gdf.index.duplicated()].unique())}); index it by "
+                        f"({show_ids(gdf.index[gdf.index.duplicated()].unique())}); index it by "
                         "a unique unit id")
     if name in ("queen", "rook"):
         i, j = _vertex_pairs(gdf.geometry.values, name == "rook")
@@ -387,8 +395,32 @@ def make_graph(gdf, kind: str = "queen") -> SpatialGraph:
     iso = g.isolates
     if len(iso):
         log.warning("the %s graph has %d units without neighbours (%s)", label, len(iso),
-                    _show(iso))
-    return g
+                    show_ids(iso))
+    return g.to_libpysal() if libpysal else g
+
+
+def unit_graph(units, kind: str = "queen"):
+    """Return the neighbour graph of units with ids as text, or None when too few units.
+
+    The graph of the spatial statistics of a workflow: ids as text, like the ``unit_id`` of
+    the built-up table.  Fewer than 3 units give None (with a log line): spatial
+    autocorrelation is then undefined.
+
+    Parameters
+    ----------
+    units : GeoDataFrame
+        Polygons indexed by unit id.
+    kind : str
+        One of :data:`GRAPH_KINDS`.
+
+    Returns
+    -------
+    SpatialGraph or None
+    """
+    if len(units) < 3:
+        log.warning("fewer than 3 units: no spatial autocorrelation")
+        return None
+    return make_graph(units.set_axis(units.index.map(str)), kind)
 
 
 def as_graph(graph) -> SpatialGraph:
@@ -397,6 +429,11 @@ def as_graph(graph) -> SpatialGraph:
     Parameters
     ----------
     graph : SpatialGraph, libpysal.graph.Graph or libpysal.weights.W
+        The neighbours.
+
+    Returns
+    -------
+    SpatialGraph
 
     Raises
     ------
@@ -409,12 +446,12 @@ def as_graph(graph) -> SpatialGraph:
         return SpatialGraph(graph.unique_ids, graph.sparse)
     if hasattr(graph, "id_order") and hasattr(graph, "sparse"):  # libpysal.weights.W
         return SpatialGraph(graph.id_order, graph.sparse)
-    raise DataError(f"expected a gisfix SpatialGraph (gisfix.graphs.make_graph), a libpysal W "
+    raise DataError(f"expected a gisfix SpatialGraph (gisfix.spatial.make_graph), a libpysal W "
                     f"or Graph; got {type(graph).__name__}")
 
 
-def row_standardised_matrix(graph, ids) -> object:
-    """Return the row-standardised sparse weights matrix of ``graph`` in the order of ``ids``.
+def row_standardized_matrix(graph, ids) -> object:
+    """Return the row-standardized sparse weights matrix of ``graph`` in the order of ``ids``.
 
     Units without neighbours get a zero row; weights are taken as binary links (a nonzero
     weight is a neighbour), self-links are dropped.
@@ -422,6 +459,7 @@ def row_standardised_matrix(graph, ids) -> object:
     Parameters
     ----------
     graph : SpatialGraph, libpysal Graph or W
+        The neighbours.
     ids : sequence
         Unit ids, the same set as the graph's (ids that differ only as text and number,
         such as 1 and "1", are matched).
@@ -431,28 +469,78 @@ def row_standardised_matrix(graph, ids) -> object:
     g = _align(as_graph(graph), pd.Index(ids))
     i, j = g.edges
     binary = sparse.csr_matrix((np.ones(len(i)), (i, j)), shape=(g.n, g.n))
-    return SpatialGraph(g.unique_ids, binary, g.kind).row_standardised()
+    return SpatialGraph(g.unique_ids, binary, g.kind).row_standardized()
+
+
+def _match(g: SpatialGraph, ids: pd.Index) -> tuple[SpatialGraph, pd.Index]:
+    """Return ``g`` and ``ids`` with ids as text when they differ only in type (1 vs "1")."""
+    own = g.unique_ids
+    if own.isin(ids).all():
+        return g, ids
+    if own.astype(str).isin(ids.astype(str)).all():
+        return SpatialGraph(own.astype(str), g.sparse, g.kind), ids.astype(str)
+    miss = own[~own.astype(str).isin(ids.astype(str))]
+    raise IdMismatchError(f"the graph ids do not match the value ids: {len(miss)} ids of the graph "
+                  f"have no value (e.g. {show_ids(miss)}); index the values by the same unit ids "
+                  "as the graph (build the graph from the same GeoDataFrame)")
 
 
 def _align(g: SpatialGraph, ids: pd.Index) -> SpatialGraph:
-    """Reorder ``g`` to ``ids``, matching ids as text when they differ only in type."""
+    """Reorder ``g`` to ``ids`` (the same set), matching ids as text when types differ."""
     if len(ids) != g.n:
         raise DataError(f"the graph has {g.n} units but there are {len(ids)} values; build "
                         "the graph from the same units")
     if ids.equals(g.unique_ids):
         return g
-    own = g.unique_ids
-    if not (own.isin(ids).all() and ids.isin(own).all()):
-        if own.astype(str).isin(ids.astype(str)).all():
-            g = SpatialGraph(own.astype(str), g.sparse, g.kind)
-            ids = ids.astype(str)
-        else:
-            miss = ids.difference(own)
-            raise DataError(f"the graph ids do not match the value ids ({len(miss)} value ids "
-                            f"are not in the graph: {_show(miss)}); build the graph from the "
-                            "same GeoDataFrame")
+    g, ids = _match(g, ids)
     return g.reorder(ids)
 
 
-__all__ = ["GRAPH_KINDS", "SpatialGraph", "as_graph", "make_graph", "parse_kind",
-           "row_standardised_matrix"]
+def align_values(values, graph, *, order: str = "graph") -> tuple[np.ndarray, SpatialGraph]:
+    """Return values and graph in one common unit order: the one id alignment of gisfix.
+
+    Parameters
+    ----------
+    values : Series or array-like
+        One value per unit.  A Series is matched to the graph by id (ids that differ only
+        as text and number, such as 1 and "1", match); an array must be in graph order.
+    graph : SpatialGraph, libpysal Graph or W
+        The neighbours.
+    order : {"graph", "values"}
+        Keep the graph's order (values are reindexed; a Series may hold more units than the
+        graph) or the values' order (the graph is reordered; the same set of units).
+
+    Returns
+    -------
+    (ndarray, SpatialGraph)
+        Float values and the graph, aligned.
+
+    Raises
+    ------
+    IdError
+        When graph units have no value.
+    DataError
+        When an array's length differs from the graph's number of units.
+    """
+    g = as_graph(graph)
+    if not isinstance(values, pd.Series):
+        y = np.asarray(values, dtype=float).ravel()
+        if y.size != g.n:
+            raise DataError(f"got {y.size} values for weights over {g.n} units; they must "
+                            "match (pass a Series indexed by unit id to align them)")
+        return y, g
+    if order == "values":
+        return values.to_numpy(dtype=float), _align(g, pd.Index(values.index))
+    if order != "graph":
+        raise DataError(f"order must be 'graph' or 'values'; got {order!r}")
+    idx = pd.Index(values.index)
+    if idx.has_duplicates:
+        raise IdError(f"the values have duplicate ids ({show_ids(idx[idx.duplicated()].unique())})"
+                      "; give one value per unit")
+    g2, idx2 = _match(g, idx)
+    y = pd.Series(values.to_numpy(), index=idx2).reindex(g2.unique_ids).to_numpy(dtype=float)
+    return y, g2
+
+
+__all__ = ["GRAPH_KINDS", "SpatialGraph", "align_values", "as_graph", "make_graph",
+           "parse_kind", "row_standardized_matrix", "unit_graph"]
