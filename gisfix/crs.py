@@ -15,7 +15,7 @@ import numpy as np
 from pyproj import CRS, Geod, Transformer
 from pyproj.exceptions import CRSError as _PyprojCRSError
 
-from gisfix.errors import CRSError
+from gisfix.errors import CRSError, GisfixWarning
 
 #: Projection method names (as pyproj reports them) that preserve area.
 EQUAL_AREA_METHODS = (
@@ -35,7 +35,7 @@ EQUAL_AREA_METHODS = (
 AREA_DISTORTION_TOLERANCE = 0.01
 
 
-class AreaDistortionWarning(UserWarning):
+class AreaDistortionWarning(GisfixWarning):
     """Areas measured in a projected CRS that does not preserve area."""
 
 

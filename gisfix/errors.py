@@ -48,14 +48,55 @@ class OutputExistsError(GisfixError, FileExistsError):
     """An output file that exists already (pass ``overwrite=True`` / ``--overwrite``)."""
 
 
+class UsageError(GisfixError, ValueError):
+    """A parameter given in a form gisfix does not accept (the CLI exits with status 2)."""
+
+
+class ExtentError(RasterError):
+    """Boundaries or a study area missing the raster entirely (the message gives both extents)."""
+
+
+# -- warnings: data problems a user can act on --------------------------------------------
+class GisfixWarning(UserWarning):
+    """Root of every warning gisfix issues; the CLI prints each as one line on stderr."""
+
+
+class DataWarning(GisfixWarning):
+    """A data problem gisfix worked around (dropped empty geometries, isolated units...)."""
+
+
+class NoValidCellsWarning(GisfixWarning):
+    """Units that cover no observed raster cell (outside the raster, the study area or data)."""
+
+
+class LowCoverageWarning(GisfixWarning):
+    """Units whose observed area is below the coverage threshold (``min_coverage``)."""
+
+
+class PartialOverlapWarning(GisfixWarning):
+    """Boundaries that extend beyond the raster or the study area."""
+
+
+class ClipWarning(GisfixWarning):
+    """Nodata along a raster's edge in long runs: the raster was clipped to a study area."""
+
+
 __all__ = [
     "CRSError",
+    "ClipWarning",
     "DataError",
+    "DataWarning",
     "EditError",
+    "ExtentError",
     "GeometryError",
     "GisfixError",
+    "GisfixWarning",
     "IdError",
     "InputFileError",
+    "LowCoverageWarning",
+    "NoValidCellsWarning",
     "OutputExistsError",
+    "PartialOverlapWarning",
     "RasterError",
+    "UsageError",
 ]

@@ -310,7 +310,7 @@ def test_to_wide(grid4):
     wide = to_wide(out)
     assert list(wide.index) == ["b", "a"]
     assert list(wide.columns) == ["builtup_km2_2000", "builtup_km2_2010", "share_2000",
-                                  "share_2010"]
+                                  "share_2010", "coverage"]
     assert wide.loc["a", "share_2010"] == pytest.approx(
         out.query("unit_id == 'a' and epoch == 2010")["builtup_share"].item())
 

@@ -7,6 +7,7 @@ import logging
 import click
 
 from gisfix.cli.options import (
+    aoi_option,
     crs_option,
     encoding_option,
     epochs_option,
@@ -29,6 +30,7 @@ TYPE_COLOURS = {"outlying": "215,25,28", "edge-expansion": "253,174,97",
 @encoding_option
 @fraction_units_option
 @epochs_option
+@aoi_option
 @click.option("--from", "t0", type=int, required=True, help="Earlier epoch (year).")
 @click.option("--to", "t1", type=int, required=True, help="Later epoch (year).")
 @click.option("--buffer-m", type=float, default=None,
