@@ -658,8 +658,16 @@ def _bounds_text(bounds) -> str:
     return "({:.1f}, {:.1f}, {:.1f}, {:.1f})".format(*(float(v) for v in bounds))
 
 
+def grid_bounds(grid: Grid) -> tuple[float, float, float, float]:
+    """Return ``(xmin, ymin, xmax, ymax)`` of a grid in its CRS."""
+    t = grid.transform
+    xs = (t.c, t.c + t.a * grid.width)
+    ys = (t.f, t.f + t.e * grid.height)
+    return min(xs), min(ys), max(xs), max(ys)
+
+
 def check_overlap(bounds, grid: Grid, *, what: str = "the boundaries",
-                  covered: float | None = None) -> None:
+                  covered: float | None = None, geoms=None) -> None:
     """Raise :class:`ExtentError` if ``bounds`` (raster CRS) miss ``grid``; warn if partial.
 
     Parameters
@@ -673,15 +681,20 @@ def check_overlap(bounds, grid: Grid, *, what: str = "the boundaries",
     covered : float, optional
         The share of the data's area inside the raster, when known (only then is a
         partial overlap reported).
+    geoms : array of shapely geometries, optional
+        The data themselves (raster CRS): they miss the raster when none intersects it,
+        even if their bounding box does.
     """
-    t = grid.transform
-    xs = (t.c, t.c + t.a * grid.width)
-    ys = (t.f, t.f + t.e * grid.height)
-    rb = (min(xs), min(ys), max(xs), max(ys))
+    rb = grid_bounds(grid)
     xmin, ymin, xmax, ymax = (float(v) for v in bounds)
     label = crs_label(grid.crs)
-    if not np.all(np.isfinite([xmin, ymin, xmax, ymax])) or xmin > rb[2] or xmax < rb[0] \
-            or ymin > rb[3] or ymax < rb[1]:
+    miss = not np.all(np.isfinite([xmin, ymin, xmax, ymax])) or xmin > rb[2] or xmax < rb[0] \
+        or ymin > rb[3] or ymax < rb[1]
+    if not miss and geoms is not None:
+        import shapely
+
+        miss = not shapely.intersects(np.asarray(geoms, dtype=object), shapely.box(*rb)).any()
+    if miss:
         raise ExtentError(
             f"{what} do not overlap the raster: in {label} {what} span "
             f"{_bounds_text(bounds)} and the raster spans {_bounds_text(rb)} "

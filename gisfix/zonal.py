@@ -687,7 +687,7 @@ def prepare_units(units, stack) -> UnitPlan:
     geoms = _units_in_crs(units, stack)
     values = np.asarray(geoms.values, dtype=object)
     if len(values):
-        check_overlap(geoms.total_bounds, stack.grid, what="the boundaries")
+        check_overlap(geoms.total_bounds, stack.grid, what="the boundaries", geoms=values)
     unit_m2 = true_areas(values, stack.crs) * 1.0
     if stack.aoi is not None and len(values):
         values = shapely.intersection(values, stack.aoi)

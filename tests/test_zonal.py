@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from rasterio.transform import Affine
 from shapely.geometry import Polygon, box
 
-from gisfix.errors import CRSError, DataError
+from gisfix.errors import CRSError, DataError, ExtentError, GisfixWarning
 from gisfix.stack import open_builtup
 from gisfix.zonal import (
     LONG_COLUMNS,
@@ -554,10 +554,20 @@ def test_centre_cells_equal_gdal_rasterize(tmp_path, geom, a, e):
         vertex_rows = (shapely.get_coordinates(g)[:, 1] - t.f) / t.e
         assert np.isclose(rows[:, None], vertex_rows[None, :], atol=1e-9).any(axis=1).all()
     np.testing.assert_array_equal(mine, gdal)
+    if not g.intersects(box(*stack_bounds(stack))):  # off the raster: an error (issue 11)
+        with pytest.raises(ExtentError, match="do not overlap the raster"):
+            builtup_by_unit(gdf, stack, "centre")
+        return
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NoValidCellsWarning)
+        warnings.simplefilter("ignore", GisfixWarning)
         out = builtup_by_unit(gdf, stack, "centre")
     assert out["valid_km2"].iloc[0] == pytest.approx(gdal.sum() * a * e / 1e6, abs=1e-15)
+
+
+def stack_bounds(stack):
+    t = stack.transform
+    xs, ys = (t.c, t.c + t.a * stack.width), (t.f, t.f + t.e * stack.height)
+    return min(xs), min(ys), max(xs), max(ys)
 
 
 def test_gdal_cache_cap_is_restored(random_stack):
