@@ -257,6 +257,7 @@ def test_autocorrelation_bad_input(stl):
         moran(y, w, transform="v")
 
 
+@pytest.mark.shared
 def test_contiguity_matches_libpysal(shared):
     import geopandas as gpd
     from libpysal.graph import Graph

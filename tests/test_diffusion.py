@@ -78,6 +78,7 @@ def test_expansion_bad_input():
         d.expansion_series(hand_table(), epochs=[2000])
 
 
+@pytest.mark.shared
 def test_growth_rates_match_stack_totals(shared):
     import geopandas as gpd
 
@@ -243,6 +244,7 @@ def test_largest_patch_share(tmp_path):
     assert lps[2010] == pytest.approx(27 / 29)  # block + hole + 2 edge cells; 29 built
 
 
+@pytest.mark.shared
 def test_geographic_stack_refused_with_the_fix(shared):
     stack = open_builtup(shared("ghsl_ldsmt_bacau", "bacau_ghs_built_ldsmt_epochs.tif"), "ldsmt")
     with pytest.raises(CRSError, match="needs metres; reproject"):
@@ -252,6 +254,7 @@ def test_geographic_stack_refused_with_the_fix(shared):
     assert 0 <= cp["core_share_new"] <= 1
 
 
+@pytest.mark.shared
 def test_core_from_urban_extents_matches_builtup_by_unit(shared):
     """A user core (the urban extents of gisfix.extents) against the zonal engine."""
     from gisfix.extents import urban_extents

@@ -689,6 +689,7 @@ def test_virginia_reversions_match_2017():
     assert set(res.units.index) <= set(new.index) | {"51610"}
 
 
+@pytest.mark.shared
 def test_wuhu_recodes_and_merge(shared):
     import gisfix
 

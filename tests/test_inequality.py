@@ -652,6 +652,7 @@ def test_cli_graph_kinds(run_cli, tmp_path, mexico_gdf, kind):
     assert rel(sg["non_neighbour"], peer.wcg) < PEER_REL
 
 
+@pytest.mark.shared
 def test_cli_china(run_cli, tmp_path, shared):
     gpkg = shared("china_counties_2020", "china_counties_2020.gpkg")
     out = tmp_path / "cn.json"

@@ -75,6 +75,7 @@ def test_opens_in_qgis(dc_run):
     assert layers["lei_patches"]["renderer"] == "categorizedSymbol"
 
 
+@pytest.mark.shared
 def test_geographic_raster_skips_lei_with_a_note(shared, run_cli, tmp_path):
     folder = shared("ghsl_ldsmt_bacau")
     out = tmp_path / "bacau"

@@ -95,6 +95,7 @@ def show(name, st):
         print(f"\n{name}\n{st[cols].round(4).to_string(index=False)}")
 
 
+@pytest.mark.shared
 def test_dc_1975_2030(shared):
     stack = open_builtup(shared("ghsl_dc_baltimore", "ghsl_year_built_100m_mollweide.tif"),
                          "year-built")
@@ -104,6 +105,7 @@ def test_dc_1975_2030(shared):
     check_evidence(stack, st)
 
 
+@pytest.mark.shared
 def test_lausanne_2000_2012(shared):
     folder = shared("clc_lausanne")
     paths = sorted(folder.glob("clc_urban_*_100m_epsg3035.tif"))
@@ -114,6 +116,7 @@ def test_lausanne_2000_2012(shared):
     check_evidence(stack, st)
 
 
+@pytest.mark.shared
 def test_bacau_1975_2014(shared):
     stack = open_builtup(shared("ghsl_ldsmt_bacau", "bacau_ghs_built_ldsmt_epochs.tif"),
                          "ldsmt")
@@ -123,6 +126,7 @@ def test_bacau_1975_2014(shared):
     check_evidence(stack, st)
 
 
+@pytest.mark.shared
 def test_gini_evidence_with_units(shared):
     import geopandas as gpd
 

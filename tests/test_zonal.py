@@ -414,6 +414,7 @@ def _exactextract_coverage_sum(raster, gdf):
     return ee["sum"].to_numpy()
 
 
+@pytest.mark.shared
 def test_dc_counties_against_exactextract(shared):
     folder = shared("ghsl_dc_baltimore")
     raster = folder / "ghsl_year_built_100m_mollweide.tif"
@@ -435,6 +436,7 @@ def test_dc_counties_against_exactextract(shared):
                                rtol=EXACTEXTRACT_RTOL, atol=1e-6)
 
 
+@pytest.mark.shared
 def test_dc_centre_against_rasterstats(shared):
     folder = shared("ghsl_dc_baltimore")
     raster = folder / "ghsl_year_built_100m_mollweide.tif"
@@ -452,6 +454,7 @@ def test_dc_centre_against_rasterstats(shared):
     np.testing.assert_array_equal(mine, oracle)
 
 
+@pytest.mark.shared
 def test_corine_lausanne_against_exactextract(shared):
     folder = shared("clc_lausanne")
     rasters = [folder / f"clc_urban_{y}_100m_epsg3035.tif" for y in (2000, 2006, 2012)]
@@ -476,6 +479,7 @@ def test_corine_lausanne_against_exactextract(shared):
         np.testing.assert_allclose(valid[:, j], ee_valid, rtol=EXACTEXTRACT_RTOL, atol=1e-6)
 
 
+@pytest.mark.shared
 def test_bacau_geographic_geodesic_areas(shared):
     """LDSMT in EPSG:4326: coverage from exactextract, cell areas from pyproj.Geod here."""
     from exactextract import exact_extract
