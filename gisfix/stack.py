@@ -365,7 +365,10 @@ class BuiltupStack:
 
     # -- reads ---------------------------------------------------------------------------
     def _read_band(self, i: int, window: Window) -> np.ndarray:
-        return self._ds(i).read(1, window=window)
+        try:
+            return self._ds(i).read(1, window=window)
+        except rasterio.errors.RasterioIOError as exc:
+            raise _read_error(self.paths[i], exc) from exc
 
     def read_raw(self, window: Window | None = None, out: np.ndarray | None = None,
                  col_spans: Sequence[tuple[int, int]] | None = None) -> np.ndarray:
@@ -394,8 +397,11 @@ class BuiltupStack:
         if col_spans is None:
             col_spans = [(0, int(w.width))]
         c0, r0, h = int(w.col_off), int(w.row_off), int(w.height)
-        for a, b in col_spans:
-            ds.read(1, window=Window(c0 + a, r0, b - a, h), out=out[:, a:b])
+        try:
+            for a, b in col_spans:
+                ds.read(1, window=Window(c0 + a, r0, b - a, h), out=out[:, a:b])
+        except rasterio.errors.RasterioIOError as exc:
+            raise _read_error(self.paths[0], exc) from exc
         if np.issubdtype(out.dtype, np.signedinteger):  # negative values are never built
             out = np.where(out < 0, 0, out).astype(np.uint16)
         return out
@@ -642,6 +648,13 @@ class BuiltupStack:
             + (("=" + ",".join(f"{c:g}" for c in self.classes)) if self.classes else ""),
             "epochs": list(self.epochs),
         }
+
+
+def _read_error(path: Path, exc: Exception) -> InputFileError:
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return InputFileError(
+        f"cannot read the cells of {path} ({first}): the file is truncated or corrupt; "
+        "check it with gdalinfo -checksum, or download it again")
 
 
 def _get_epochs(self) -> tuple[int, ...]:
@@ -996,8 +1009,12 @@ def guess_encoding(path: str | os.PathLike) -> str:
         dtype = ds.dtypes[0]
         nd = ds.nodata
         step = max(1, int(np.sqrt(ds.width * ds.height / 4_000_000)))
-        sample = ds.read(1, out_shape=(max(1, ds.height // step), max(1, ds.width // step)),
-                         resampling=rasterio.enums.Resampling.nearest)
+        try:
+            sample = ds.read(1, out_shape=(max(1, ds.height // step),
+                                           max(1, ds.width // step)),
+                             resampling=rasterio.enums.Resampling.nearest)
+        except rasterio.errors.RasterioIOError as exc:
+            raise _read_error(Path(path), exc) from exc
     values = np.unique(sample[~np.isnan(sample)] if sample.dtype.kind == "f" else sample)
     if nd is not None:
         values = values[values != nd]

@@ -139,7 +139,7 @@ def _numeric(df, col, what):
 
 
 def _read(path: Path, layer, need_geometry: bool):
-    from gisfix.errors import DataError, GisfixError, InputFileError
+    from gisfix.errors import DataError, InputFileError, UsageError
 
     if path.suffix.lower() in CSV_SUFFIXES:
         if need_geometry:
@@ -149,21 +149,32 @@ def _read(path: Path, layer, need_geometry: bool):
 
         try:
             return pd.read_csv(path, sep="\t" if path.suffix.lower() == ".tsv" else ",")
+        except UnicodeDecodeError as exc:
+            raise InputFileError(
+                f"{path.name} is not UTF-8 text ({exc.reason} at byte {exc.start}); save it "
+                "as UTF-8 (e.g. iconv -f cp1252 -t utf-8)") from exc
         except Exception as exc:
-            raise InputFileError(f"cannot read {path} as CSV: {exc}") from None
+            raise InputFileError(f"cannot read {path} as CSV: {exc}") from exc
     import pyogrio
 
     try:
         layers = [str(n) for n, _ in pyogrio.list_layers(path)]
     except Exception as exc:
-        raise InputFileError(f"cannot open {path} as a table or vector file: {exc}") from None
+        raise InputFileError(f"cannot open {path} as a table or vector file: {exc}") from exc
     if layer is None and len(layers) > 1:
-        raise GisfixError(f"{path.name} has {len(layers)} layers ({', '.join(layers)}); "
+        raise UsageError(f"{path.name} has {len(layers)} layers ({', '.join(layers)}); "
                           "choose one with --layer")
     if layer is not None and layer not in layers:
-        raise GisfixError(f"{path.name} has no layer {layer!r}; it has: {', '.join(layers)}")
+        raise UsageError(f"{path.name} has no layer {layer!r}; it has: {', '.join(layers)}")
     try:
         df = pyogrio.read_dataframe(path, layer=layer, read_geometry=need_geometry)
     except Exception as exc:
-        raise InputFileError(f"cannot read {path}: {exc}") from None
+        raise InputFileError(f"cannot read {path}: {exc}") from exc
+    if need_geometry and hasattr(df, "geom_type"):
+        from gisfix.errors import GeometryError
+
+        other = sorted(set(df.geom_type.dropna()) - {"Polygon", "MultiPolygon"})
+        if other:
+            raise GeometryError(f"{path.name} mixes polygons with {', '.join(other)}; the "
+                                "spatial Gini needs polygons only (select them first)")
     return df

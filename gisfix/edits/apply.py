@@ -206,7 +206,9 @@ def apply_scenario(units, scenario, *, extensive=(), intensive=(), stack=None, e
             raise
         except shapely.errors.GEOSException as exc:
             raise EditError(f"edit {number} ({op}): the geometry operation failed: {exc}; "
-                            "check the geometries it uses") from None
+                            "check the geometries it uses") from exc
+        if op == "merge" and step.info.get("parts", 1) > 1:
+            _warn_non_contiguous(number, edit, step.info["parts"])
         cov.apply(step)
         for new_id, nm in step.names.items():
             cov.rows[new_id][name_column] = nm
@@ -438,3 +440,15 @@ def _check_step(cov: Coverage, step) -> None:
         f"grow from {before['invalid_edge_length']:.6g} to {after['invalid_edge_length']:.6g}"
         f" (CRS units) around {', '.join(new_ids[:5])}; check its geometry or raise "
         "snap_tolerance")
+
+
+def _warn_non_contiguous(number: int, edit, parts: int) -> None:
+    """Merging units that do not touch is allowed (exclaves are real); say so once."""
+    import warnings
+
+    from gisfix.errors import DataWarning
+
+    warnings.warn(
+        f"edit {number} (merge): the units {', '.join(map(repr, edit['units']))} are not "
+        f"contiguous: the merged unit {edit['into']!r} has {parts} parts; this is allowed "
+        "(exclaves exist), check the ids if it was not meant", DataWarning, stacklevel=3)
