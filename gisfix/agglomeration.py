@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from gisfix.errors import DataError, IdError
+from gisfix.errors import DataError, IdError, warn_data
 from gisfix.graphs import SpatialGraph, as_graph, make_graph
 
 log = logging.getLogger(__name__)
@@ -148,7 +148,7 @@ def _population(out: pd.DataFrame, units, population) -> np.ndarray:
         raise IdError("no unit of the built-up table has a population value; check that the "
                       "population is indexed by the same unit ids")
     if missing.any():
-        log.warning("%d rows have no population; their per-capita measures are NaN",
+        warn_data("%d rows have no population; their per-capita measures are NaN",
                     int(missing.sum()))
     if (vals[~missing] < 0).any():
         raise DataError("population has negative values; fix the population column")
@@ -256,14 +256,14 @@ def concentration(table: pd.DataFrame, *, value: str = "builtup_km2",
     for epoch, x in _by_epoch(table, value):
         x = _values(x, f"{value} at epoch {epoch}")
         if x.sum() <= 0:
-            log.warning("epoch %s: %s is 0 in every unit; concentration is undefined", epoch,
+            warn_data("epoch %s: %s is 0 in every unit; concentration is undefined", epoch,
                         value)
             rows[epoch] = {"n_units": x.size, "total": 0.0}
             continue
         try:
             g = float(gini(x))
         except DataError as exc:  # e.g. a single unit
-            log.warning("epoch %s: no Gini (%s)", epoch, exc)
+            warn_data("epoch %s: no Gini (%s)", epoch, exc)
             g = math.nan
         row = {"n_units": x.size, "total": float(x.sum()), "gini": g,
                "hhi": hhi(x), "hhi_normalized": hhi(x, normalized=True)}
@@ -402,7 +402,7 @@ def hierarchy(table: pd.DataFrame, *, value: str = "builtup_km2",
         try:
             row.update(rank_size(x, min_size=min_size).as_dict())
         except DataError as exc:
-            log.warning("epoch %s: %s", epoch, exc)
+            warn_data("epoch %s: %s", epoch, exc)
             row.update({"zipf_exponent": math.nan, "zipf_se": math.nan,
                         "zipf_intercept": math.nan, "zipf_n": int(x.size), "zipf_r2": math.nan})
         rows[epoch] = row
@@ -880,7 +880,7 @@ def unit_graph(units, kind: str = "queen"):
     from gisfix.graphs import make_graph
 
     if len(units) < 3:
-        log.warning("fewer than 3 units: no spatial autocorrelation")
+        warn_data("fewer than 3 units: no spatial autocorrelation")
         return None
     return make_graph(units.set_axis(units.index.map(str)), kind)
 

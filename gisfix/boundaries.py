@@ -18,7 +18,7 @@ import pandas as pd
 import shapely
 
 from gisfix.crs import check_coordinates, resolve_crs, to_crs_checked, true_areas
-from gisfix.errors import GeometryError, GisfixError, IdError, InputFileError
+from gisfix.errors import GeometryError, IdError, InputFileError, UsageError, warn_data
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ def check_polygons(gdf: gpd.GeoDataFrame, *, make_valid: bool = False, drop_empt
             )
         report["dropped_empty"] = int(empty.sum())
         report["dropped_empty_ids"] = [str(i) for i in gdf.index[empty]]
-        log.warning("dropped %d empty geometries: %s", empty.sum(), _show(gdf.index[empty]))
+        warn_data("dropped %d empty geometries: %s", empty.sum(), _show(gdf.index[empty]))
         gdf = gdf.loc[~empty].copy()
         geom = gdf.geometry
 
@@ -148,7 +148,7 @@ def check_polygons(gdf: gpd.GeoDataFrame, *, make_valid: bool = False, drop_empt
         report["repaired"] = int(invalid.sum())
         report["area_change_m2"] = float((after - before).sum())
         report["area_change_rel"] = float(np.abs(after - before).sum() / max(before.sum(), 1e-300))
-        log.warning(
+        warn_data(
             "repaired %d invalid polygons; total area changed by %.6g m2 (%.4g%% of their area)",
             invalid.sum(), report["area_change_m2"], 100 * report["area_change_rel"],
         )
@@ -241,7 +241,7 @@ def read_boundaries(path: str | os.PathLike, id: str, *, layer: str | None = Non
         try:
             layers = pyogrio.list_layers(src)
         except Exception as exc:
-            raise InputFileError(f"cannot open {p} as a vector file: {exc}") from None
+            raise InputFileError(f"cannot open {p} as a vector file: {exc}") from exc
     if gdf is not None:
         pass
     elif layer is None:
@@ -251,12 +251,12 @@ def read_boundaries(path: str | os.PathLike, id: str, *, layer: str | None = Non
             if p.suffix.lower() in (".json", ".topojson") and len(polyl) == 1:
                 layer = polyl[0]
             else:
-                raise GisfixError(
+                raise UsageError(
                     f"{p.name} has {len(layers)} layers ({', '.join(names)}); choose one with "
                     "layer=... (--layer)"
                 )
     elif layer not in [str(n) for n, _ in layers]:
-        raise GisfixError(
+        raise UsageError(
             f"{p.name} has no layer {layer!r}; it has: {', '.join(str(n) for n, _ in layers)}"
         )
     if gdf is None:
@@ -266,7 +266,7 @@ def read_boundaries(path: str | os.PathLike, id: str, *, layer: str | None = Non
         try:
             gdf = pyogrio.read_dataframe(src, **kw)
         except Exception as exc:
-            raise InputFileError(f"cannot read {p}: {exc}") from None
+            raise InputFileError(f"cannot read {p}: {exc}") from exc
     what = p.name
     if id not in gdf.columns:
         raise IdError(
@@ -296,9 +296,9 @@ def read_boundaries(path: str | os.PathLike, id: str, *, layer: str | None = Non
         if fix_text:
             for c in mojibake:
                 gdf[c] = gdf[c].map(fix_mojibake)
-            log.warning("repaired mis-decoded text in columns %s", ", ".join(mojibake))
+            warn_data("repaired mis-decoded text in columns %s", ", ".join(mojibake))
         else:
-            log.warning(
+            warn_data(
                 "text in columns %s looks mis-decoded (UTF-8 read as Latin-1); pass "
                 "fix_text=True (--fix-text) or the right encoding=", ", ".join(mojibake)
             )
@@ -315,7 +315,7 @@ def _read_geoparquet(p: Path) -> gpd.GeoDataFrame:
     try:
         return gpd.read_parquet(p)
     except Exception as exc:
-        raise InputFileError(f"cannot read {p} as GeoParquet: {exc}") from None
+        raise InputFileError(f"cannot read {p} as GeoParquet: {exc}") from exc
 
 
 def describe_boundaries(path: str | os.PathLike, *, layer: str | None = None,
@@ -342,7 +342,7 @@ def describe_boundaries(path: str | os.PathLike, *, layer: str | None = None,
                 layer = layers[0][0]
             gdf = pyogrio.read_dataframe(str(p), layer=layer)
         except Exception as exc:
-            raise InputFileError(f"cannot open {p} as a vector file: {exc}") from None
+            raise InputFileError(f"cannot open {p} as a vector file: {exc}") from exc
     facts: dict = {"kind": "vector", "path": str(p), "layers": [n for n, _ in layers],
                    "layer": layer, "count": len(gdf), "columns": [
                        c for c in gdf.columns if c != gdf.geometry.name]}

@@ -68,7 +68,7 @@ def resolve_crs(crs, *, what: str = "the data") -> CRS:
     try:
         out = CRS.from_user_input(crs)
     except _PyprojCRSError as exc:
-        raise CRSError(f"cannot understand the CRS of {what} ({str(crs)[:80]!r}): {exc}") from None
+        raise CRSError(f"cannot understand the CRS of {what} ({str(crs)[:80]!r}): {exc}") from exc
     if out.is_compound:
         horizontal = [c for c in out.sub_crs_list if c.is_projected or c.is_geographic]
         if not horizontal:

@@ -48,6 +48,10 @@ class OutputExistsError(GisfixError, FileExistsError):
     """An output file that exists already (pass ``overwrite=True`` / ``--overwrite``)."""
 
 
+class OutputFormatError(GisfixError, ValueError):
+    """An output path gisfix cannot write: an unknown format or a missing folder."""
+
+
 class UsageError(GisfixError, ValueError):
     """A parameter given in a form gisfix does not accept (the CLI exits with status 2)."""
 
@@ -81,6 +85,27 @@ class ClipWarning(GisfixWarning):
     """Nodata along a raster's edge in long runs: the raster was clipped to a study area."""
 
 
+def warn_data(message: str, *args, category: type[Warning] | None = None,
+              stacklevel: int = 3) -> None:
+    """Issue a data warning (``message % args``) of a gisfix warning class.
+
+    Parameters
+    ----------
+    message : str
+        The message, %-formatted with ``args`` (as logging does).
+    *args
+        Values for the message.
+    category : Warning subclass, optional
+        Default :class:`DataWarning`.
+    stacklevel : int
+        Passed to :func:`warnings.warn` (3: the caller of the function that warns).
+    """
+    import warnings
+
+    warnings.warn(message % args if args else message, category or DataWarning,
+                  stacklevel=stacklevel)
+
+
 __all__ = [
     "CRSError",
     "ClipWarning",
@@ -96,7 +121,9 @@ __all__ = [
     "LowCoverageWarning",
     "NoValidCellsWarning",
     "OutputExistsError",
+    "OutputFormatError",
     "PartialOverlapWarning",
     "RasterError",
     "UsageError",
+    "warn_data",
 ]

@@ -212,11 +212,11 @@ class BuiltupStack:
         """Return the position of ``epoch`` in :attr:`epochs`, or raise naming the choices."""
         try:
             return self.epochs.index(int(epoch))
-        except ValueError:
+        except ValueError as exc:
             raise RasterError(
                 f"epoch {epoch} is not in this stack; its epochs are "
                 + ", ".join(map(str, self.epochs))
-            ) from None
+            ) from exc
 
     @property
     def epochs_known(self) -> bool:

@@ -228,7 +228,7 @@ def test_cli(tmp_path, run_cli):
     assert r.exit_code == 1 and "epoch 1990 is not in this stack" in r.output
     r = run_cli("lei", *paths, "--encoding", "binary", "--from", 2000, "--to", 2010,
                 "--boundaries", tmp_path / "u.gpkg", "-o", tmp_path / "b.gpkg")
-    assert r.exit_code == 1 and "--boundaries needs --id" in r.output
+    assert r.exit_code == 2 and "--boundaries needs --id" in r.output  # usage error
     r = run_cli("lei", *paths, "--encoding", "binary", "--from", 2000, "--to", 2010,
                 "-o", tmp_path / "b.csv")
     assert r.exit_code == 1 and "unknown output format" in r.output

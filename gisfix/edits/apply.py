@@ -24,7 +24,7 @@ from gisfix.edits.realloc import (
     refine_lineage,
 )
 from gisfix.edits.scenario import load_scenario
-from gisfix.errors import EditError, GisfixError
+from gisfix.errors import EditError, GisfixError, warn_data
 
 log = logging.getLogger(__name__)
 
@@ -253,7 +253,7 @@ def apply_scenario(units, scenario, *, extensive=(), intensive=(), stack=None, e
     copied = [c for c in attrs.columns if c not in ext_all + plain + list(ratio)
               and c != name_column and pd.api.types.is_numeric_dtype(attrs[c])]
     if copied and altered:
-        log.warning("numeric columns %s are neither extensive nor intensive: merged, split and "
+        warn_data("numeric columns %s are neither extensive nor intensive: merged, split and "
                     "transferred units copy them from one source unit", ", ".join(copied))
     after, before = _check_result(cov, steps, geoms, ids) if check else (None, None)
     changed = [i for i in dict.fromkeys(n for st in steps for n in st.added) if i in cov.geom]

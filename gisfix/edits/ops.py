@@ -185,7 +185,7 @@ def read_geometry(text: str, cov: Coverage, where: str, key: str, edit_crs=None)
         try:
             gdf = gpd.read_file(p)
         except Exception as exc:
-            raise EditError(f"{where}: cannot read {key!r} file {p}: {exc}") from None
+            raise EditError(f"{where}: cannot read {key!r} file {p}: {exc}") from exc
         if gdf.crs is None:
             gdf = gdf.set_crs(edit_crs or cov.crs)
         geom = shapely.union_all(gdf.to_crs(cov.crs).geometry.values)
@@ -273,7 +273,7 @@ def op_split(cov: Coverage, number: int, edit: dict) -> Step:
         try:
             bits = list(_split(geom, line).geoms)
         except (ValueError, shapely.errors.GEOSException) as exc:
-            raise EditError(f"{where}: cannot split unit {unit!r} by this line: {exc}") from None
+            raise EditError(f"{where}: cannot split unit {unit!r} by this line: {exc}") from exc
         side_line = line if line.geom_type == "LineString" else shapely.get_parts(line)[0]
         left = [b for b in bits if _side_of_line(side_line, b.representative_point()) > 0]
         right = [b for b in bits if _side_of_line(side_line, b.representative_point()) <= 0]
