@@ -179,8 +179,8 @@ def test_merge_of_non_contiguous_units_is_allowed_with_a_warning(world, tmp_path
     res = run("edit", world / "units.gpkg", world / "noncontiguous.toml", "--id", "id",
               "-o", out)
     assert res.exit_code == 0, res.output
-    warns = [ln for ln in res.stderr.splitlines() if "DataWarning" in ln]
-    assert len(warns) == 1 and "not contiguous" in warns[0] and "'a'" in warns[0]
+    warns = [ln for ln in res.stderr.splitlines() if "not contiguous" in ln]
+    assert len(warns) == 1 and "DataWarning" in warns[0] and "'a'" in warns[0]
     assert out.exists()
 
 

@@ -377,6 +377,7 @@ def test_nested_decomposition_additivity():
                 ineq.generalized_entropy(x[inside], a, w[inside]), rel=1e-12)
 
 
+@pytest.mark.shared
 def test_china_theil_by_province(china):
     v, w, g = china["POPU_URB"], china["POPU"], china["PROV_CODE"]
     # two real single-county "provinces" in the file (codes 32000 and 440300)
@@ -397,6 +398,7 @@ def test_china_theil_by_province(china):
     assert s["n"] == 2989
 
 
+@pytest.mark.shared
 def test_china_spatial_gini_matches_pysal(china):
     from inequality.gini import Gini_Spatial
     from libpysal.graph import Graph

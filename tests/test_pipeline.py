@@ -32,6 +32,7 @@ def dc_run(tmp_path_factory):
     return folder, out
 
 
+@pytest.mark.shared
 def test_layers_equal_the_api(dc_run):
     folder, out = dc_run
     units = gisfix.read_boundaries(folder / "counties_2017_census.gpkg", id="fips")
@@ -49,6 +50,7 @@ def test_layers_equal_the_api(dc_run):
     np.testing.assert_allclose(np.sort(patches["lei"]), np.sort(direct["lei"]))
 
 
+@pytest.mark.shared
 def test_units_layer_and_report(dc_run):
     _, out = dc_run
     units = gpd.read_file(out / "results.gpkg", layer="units")
@@ -59,6 +61,7 @@ def test_units_layer_and_report(dc_run):
         assert (out / name).stat().st_size > 10_000
 
 
+@pytest.mark.shared
 def test_refuses_to_overwrite(dc_run, run_cli):
     folder, out = dc_run
     r = run_cli("run", folder / "counties_2017_census.gpkg",
@@ -66,6 +69,7 @@ def test_refuses_to_overwrite(dc_run, run_cli):
     assert r.exit_code == 1 and "pass --overwrite" in r.output
 
 
+@pytest.mark.shared
 def test_opens_in_qgis(dc_run):
     from test_qgis import qgis_layers
 
