@@ -698,12 +698,7 @@ def prepare_units(units, stack) -> UnitPlan:
                 f"the boundaries do not overlap the study area: in the raster CRS they span "
                 f"{_bounds_text(geoms.total_bounds)} and the study area spans "
                 f"{_bounds_text(stack.aoi.bounds)}; check both files")
-        values = shapely.get_parts(values, return_index=True)
-        keep = np.isin(shapely.get_type_id(values[0]), (3, 6))  # polygons only
-        polys = shapely.multipolygons(values[0][keep], indices=values[1][keep])
-        out = np.array([shapely.Polygon()] * len(unit_m2), dtype=object)
-        out[np.unique(values[1][keep])] = polys
-        values = out
+        values = _polygonal_parts(values)
     g = pd.Series(values, dtype=object)
     rank = np.empty(len(values), np.int64)
     rank[np.argsort(_row_bounds(g, stack.transform)[0], kind="stable")] = np.arange(len(values))
@@ -711,6 +706,20 @@ def prepare_units(units, stack) -> UnitPlan:
     edges = (*edges[:4], rank[edges[4]], sign)
     ids = pd.Index(units.index).astype(str)
     return UnitPlan(ids=ids, geoms=values, unit_m2=unit_m2, rank=rank, edges=tuple(edges))
+
+
+def _polygonal_parts(geoms) -> np.ndarray:
+    """Return each geometry's polygonal part (lines and points of an intersection dropped)."""
+    import shapely
+
+    parts, idx = shapely.get_parts(np.asarray(geoms, dtype=object), return_index=True)
+    keep = shapely.get_type_id(parts) == 3  # get_parts yields single polygons
+    parts, idx = parts[keep], idx[keep]
+    out = np.array([shapely.Polygon()] * len(geoms), dtype=object)
+    if len(parts):
+        present, dense = np.unique(idx, return_inverse=True)
+        out[present] = shapely.multipolygons(parts, indices=dense)
+    return out
 
 
 def plan_blocks(stack, max_cells: int | None = None) -> list:
