@@ -50,6 +50,14 @@ def world(tmp_path_factory):
                              geometry=[squares[0], squares[1],
                                        LineString([(x0, y0), (x0 + 500, y0 + 500)])], crs=CRS)
     mixed.to_file(d / "mixed.geojson", driver="GeoJSON")
+    # an id column of mixed types: 1 (a number) and "1" (text) are one id once read
+    from shapely.geometry import mapping
+
+    feats = [{"type": "Feature", "properties": {"id": v, "value": float(k)},
+              "geometry": mapping(geom)}
+             for k, (v, geom) in enumerate(zip([1, "1", "b", 2.5], units.to_crs(4326).geometry))]
+    (d / "mixed_id.geojson").write_text(json.dumps({"type": "FeatureCollection",
+                                                    "features": feats}))
     table = units.drop(columns="geometry").assign(name=["Zürich", "Genève", "Köln", "Ærø"])
     (d / "latin1.csv").write_bytes(table.to_csv(index=False).encode("cp1252"))
     units.drop(columns="geometry").assign(value=np.nan).to_csv(d / "allnan.csv", index=False)
@@ -136,6 +144,17 @@ def test_layer_mixing_polygons_and_lines(world, tmp_path, verb):
         assert res.exit_code == 0 and "LineString" in res.output
         return
     assert_one_line_error(res, out, "line")
+
+
+@pytest.mark.parametrize("verb", BOUNDARY_VERBS)
+def test_id_column_of_mixed_types(world, tmp_path, verb):
+    """Ids are text once read (GDAL reads a mixed JSON column as text): 1 and "1" collide."""
+    out = _out(tmp_path, verb)
+    res = run(*boundary_commands(world, world / "mixed_id.geojson", out)[verb])
+    if verb == "info":  # info describes the file: it counts the duplicates
+        assert res.exit_code == 0 and "duplicate_ids: 2" in res.output
+        return
+    assert_one_line_error(res, out, "duplicated ids")
 
 
 @pytest.mark.parametrize("verb", RASTER_VERBS)
