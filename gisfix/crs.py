@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import functools
 import warnings
 
 import numpy as np
@@ -65,6 +66,25 @@ def resolve_crs(crs, *, what: str = "the data") -> CRS:
             f"{what} has no CRS; assign the right one (e.g. crs='EPSG:4326' for lon/lat, "
             "or --crs on the command line)"
         )
+    key = crs.to_wkt() if isinstance(crs, CRS) else crs if isinstance(crs, str | int) else None
+    if key is not None:
+        try:
+            return _resolve_cached(key)
+        except _PyprojCRSError as exc:
+            raise CRSError(
+                f"cannot understand the CRS of {what} ({str(crs)[:80]!r}): {exc}") from exc
+        except CRSError as exc:
+            raise CRSError(str(exc).replace("{what}", what)) from exc
+    return _resolve(crs, what)
+
+
+@functools.lru_cache(maxsize=64)
+def _resolve_cached(key):
+    """Resolve a CRS given as WKT, a string or an EPSG code (the EPSG search is slow)."""
+    return _resolve(key, "{what}")
+
+
+def _resolve(crs, what: str) -> CRS:
     try:
         out = CRS.from_user_input(crs)
     except _PyprojCRSError as exc:
@@ -83,6 +103,12 @@ def resolve_crs(crs, *, what: str = "the data") -> CRS:
 
 def crs_label(crs: CRS) -> str:
     """Return a short label: ``EPSG:2056`` / ``ESRI:54009`` when known, else the CRS name."""
+    return _label_cached(crs.to_wkt())
+
+
+@functools.lru_cache(maxsize=64)
+def _label_cached(wkt: str) -> str:
+    crs = CRS.from_wkt(wkt)
     auth = crs.to_authority(min_confidence=90)
     if auth:
         return f"{auth[0]}:{auth[1]}"
