@@ -1,4 +1,4 @@
-"""Benchmark: gisfix.inequality.spatial vs PySAL inequality.gini.Gini_Spatial (same input, one run).
+"""Benchmark: gisfix.spatial.gini vs PySAL inequality.gini.Gini_Spatial (same input, one run).
 
 Input: the 2,989 China counties with a population in ../shared/data/china_counties_2020
 (layer ``county``), value ``POPU_URB`` (urban share), queen contiguity (libpysal Graph; the
@@ -73,7 +73,7 @@ def main():
     t_peer = time.perf_counter() - t
 
     print(f"permutations = {args.permutations}")
-    print(f"gisfix.inequality.spatial: best {best:.4f} s, median {median:.4f} s of {args.repeat}")
+    print(f"gisfix.spatial.gini: best {best:.4f} s, median {median:.4f} s of {args.repeat}")
     print(f"inequality.Gini_Spatial: {t_peer:.4f} s (one run)")
     print(f"speed-up (PySAL / gisfix): {t_peer / best:.1f}x (best), "
           f"{t_peer / median:.1f}x (median)")

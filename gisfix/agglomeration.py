@@ -19,7 +19,6 @@ workflow that runs them all per unit and epoch is
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,9 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from gisfix.errors import DataError, IdError
-
-log = logging.getLogger(__name__)
+from gisfix.errors import DataError, IdError, warn_data
 
 #: Default warning thresholds of built-up share (the 30 % line of Chinese planning).
 DEFAULT_THRESHOLDS = (0.30,)
@@ -110,7 +107,8 @@ def intensity(table: pd.DataFrame, units=None, *, population=None,
     -------
     DataFrame
         Rows as ``table``; columns ``unit_id``, ``epoch``, ``builtup_km2``, ``valid_km2``,
-        ``builtup_share`` :math:`s = B/V`, ``intensity_level`` (number of thresholds
+        ``builtup_share`` :math:`s = B/V`, ``coverage`` (when the table has it),
+        ``intensity_level`` (number of thresholds
         reached), one boolean ``share_ge_<t>`` per threshold and, with a population
         :math:`P`, ``population``, ``builtup_m2_per_capita`` :math:`10^6 B/P` and
         ``population_per_km2`` :math:`P/V` (inhabitants per km² of observed land).
@@ -121,6 +119,8 @@ def intensity(table: pd.DataFrame, units=None, *, population=None,
     with np.errstate(invalid="ignore", divide="ignore"):
         out["builtup_share"] = np.where(out["valid_km2"] > 0,
                                         out["builtup_km2"] / out["valid_km2"], np.nan)
+    if "coverage" in t.columns:  # observed area over unit area (builtup_by_unit)
+        out["coverage"] = t["coverage"].to_numpy()
     share = out["builtup_share"].to_numpy()
     level = np.zeros(len(out), dtype=int)
     for v in th:
@@ -174,7 +174,7 @@ def _population(out: pd.DataFrame, units, population) -> np.ndarray:
         raise IdError("no unit of the built-up table has a population value; check that the "
                       "population is indexed by the same unit ids")
     if missing.any():
-        log.warning("%d rows have no population; their per-capita measures are NaN",
+        warn_data("%d rows have no population; their per-capita measures are NaN",
                     int(missing.sum()))
     if (vals[~missing] < 0).any():
         raise DataError("population has negative values; fix the population column")
@@ -301,14 +301,14 @@ def concentration(table: pd.DataFrame, *, value: str = "builtup_km2",
     for epoch, x in _by_epoch(table, value):
         x = _values(x, f"{value} at epoch {epoch}")
         if x.sum() <= 0:
-            log.warning("epoch %s: %s is 0 in every unit; concentration is undefined", epoch,
+            warn_data("epoch %s: %s is 0 in every unit; concentration is undefined", epoch,
                         value)
             rows[epoch] = {"n_units": x.size, "total": 0.0}
             continue
         try:
             g = float(gini(x))
         except DataError as exc:  # e.g. a single unit
-            log.warning("epoch %s: no Gini (%s)", epoch, exc)
+            warn_data("epoch %s: no Gini (%s)", epoch, exc)
             g = math.nan
         row = {"n_units": x.size, "total": float(x.sum()), "gini": g,
                "hhi": hhi(x), "hhi_normalized": hhi(x, normalized=True)}
@@ -484,7 +484,7 @@ def hierarchy(table: pd.DataFrame, *, value: str = "builtup_km2",
         try:
             row.update(rank_size(x, min_size=min_size).as_dict())
         except DataError as exc:
-            log.warning("epoch %s: %s", epoch, exc)
+            warn_data("epoch %s: %s", epoch, exc)
             row.update({"zipf_exponent": math.nan, "zipf_se": math.nan,
                         "zipf_intercept": math.nan, "zipf_n": int(x.size), "zipf_r2": math.nan})
         rows[epoch] = row

@@ -18,7 +18,15 @@ import pandas as pd
 import shapely
 
 from gisfix.crs import check_coordinates, resolve_crs, to_crs_checked, true_areas
-from gisfix.errors import DataError, GeometryError, GisfixError, IdError, InputFileError, show_ids
+from gisfix.errors import (
+    DataError,
+    GeometryError,
+    IdError,
+    InputFileError,
+    UsageError,
+    show_ids,
+    warn_data,
+)
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +135,7 @@ def check_polygons(gdf: gpd.GeoDataFrame, *, make_valid: bool = False, drop_empt
             )
         report["dropped_empty"] = int(empty.sum())
         report["dropped_empty_ids"] = [str(i) for i in gdf.index[empty]]
-        log.warning("dropped %d empty geometries: %s", empty.sum(), show_ids(gdf.index[empty]))
+        warn_data("dropped %d empty geometries: %s", empty.sum(), show_ids(gdf.index[empty]))
         gdf = gdf.loc[~empty].copy()
         geom = gdf.geometry
 
@@ -169,7 +177,7 @@ def check_polygons(gdf: gpd.GeoDataFrame, *, make_valid: bool = False, drop_empt
         report["repaired"] = int(invalid.sum())
         report["area_change_m2"] = float((after - before).sum())
         report["area_change_rel"] = float(np.abs(after - before).sum() / max(before.sum(), 1e-300))
-        log.warning(
+        warn_data(
             "repaired %d invalid polygons; total area changed by %.6g m2 (%.4g%% of their area)",
             invalid.sum(), report["area_change_m2"], 100 * report["area_change_rel"],
         )
@@ -262,7 +270,7 @@ def read_boundaries(path: str | os.PathLike, id_col: str, *, layer: str | None =
         try:
             layers = pyogrio.list_layers(src)
         except Exception as exc:
-            raise InputFileError(f"cannot open {p} as a vector file: {exc}") from None
+            raise InputFileError(f"cannot open {p} as a vector file: {exc}") from exc
     if gdf is not None:
         pass
     elif layer is None:
@@ -272,12 +280,12 @@ def read_boundaries(path: str | os.PathLike, id_col: str, *, layer: str | None =
             if p.suffix.lower() in (".json", ".topojson") and len(polyl) == 1:
                 layer = polyl[0]
             else:
-                raise GisfixError(
+                raise UsageError(
                     f"{p.name} has {len(layers)} layers ({', '.join(names)}); choose one with "
                     "layer=... (--layer)"
                 )
     elif layer not in [str(n) for n, _ in layers]:
-        raise GisfixError(
+        raise UsageError(
             f"{p.name} has no layer {layer!r}; it has: {', '.join(str(n) for n, _ in layers)}"
         )
     if gdf is None:
@@ -287,7 +295,7 @@ def read_boundaries(path: str | os.PathLike, id_col: str, *, layer: str | None =
         try:
             gdf = pyogrio.read_dataframe(src, **kw)
         except Exception as exc:
-            raise InputFileError(f"cannot read {p}: {exc}") from None
+            raise InputFileError(f"cannot read {p}: {exc}") from exc
     what = p.name
     if id_col not in gdf.columns:
         raise IdError(
@@ -317,9 +325,9 @@ def read_boundaries(path: str | os.PathLike, id_col: str, *, layer: str | None =
         if fix_text:
             for c in mojibake:
                 gdf[c] = gdf[c].map(fix_mojibake)
-            log.warning("repaired mis-decoded text in columns %s", ", ".join(mojibake))
+            warn_data("repaired mis-decoded text in columns %s", ", ".join(mojibake))
         else:
-            log.warning(
+            warn_data(
                 "text in columns %s looks mis-decoded (UTF-8 read as Latin-1); pass "
                 "fix_text=True (--fix-text) or the right encoding=", ", ".join(mojibake)
             )
@@ -337,7 +345,7 @@ def _read_geoparquet(p: Path) -> gpd.GeoDataFrame:
     try:
         return gpd.read_parquet(p)
     except Exception as exc:
-        raise InputFileError(f"cannot read {p} as GeoParquet: {exc}") from None
+        raise InputFileError(f"cannot read {p} as GeoParquet: {exc}") from exc
 
 
 def describe_boundaries(path: str | os.PathLike, *, layer: str | None = None,
@@ -377,7 +385,7 @@ def describe_boundaries(path: str | os.PathLike, *, layer: str | None = None,
                 layer = layers[0][0]
             gdf = pyogrio.read_dataframe(str(p), layer=layer)
         except Exception as exc:
-            raise InputFileError(f"cannot open {p} as a vector file: {exc}") from None
+            raise InputFileError(f"cannot open {p} as a vector file: {exc}") from exc
     facts: dict = {"kind": "vector", "path": str(p), "layers": [n for n, _ in layers],
                    "layer": layer, "count": len(gdf), "columns": [
                        c for c in gdf.columns if c != gdf.geometry.name]}
@@ -509,8 +517,10 @@ def read_table(path: str | os.PathLike, *, layer: str | None = None,
         When the file cannot be read.
     DataError
         When geometries are asked of a text table.
-    GisfixError
+    UsageError
         For a missing or ambiguous layer.
+    GeometryError
+        When geometries are asked of a layer that mixes polygons with other types.
     """
     p = Path(path)
     if p.suffix.lower() in CSV_SUFFIXES:
@@ -519,20 +529,30 @@ def read_table(path: str | os.PathLike, *, layer: str | None = None,
                             "file (GeoPackage, shapefile, GeoJSON...)")
         try:
             return pd.read_csv(p, sep="\t" if p.suffix.lower() == ".tsv" else ",")
+        except UnicodeDecodeError as exc:
+            raise InputFileError(
+                f"{p.name} is not UTF-8 text ({exc.reason} at byte {exc.start}); save it "
+                "as UTF-8 (e.g. iconv -f cp1252 -t utf-8)") from exc
         except Exception as exc:
-            raise InputFileError(f"cannot read {p} as CSV: {exc}") from None
+            raise InputFileError(f"cannot read {p} as CSV: {exc}") from exc
     import pyogrio
 
     try:
         layers = [str(n) for n, _ in pyogrio.list_layers(p)]
     except Exception as exc:
-        raise InputFileError(f"cannot open {p} as a table or vector file: {exc}") from None
+        raise InputFileError(f"cannot open {p} as a table or vector file: {exc}") from exc
     if layer is None and len(layers) > 1:
-        raise GisfixError(f"{p.name} has {len(layers)} layers ({', '.join(layers)}); "
-                          "choose one with --layer")
+        raise UsageError(f"{p.name} has {len(layers)} layers ({', '.join(layers)}); "
+                         "choose one with --layer")
     if layer is not None and layer not in layers:
-        raise GisfixError(f"{p.name} has no layer {layer!r}; it has: {', '.join(layers)}")
+        raise UsageError(f"{p.name} has no layer {layer!r}; it has: {', '.join(layers)}")
     try:
-        return pyogrio.read_dataframe(p, layer=layer, read_geometry=geometry)
+        df = pyogrio.read_dataframe(p, layer=layer, read_geometry=geometry)
     except Exception as exc:
-        raise InputFileError(f"cannot read {p}: {exc}") from None
+        raise InputFileError(f"cannot read {p}: {exc}") from exc
+    if geometry and hasattr(df, "geom_type"):
+        other = sorted(set(df.geom_type.dropna()) - {"Polygon", "MultiPolygon"})
+        if other:
+            raise GeometryError(f"{p.name} mixes polygons with {', '.join(other)}; this "
+                                "needs polygons only (select them first)")
+    return df

@@ -9,13 +9,14 @@
 
 from __future__ import annotations
 
+import functools
 import warnings
 
 import numpy as np
 from pyproj import CRS, Geod, Transformer
 from pyproj.exceptions import CRSError as _PyprojCRSError
 
-from gisfix.errors import CRSError
+from gisfix.errors import CRSError, GisfixWarning
 
 #: Projection method names (as pyproj reports them) that preserve area.
 EQUAL_AREA_METHODS = (
@@ -35,7 +36,7 @@ EQUAL_AREA_METHODS = (
 AREA_DISTORTION_TOLERANCE = 0.01
 
 
-class AreaDistortionWarning(UserWarning):
+class AreaDistortionWarning(GisfixWarning):
     """Areas measured in a projected CRS that does not preserve area."""
 
 
@@ -65,10 +66,29 @@ def resolve_crs(crs, *, what: str = "the data") -> CRS:
             f"{what} has no CRS; assign the right one (e.g. crs='EPSG:4326' for lon/lat, "
             "or --crs on the command line)"
         )
+    key = crs.to_wkt() if isinstance(crs, CRS) else crs if isinstance(crs, str | int) else None
+    if key is not None:
+        try:
+            return _resolve_cached(key)
+        except _PyprojCRSError as exc:
+            raise CRSError(
+                f"cannot understand the CRS of {what} ({str(crs)[:80]!r}): {exc}") from exc
+        except CRSError as exc:
+            raise CRSError(str(exc).replace("{what}", what)) from exc
+    return _resolve(crs, what)
+
+
+@functools.lru_cache(maxsize=64)
+def _resolve_cached(key):
+    """Resolve a CRS given as WKT, a string or an EPSG code (the EPSG search is slow)."""
+    return _resolve(key, "{what}")
+
+
+def _resolve(crs, what: str) -> CRS:
     try:
         out = CRS.from_user_input(crs)
     except _PyprojCRSError as exc:
-        raise CRSError(f"cannot understand the CRS of {what} ({str(crs)[:80]!r}): {exc}") from None
+        raise CRSError(f"cannot understand the CRS of {what} ({str(crs)[:80]!r}): {exc}") from exc
     if out.is_compound:
         horizontal = [c for c in out.sub_crs_list if c.is_projected or c.is_geographic]
         if not horizontal:
@@ -83,6 +103,12 @@ def resolve_crs(crs, *, what: str = "the data") -> CRS:
 
 def crs_label(crs: CRS) -> str:
     """Return a short label: ``EPSG:2056`` / ``ESRI:54009`` when known, else the CRS name."""
+    return _label_cached(crs.to_wkt())
+
+
+@functools.lru_cache(maxsize=64)
+def _label_cached(wkt: str) -> str:
+    crs = CRS.from_wkt(wkt)
     auth = crs.to_authority(min_confidence=90)
     if auth:
         return f"{auth[0]}:{auth[1]}"

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from gisfix.errors import GisfixError
+from gisfix.errors import InputFileError, UsageError
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
@@ -73,10 +73,10 @@ def get(name: str) -> Dataset:
     """Return the :class:`Dataset` record for ``name``."""
     try:
         return _REGISTRY[name]
-    except KeyError:
-        raise GisfixError(
+    except KeyError as exc:
+        raise UsageError(
             f"no embedded dataset {name!r}; choose one of {', '.join(_REGISTRY)}"
-        ) from None
+        ) from exc
 
 
 def get_path(name: str) -> Path:
@@ -88,7 +88,8 @@ def get_path(name: str) -> Path:
     """
     d = get(name)
     if not d.path.exists():
-        raise GisfixError(f"embedded data file {d.path} is missing; reinstall gisfix from source")
+        raise InputFileError(
+            f"embedded data file {d.path} is missing; reinstall gisfix from source")
     return d.path
 
 

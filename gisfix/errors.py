@@ -77,17 +77,85 @@ def show_ids(ids, limit: int = 8) -> str:
     return ", ".join(shown[:limit]) + more
 
 
+class OutputFormatError(GisfixError, ValueError):
+    """An output path gisfix cannot write: an unknown format or a missing folder."""
+
+
+class UsageError(GisfixError, ValueError):
+    """A parameter given in a form gisfix does not accept (the CLI exits with status 2)."""
+
+
+class ExtentError(RasterError):
+    """Boundaries or a study area missing the raster entirely (the message gives both extents)."""
+
+
+# -- warnings: data problems a user can act on --------------------------------------------
+class GisfixWarning(UserWarning):
+    """Root of every warning gisfix issues; the CLI prints each as one line on stderr."""
+
+
+class DataWarning(GisfixWarning):
+    """A data problem gisfix worked around (dropped empty geometries, isolated units...)."""
+
+
+class NoValidCellsWarning(GisfixWarning):
+    """Units that cover no observed raster cell (outside the raster, the study area or data)."""
+
+
+class LowCoverageWarning(GisfixWarning):
+    """Units whose observed area is below the coverage threshold (``min_coverage``)."""
+
+
+class PartialOverlapWarning(GisfixWarning):
+    """Boundaries that extend beyond the raster or the study area."""
+
+
+class ClipWarning(GisfixWarning):
+    """Nodata along a raster's edge in long runs: the raster was clipped to a study area."""
+
+
+def warn_data(message: str, *args, category: type[Warning] | None = None,
+              stacklevel: int = 3) -> None:
+    """Issue a data warning (``message % args``) of a gisfix warning class.
+
+    Parameters
+    ----------
+    message : str
+        The message, %-formatted with ``args`` (as logging does).
+    *args
+        Values for the message.
+    category : Warning subclass, optional
+        Default :class:`DataWarning`.
+    stacklevel : int
+        Passed to :func:`warnings.warn` (3: the caller of the function that warns).
+    """
+    import warnings
+
+    warnings.warn(message % args if args else message, category or DataWarning,
+                  stacklevel=stacklevel)
+
+
 __all__ = [
     "CRSError",
+    "ClipWarning",
     "DataError",
+    "DataWarning",
     "EditError",
+    "ExtentError",
     "GeometryError",
     "GisfixError",
+    "GisfixWarning",
     "IdError",
     "IdMismatchError",
     "InputFileError",
+    "LowCoverageWarning",
+    "NoValidCellsWarning",
     "OutputExistsError",
+    "OutputFormatError",
+    "PartialOverlapWarning",
     "ProjectError",
     "RasterError",
+    "UsageError",
     "show_ids",
+    "warn_data",
 ]

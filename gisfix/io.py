@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from gisfix._version import __version__
-from gisfix.errors import GisfixError, InputFileError, OutputExistsError
+from gisfix.errors import InputFileError, OutputExistsError, OutputFormatError
 
 #: GeoPackage 1.2 opens without warnings in QGIS 3.22 (GDAL 3.6), which warns on 1.4.
 GPKG_OPTIONS = {"VERSION": "1.2"}
@@ -98,14 +98,14 @@ def check_output(path: str | os.PathLike, overwrite: bool = False,
     """
     p = Path(path)
     if suffixes is not None and p.suffix.lower() not in suffixes:
-        raise GisfixError(
+        raise OutputFormatError(
             f"unknown output format {p.suffix or '(no suffix)'!r} for {p}; use one of "
             + ", ".join(suffixes)
         )
     if p.exists() and not overwrite:
         raise OutputExistsError(f"{p} exists; pass --overwrite (overwrite=True) to replace it")
     if not p.parent.exists():
-        raise GisfixError(f"the folder {p.parent} does not exist; create it first")
+        raise OutputFormatError(f"the folder {p.parent} does not exist; create it first")
     return p
 
 

@@ -35,8 +35,10 @@ from __future__ import annotations
 
 import os
 import re
+import threading
+import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +47,15 @@ import rasterio
 from rasterio.windows import Window
 
 from gisfix.crs import check_area_crs, crs_label, geodesic_row_areas, resolve_crs
-from gisfix.errors import InputFileError, RasterError
+from gisfix.errors import (
+    ClipWarning,
+    CRSError,
+    ExtentError,
+    GeometryError,
+    InputFileError,
+    PartialOverlapWarning,
+    RasterError,
+)
 
 ORDINAL_ENCODINGS = ("year-built", "ldsmt")
 PER_EPOCH_ENCODINGS = ("binary", "fraction", "class", "population")
@@ -140,21 +150,32 @@ class BuiltupStack:
     """A lazy stack of built-up rasters, one layer per epoch (see the module docstring).
 
     Use :func:`open_builtup` to make one.  Reads are windowed; file handles open on first
-    use and close with :meth:`close` or at the end of a ``with`` block.
+    use (one set per thread) and close with :meth:`close` or at the end of a ``with`` block.
+    ``epochs`` may be None for a year-built stack: the distinct years are then found when
+    first needed (:func:`gisfix.builtup_by_unit` finds them in its counting pass instead).
     """
 
     paths: tuple[Path, ...]
     encoding: str
-    epochs: tuple[int, ...]
+    epochs: InitVar[tuple[int, ...] | None]
     grid: Grid
     nodata: tuple[float | None, ...]
     dtype: str
     classes: tuple[float, ...] = ()
     fraction_units: str = "unit"
     area_scale: float = 1.0
-    _handles: list = field(default_factory=list, repr=False)
+    #: The study area (a shapely geometry in the raster CRS) or None: cells outside it are
+    #: not observed.
+    aoi: object = None
+    #: A raster of the same grid: 0 or nodata = not observed; or None.
+    valid_mask: Path | None = None
+    _handles: dict = field(default_factory=dict, repr=False)
     _lut: np.ndarray | None = field(default=None, repr=False)
     _row_areas: np.ndarray | None = field(default=None, repr=False)
+    _epochs: tuple[int, ...] | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self, epochs):
+        self._epochs = None if epochs is None else tuple(int(e) for e in epochs)
 
     # -- basic facts ---------------------------------------------------------------------
     @property
@@ -196,23 +217,73 @@ class BuiltupStack:
         """Return the position of ``epoch`` in :attr:`epochs`, or raise naming the choices."""
         try:
             return self.epochs.index(int(epoch))
-        except ValueError:
+        except ValueError as exc:
             raise RasterError(
                 f"epoch {epoch} is not in this stack; its epochs are "
                 + ", ".join(map(str, self.epochs))
-            ) from None
+            ) from exc
+
+    @property
+    def epochs_known(self) -> bool:
+        """False while a year-built stack's epochs are still to be found (see ``epochs``)."""
+        return self._epochs is not None
+
+    def epochs_from_values(self, values) -> tuple[int, ...]:
+        """Return the epochs of a year-built stack from the raw values present in it.
+
+        ``values`` are the distinct raw values seen (nodata, 0 and negative values are
+        never-built cells and are ignored).  Raises :class:`RasterError` when no year is
+        left, or when the values cannot be years.
+        """
+        nd = self.nodata[0]
+        present = sorted(int(v) for v in np.asarray(values).ravel()
+                         if v > 0 and (nd is None or v != nd))
+        name = self.paths[0].name
+        if not present:
+            raise RasterError(f"{name} holds no built year (all nodata or 0)")
+        if present[0] < 1800 or present[-1] > 2200:
+            raise RasterError(
+                f"{name} holds values {present[0]}-{present[-1]}, not years; is it really "
+                "year-built? try gisfix info for a guess, or pass the epochs (--epochs)")
+        if len(present) > 254:
+            raise RasterError(f"{name} holds {len(present)} distinct years; at most 254 "
+                              "epochs per stack: pass the epochs to report (--epochs)")
+        return tuple(present)
+
+    def set_epochs(self, epochs: Sequence[int]) -> None:
+        """Fix the epochs of a stack opened without them (year-built, found by a count)."""
+        self._epochs = tuple(int(e) for e in epochs)
+        self._lut = None
+
+    def scan_epochs(self, progress: bool = False) -> tuple[int, ...]:
+        """Find the epochs of a year-built stack by reading every cell (one windowed pass)."""
+        from tqdm.auto import tqdm
+
+        size = 256 if np.dtype(self.dtype).itemsize == 1 else 65536
+        counts = np.zeros(size, dtype=np.int64)
+        windows = list(self.windows())
+        for w in tqdm(windows, disable=not progress, desc="scanning years", unit="strip",
+                      leave=False, delay=0.5):
+            raw = self.read_raw(w)
+            observed = self.observed(w)
+            counts += np.bincount((raw if observed is None else raw[observed]).ravel(),
+                                  minlength=size)[:size]
+        return self.epochs_from_values(np.flatnonzero(counts))
 
     # -- file handles --------------------------------------------------------------------
     def _ds(self, i: int = 0):
-        if not self._handles:
-            self._handles = [rasterio.open(p) for p in self.paths]
-        return self._handles[i]
+        key = threading.get_ident()  # rasterio handles must not be shared between threads
+        handles = self._handles.get(key)
+        if handles is None:
+            handles = self._handles[key] = [rasterio.open(p) for p in self.paths]
+        return handles[i]
 
     def close(self) -> None:
-        """Close any open file handles."""
-        for h in self._handles:
-            h.close()
-        self._handles = []
+        """Close any open file handles (of every thread)."""
+        for handles in list(self._handles.values()):
+            for h in handles:
+                h.close()
+        self._handles = {}
 
     def __enter__(self):
         return self
@@ -222,7 +293,7 @@ class BuiltupStack:
 
     def __getstate__(self):  # picklable for dask / multiprocessing: handles reopen lazily
         state = self.__dict__.copy()
-        state["_handles"] = []
+        state["_handles"] = {}
         return state
 
     # -- windows -------------------------------------------------------------------------
@@ -234,6 +305,42 @@ class BuiltupStack:
             rows -= rows % block_h
         for r0 in range(0, self.height, rows):
             yield Window(0, r0, self.width, min(rows, self.height - r0))
+
+    def window_transform(self, window: Window | None = None):
+        """Return the affine transform of ``window`` (the whole grid when None)."""
+        from rasterio.windows import transform as window_transform
+
+        return window_transform(self.resolve_window(window), self.transform)
+
+    def rasterize(self, shapes, window: Window | None = None, fill=0, dtype="int32"):
+        """Burn ``(geometry, value)`` pairs into ``window`` by the cell-centre rule (GDAL)."""
+        from rasterio.features import rasterize
+
+        w = self.resolve_window(window)
+        return rasterize(shapes, out_shape=(int(w.height), int(w.width)),
+                         transform=self.window_transform(w), fill=fill, all_touched=False,
+                         dtype=dtype)
+
+    def gdal_cache_cap(self, rows: int, threads: int):
+        """Return a context that caps GDAL's block cache while strips are read.
+
+        Whole strips are read once, so cached blocks are never reused; GDAL's default cache
+        (5 % of RAM) would only add to the peak memory.  The cap keeps two strips' worth
+        per thread (at least 256 MB); a smaller cache already in force is left alone.
+        """
+        import contextlib
+
+        from rasterio._env import get_gdal_config
+
+        need = 2 * threads * rows * self.width * np.dtype(self.dtype).itemsize
+        cap = max(256 * 2**20, need)
+        try:
+            current = int(get_gdal_config("GDAL_CACHEMAX"))
+        except (TypeError, ValueError):
+            current = None
+        if current is not None and current <= cap:
+            return contextlib.nullcontext()
+        return rasterio.Env(GDAL_CACHEMAX=cap)
 
     def resolve_window(self, window: Window | None = None) -> Window:
         """Return ``window``, or the window of the whole grid when it is None."""
@@ -263,7 +370,86 @@ class BuiltupStack:
 
     # -- reads ---------------------------------------------------------------------------
     def _read_band(self, i: int, window: Window) -> np.ndarray:
-        return self._ds(i).read(1, window=window)
+        try:
+            return self._ds(i).read(1, window=window)
+        except rasterio.errors.RasterioIOError as exc:
+            raise _read_error(self.paths[i], exc) from exc
+
+    def read_raw(self, window: Window | None = None, out: np.ndarray | None = None,
+                 col_spans: Sequence[tuple[int, int]] | None = None) -> np.ndarray:
+        """Return the raw values of an ordinal stack's band, negative values read as 0.
+
+        Parameters
+        ----------
+        window : rasterio.windows.Window, optional
+            The cells to read (the whole grid when None).
+        out : numpy.ndarray, optional
+            A buffer of the window's shape and the band's dtype to read into.
+        col_spans : list of (int, int), optional
+            Column spans ``[a, b)`` within the window: only these are read (and
+            decompressed); the other cells of ``out`` keep whatever they held.
+
+        Returns
+        -------
+        numpy.ndarray
+            uint8 or uint16 values (signed bands: negative values, never built, become 0).
+            Not masked by the study area or the valid mask (see :meth:`observed`).
+        """
+        w = self.resolve_window(window)
+        ds = self._ds(0)
+        if out is None:
+            out = np.zeros((int(w.height), int(w.width)), dtype=self.dtype)
+        if col_spans is None:
+            col_spans = [(0, int(w.width))]
+        c0, r0, h = int(w.col_off), int(w.row_off), int(w.height)
+        try:
+            for a, b in col_spans:
+                ds.read(1, window=Window(c0 + a, r0, b - a, h), out=out[:, a:b])
+        except rasterio.errors.RasterioIOError as exc:
+            raise _read_error(self.paths[0], exc) from exc
+        if np.issubdtype(out.dtype, np.signedinteger):  # negative values are never built
+            out = np.where(out < 0, 0, out).astype(np.uint16)
+        return out
+
+    def read_valid_mask(self, window: Window | None = None) -> np.ndarray | None:
+        """Return the valid mask of ``window`` (True = observed), or None without one."""
+        if self.valid_mask is None:
+            return None
+        w = self.resolve_window(window)
+        key = ("mask", threading.get_ident())
+        ds = self._handles.get(key)
+        if ds is None:
+            ds = self._handles[key] = [rasterio.open(self.valid_mask)]
+        m = ds[0].read(1, window=w)
+        ok = m != 0
+        nd = ds[0].nodata
+        if nd is not None:
+            ok &= ~np.isnan(m) if np.isnan(nd) else m != nd
+        if m.dtype.kind == "f":
+            ok &= ~np.isnan(m)
+        return ok
+
+    def observed(self, window: Window | None = None) -> np.ndarray | None:
+        """Return the cells of ``window`` inside the study area and the valid mask, or None.
+
+        None means every cell (no study area, no valid mask).  The study area takes the
+        cells whose centre it contains (GDAL's rule); :func:`gisfix.builtup_by_unit`
+        weighs boundary cells exactly instead.
+        """
+        ok = self.read_valid_mask(window)
+        if self.aoi is not None:
+            from rasterio.features import geometry_mask
+            from rasterio.windows import transform as window_transform
+
+            w = self.resolve_window(window)
+            shape = (int(w.height), int(w.width))
+            if shape[0] and shape[1]:
+                inside = geometry_mask([self.aoi], out_shape=shape, invert=True,
+                                       transform=window_transform(w, self.transform))
+            else:
+                inside = np.zeros(shape, bool)
+            ok = inside if ok is None else ok & inside
+        return ok
 
     def ordinal_lut(self) -> np.ndarray:
         """Return the table from raw values to first-built epoch codes (ordinal encodings).
@@ -307,19 +493,38 @@ class BuiltupStack:
         """Return, per cell, the index of the first epoch it is built (ordinal encodings).
 
         ``len(epochs)`` means not built by the last epoch; :data:`INVALID` (255) means not
-        observed.  A cell is built at epoch ``epochs[j]`` iff its code is <= j.
+        observed (nodata of LDSMT, outside the study area, or masked).  A cell is built at
+        epoch ``epochs[j]`` iff its code is <= j.
         """
         if not self.is_ordinal:
             raise RasterError(
                 f"read_ordinal needs a year-built or ldsmt stack, not {self.encoding}")
-        raw = self._read_band(0, self.resolve_window(window))
-        if np.issubdtype(raw.dtype, np.signedinteger):
-            raw = np.where(raw < 0, 0, raw).astype(np.uint16)
-        return self._ordinal_lut()[raw]
+        w = self.resolve_window(window)
+        codes = self._ordinal_lut()[self.read_raw(w)]
+        ok = self.observed(w)
+        if ok is not None:
+            codes[~ok] = INVALID
+        return codes
 
     def read_fraction(self, window: Window | None = None,
-                      epochs: Sequence[int] | None = None) -> np.ndarray:
-        """Return built-up fractions, shape ``(n_epochs, rows, cols)``, NaN where not observed."""
+                      epochs: Sequence[int] | None = None, *,
+                      col_spans: Sequence[tuple[int, int]] | None = None,
+                      study_area: bool = True) -> np.ndarray:
+        """Return built-up fractions, shape ``(n_epochs, rows, cols)``, NaN where not observed.
+
+        Parameters
+        ----------
+        window : rasterio.windows.Window, optional
+            The cells (whole grid if None).
+        epochs : list of int, optional
+            The epochs to read (all if None).
+        col_spans : list of (int, int), optional
+            Per-epoch encodings: read only these column spans ``[a, b)`` of the window (the
+            tiles some unit touches); other cells are NaN.
+        study_area : bool
+            Mask cells outside the study area (cell-centre rule); the built-up engine passes
+            False because it intersects the units with the study area exactly.
+        """
         w = self.resolve_window(window)
         idx = [self.epoch_index(e) for e in epochs] if epochs is not None else range(
             len(self.epochs))
@@ -332,8 +537,15 @@ class BuiltupStack:
                 out[o][invalid] = np.nan
             return out
         out = np.empty((len(idx), int(w.height), int(w.width)), dtype=np.float32)
+        if col_spans is not None:
+            out[:] = np.nan
+            for a, b in col_spans:
+                sub = Window(int(w.col_off) + a, w.row_off, b - a, w.height)
+                for o, j in enumerate(idx):
+                    out[o][:, a:b] = self._per_epoch_fraction(j, sub, study_area)
+            return out
         for o, j in enumerate(idx):
-            out[o] = self._per_epoch_fraction(j, w)
+            out[o] = self._per_epoch_fraction(j, w, study_area)
         return out
 
     def read_population(self, window: Window | None = None,
@@ -357,7 +569,7 @@ class BuiltupStack:
                 out[o][raw == nd] = np.nan
         return out
 
-    def _per_epoch_fraction(self, j: int, w: Window) -> np.ndarray:
+    def _per_epoch_fraction(self, j: int, w: Window, study_area: bool = True) -> np.ndarray:
         if self.encoding == "population":
             raise RasterError("this stack holds population counts, not built-up; sum it over "
                               "units with gisfix.efficiency.population_by_unit")
@@ -367,6 +579,9 @@ class BuiltupStack:
             np.isnan(raw) if isinstance(nd, float) and np.isnan(nd) else raw == nd)
         if np.issubdtype(raw.dtype, np.floating):
             invalid |= np.isnan(raw)
+        ok = self.observed(w) if study_area else self.read_valid_mask(w)
+        if ok is not None:
+            invalid |= ~ok
         if self.encoding == "binary":
             frac = (raw != 0).astype(np.float32)
         elif self.encoding == "class":
@@ -464,21 +679,142 @@ class BuiltupStack:
         }
 
 
-def _scan_values(path: Path, max_cells: int = DEFAULT_WINDOW_CELLS) -> np.ndarray:
-    """Return the count of every value of an 8/16-bit band (one windowed pass)."""
-    with rasterio.open(path) as ds:
-        size = 256 if ds.dtypes[0] == "uint8" else 65536
-        counts = np.zeros(size, dtype=np.int64)
-        rows = max(1, max_cells // ds.width)
-        for r0 in range(0, ds.height, rows):
-            a = ds.read(1, window=Window(0, r0, ds.width, min(rows, ds.height - r0)))
-            counts += np.bincount(a.ravel(), minlength=size)[:size]
-    return counts
+def _read_error(path: Path, exc: Exception) -> InputFileError:
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return InputFileError(
+        f"cannot read the cells of {path} ({first}): the file is truncated or corrupt; "
+        "check it with gdalinfo -checksum, or download it again")
+
+
+def _get_epochs(self) -> tuple[int, ...]:
+    if self._epochs is None:  # year-built opened without epochs: one windowed scan
+        self._epochs = self.scan_epochs()
+    return self._epochs
+
+
+BuiltupStack.epochs = property(  # type: ignore[assignment]
+    _get_epochs, doc="The epochs (years), increasing; found by a scan when not yet known.")
+
+
+def _bounds_text(bounds) -> str:
+    return "({:.1f}, {:.1f}, {:.1f}, {:.1f})".format(*(float(v) for v in bounds))
+
+
+def grid_bounds(grid: Grid) -> tuple[float, float, float, float]:
+    """Return ``(xmin, ymin, xmax, ymax)`` of a grid in its CRS."""
+    t = grid.transform
+    xs = (t.c, t.c + t.a * grid.width)
+    ys = (t.f, t.f + t.e * grid.height)
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def check_overlap(bounds, grid: Grid, *, what: str = "the boundaries",
+                  covered: float | None = None, geoms=None) -> None:
+    """Raise :class:`ExtentError` if ``bounds`` (raster CRS) miss ``grid``; warn if partial.
+
+    Parameters
+    ----------
+    bounds : sequence of 4 floats
+        ``(xmin, ymin, xmax, ymax)`` of the data, in the raster CRS.
+    grid : Grid
+        The raster grid.
+    what : str
+        What the bounds belong to, for the messages.
+    covered : float, optional
+        The share of the data's area inside the raster, when known (only then is a
+        partial overlap reported).
+    geoms : array of shapely geometries, optional
+        The data themselves (raster CRS): they miss the raster when none intersects it,
+        even if their bounding box does.
+    """
+    rb = grid_bounds(grid)
+    xmin, ymin, xmax, ymax = (float(v) for v in bounds)
+    label = crs_label(grid.crs)
+    miss = not np.all(np.isfinite([xmin, ymin, xmax, ymax])) or xmin > rb[2] or xmax < rb[0] \
+        or ymin > rb[3] or ymax < rb[1]
+    if not miss and geoms is not None:
+        import shapely
+
+        miss = not shapely.intersects(np.asarray(geoms, dtype=object), shapely.box(*rb)).any()
+    if miss:
+        raise ExtentError(
+            f"{what} do not overlap the raster: in {label} {what} span "
+            f"{_bounds_text(bounds)} and the raster spans {_bounds_text(rb)} "
+            "(xmin, ymin, xmax, ymax); check that they cover the same region and that "
+            "their CRSs are declared correctly")
+    if covered is not None and covered < 1 - 1e-9:
+        warnings.warn(
+            f"{what} extend beyond the raster: {100 * (1 - covered):.1f} % of their area is "
+            f"outside it (in {label}, {what} span {_bounds_text(bounds)}, the raster "
+            f"{_bounds_text(rb)}); cells there count as not observed",
+            PartialOverlapWarning, stacklevel=3)
+
+
+def read_aoi(aoi, crs, *, what: str = "the study area"):
+    """Return the study area ``aoi`` as one (multi)polygon in ``crs``.
+
+    Parameters
+    ----------
+    aoi : path, shapely geometry, geopandas.GeoDataFrame or GeoSeries
+        A polygon file (any vector format; every feature is merged), a geometry (taken to be
+        in ``crs`` already: it has no CRS of its own), or a GeoDataFrame / GeoSeries with a
+        CRS (reprojected with :func:`gisfix.crs.to_crs_checked`).
+    crs : pyproj.CRS
+        The raster CRS.
+    what : str
+        Name used in messages.
+
+    Returns
+    -------
+    shapely geometry
+        The union of the polygons, valid, in ``crs``.
+    """
+    import geopandas as gpd
+    import shapely
+
+    from gisfix.crs import check_coordinates, to_crs_checked
+
+    if isinstance(aoi, str | os.PathLike):
+        p = Path(aoi)
+        if not p.exists():
+            raise InputFileError(f"no such study-area file: {p}")
+        try:
+            gdf = gpd.read_file(p)
+        except Exception as exc:  # pyogrio / GDAL errors: unreadable or not a vector file
+            raise InputFileError(
+                f"cannot read the study area {p} as a polygon file: "
+                f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
+        what = f"the study area {p.name}"
+        if gdf.crs is None:
+            raise CRSError(f"{what} has no CRS; assign one (e.g. ogr2ogr -a_srs EPSG:4326)")
+    elif isinstance(aoi, gpd.GeoDataFrame | gpd.GeoSeries):
+        gdf = aoi
+        if gdf.crs is None:
+            raise CRSError(f"{what} has no CRS; set one (gdf.set_crs(...))")
+    elif isinstance(aoi, shapely.Geometry):
+        gdf = gpd.GeoSeries([aoi], crs=crs)
+    else:
+        raise GeometryError(
+            f"aoi must be a polygon file path, a shapely geometry or a GeoDataFrame; got "
+            f"{type(aoi).__name__}")
+    geoms = gdf.geometry if hasattr(gdf, "geometry") else gdf
+    geoms = geoms[~(geoms.isna() | geoms.is_empty)]
+    types = set(geoms.geom_type)
+    if not len(geoms) or not types <= {"Polygon", "MultiPolygon"}:
+        raise GeometryError(
+            f"{what} must hold polygons; it holds {sorted(types) or 'no geometry'}")
+    check_coordinates(geoms.total_bounds, resolve_crs(geoms.crs), what=what)
+    geoms = to_crs_checked(geoms.to_frame("geometry"), crs, what=what).geometry
+    out = shapely.union_all(shapely.make_valid(np.asarray(geoms.values, dtype=object)))
+    if out.is_empty or out.area <= 0:
+        raise GeometryError(f"{what} has no area")
+    return out
 
 
 def open_builtup(paths: str | os.PathLike | Sequence[str | os.PathLike], encoding: str,
                  epochs: Sequence[int] | None = None, *, fraction_units: str = "unit",
-                 nodata: float | None = None) -> BuiltupStack:
+                 nodata: float | None = None, aoi=None,
+                 valid_mask: str | os.PathLike | None = None) -> BuiltupStack:
     """Open built-up raster(s) as a lazy :class:`BuiltupStack`.
 
     Parameters
@@ -496,6 +832,14 @@ def open_builtup(paths: str | os.PathLike | Sequence[str | os.PathLike], encodin
         Scale of ``fraction`` rasters: 0-1, 0-100, or m² of built surface per cell.
     nodata : float, optional
         Nodata value to use when the files declare none (LDSMT uses 0 by definition).
+    aoi : path, shapely geometry or GeoDataFrame, optional
+        The study area (:func:`read_aoi`): cells outside it are not observed (they count
+        toward neither built-up nor valid area), and inside it year-built nodata means
+        never built.  :func:`gisfix.builtup_by_unit` intersects every unit with it.  Use it
+        whenever the raster was clipped to a polygon (GHSL clips mark "outside" and "never
+        built" with the same nodata value).
+    valid_mask : path, optional
+        A raster on the same grid: 0 or nodata marks cells that are not observed.
 
     Returns
     -------
@@ -503,7 +847,13 @@ def open_builtup(paths: str | os.PathLike | Sequence[str | os.PathLike], encodin
 
     Raises
     ------
-    InputFileError, RasterError, CRSError
+    InputFileError, RasterError, CRSError, ExtentError
+
+    Notes
+    -----
+    Opening reads no cell: a year-built stack opened without ``epochs`` finds its years in
+    the counting pass of :func:`gisfix.builtup_by_unit`, or by a scan when another reader
+    first asks for ``stack.epochs``.
 
     Examples
     --------
@@ -541,7 +891,7 @@ def open_builtup(paths: str | os.PathLike | Sequence[str | os.PathLike], encodin
                 if ds.transform.b != 0 or ds.transform.d != 0:
                     raise RasterError(f"{p.name} is rotated; warp it north-up first")
         except rasterio.errors.RasterioIOError as exc:
-            raise InputFileError(f"cannot open {p} as a raster: {exc}") from None
+            raise InputFileError(f"cannot open {p} as a raster: {exc}") from exc
     for p, g in zip(paths[1:], grids[1:]):
         if not g.same_as(grids[0]):
             raise RasterError(
@@ -571,22 +921,8 @@ def open_builtup(paths: str | os.PathLike | Sequence[str | os.PathLike], encodin
                     f"year-built rasters hold years in an integer band; {paths[0].name} is "
                     f"{dtypes[0]}"
                 )
-            if epochs is None:
-                counts = _scan_values(paths[0])
-                present = np.flatnonzero(counts)
-                nd = nodatas[0]
-                present = [int(v) for v in present if v != nd and v != 0]
-                if not present:
-                    raise RasterError(f"{paths[0].name} holds no built year (all nodata or 0)")
-                if min(present) < 1800 or max(present) > 2200:
-                    raise RasterError(
-                        f"{paths[0].name} holds values {min(present)}-{max(present)}, not "
-                        "years; is it really year-built? try gisfix info for a guess"
-                    )
-                chosen = tuple(present)
-            else:
-                chosen = tuple(int(e) for e in epochs)
-        if len(chosen) > 254:
+            chosen = None if epochs is None else tuple(int(e) for e in epochs)
+        if chosen is not None and len(chosen) > 254:
             raise RasterError("at most 254 epochs per stack")
     else:
         chosen = tuple(int(e) for e in epochs) if epochs is not None else tuple(
@@ -600,26 +936,114 @@ def open_builtup(paths: str | os.PathLike | Sequence[str | os.PathLike], encodin
         paths = tuple(paths[i] for i in order)
         nodatas = [nodatas[i] for i in order]
         chosen = tuple(chosen[i] for i in order)
-    if list(chosen) != sorted(set(chosen)):
+    if chosen is not None and list(chosen) != sorted(set(chosen)):
         raise RasterError(f"epochs must be distinct and increasing; got {list(chosen)}")
 
     g = grids[0]
     t = g.transform
     centre = (t.c + t.a * g.width / 2, t.f + t.e * g.height / 2)
     scale = check_area_crs(g.crs, centre, what=paths[0].name)
-    return BuiltupStack(paths=paths, encoding=kind, epochs=tuple(chosen), grid=g,
+    mask_path = None
+    if valid_mask is not None:
+        mask_path = Path(valid_mask)
+        if not mask_path.exists():
+            raise InputFileError(f"no such valid-mask raster: {mask_path}")
+        try:
+            with rasterio.open(mask_path) as ds:
+                if ds.crs is None:
+                    raise RasterError(f"the valid mask {mask_path.name} has no CRS")
+                mg = Grid(resolve_crs(ds.crs.to_wkt(), what=mask_path.name), ds.transform,
+                          ds.width, ds.height)
+        except rasterio.errors.RasterioIOError as exc:
+            raise InputFileError(f"cannot open {mask_path} as a raster: {exc}") from exc
+        if not mg.same_as(g):
+            raise RasterError(
+                f"the valid mask must be on the raster's grid: {paths[0].name} is "
+                f"{g.describe()} but {mask_path.name} is {mg.describe()}; align it first")
+    area = None
+    if aoi is not None:
+        area = read_aoi(aoi, g.crs)
+        check_overlap(area.bounds, g, what="the study area")
+    return BuiltupStack(paths=paths, encoding=kind, epochs=chosen, grid=g,
                         nodata=tuple(nodatas), dtype=dtypes[0], classes=classes,
-                        fraction_units=fraction_units, area_scale=scale)
+                        fraction_units=fraction_units, area_scale=scale, aoi=area,
+                        valid_mask=mask_path)
+
+
+def edge_nodata_runs(stack: BuiltupStack, min_run: int = 50) -> dict:
+    """Return the longest run of nodata cells along each edge of an ordinal raster.
+
+    A raster clipped to a study area has long runs of nodata along its edges (outside the
+    polygon); a year-built raster then marks "outside" and "never built" alike.  Returns
+    ``{"top": n, "bottom": n, "left": n, "right": n, "clipped": bool}``, ``clipped`` when
+    an edge has a run of at least ``min_run`` cells and 10 % of its length.
+    """
+    nd = stack.nodata[0]
+    if stack.encoding == "ldsmt":
+        nd = LDSMT_NODATA if nd is None else nd
+    out: dict = {}
+    if nd is None:
+        return {"top": 0, "bottom": 0, "left": 0, "right": 0, "clipped": False}
+    h, w = stack.height, stack.width
+    edges = {"top": Window(0, 0, w, 1), "bottom": Window(0, h - 1, w, 1),
+             "left": Window(0, 0, 1, h), "right": Window(w - 1, 0, 1, h)}
+    clipped = False
+    for name, win in edges.items():
+        a = stack._read_band(0, win).ravel() == nd
+        padded = np.concatenate([[False], a, [False]])
+        d = np.diff(padded.astype(np.int8))
+        runs = np.flatnonzero(d == -1) - np.flatnonzero(d == 1)
+        longest = int(runs.max()) if len(runs) else 0
+        out[name] = longest
+        clipped |= longest >= max(min_run, 0.1 * len(a))
+    out["clipped"] = bool(clipped)
+    return out
+
+
+def warn_if_clipped(stack: BuiltupStack) -> dict:
+    """Warn (:class:`ClipWarning`) when a year-built / LDSMT raster looks clipped."""
+    runs = edge_nodata_runs(stack)
+    if runs["clipped"] and stack.aoi is None and stack.valid_mask is None:
+        edges = ", ".join(f"{k} {v:,}" for k, v in runs.items() if k != "clipped" and v)
+        warnings.warn(
+            f"{stack.paths[0].name} has long runs of nodata along its edges (longest run, in "
+            f"cells: {edges}): it looks clipped to a study area, and its nodata then means "
+            "both 'never built' and 'outside the study area'; pass the clip polygon with "
+            "--aoi PATH (aoi=) so that cells outside it count as not observed",
+            ClipWarning, stacklevel=2)
+    return runs
+
+
+def describe_raster(path: str | os.PathLike) -> dict:
+    """Return the basic facts of any raster (CRS, size, dtype, nodata)."""
+    try:
+        with rasterio.open(path) as ds:
+            return {"kind": "raster", "crs": str(ds.crs), "width": ds.width,
+                    "height": ds.height, "dtype": ds.dtypes[0], "nodata": ds.nodata}
+    except rasterio.errors.RasterioIOError as exc:
+        raise InputFileError(f"cannot open {path} as a raster: {exc}") from exc
 
 
 def guess_encoding(path: str | os.PathLike) -> str:
     """Guess the built-up encoding of a raster from its dtype and values (for ``gisfix info``)."""
-    with rasterio.open(path) as ds:
+    try:
+        ds = rasterio.open(path)
+    except rasterio.errors.RasterioIOError as exc:
+        raise InputFileError(
+            f"cannot open {path} as a raster: {str(exc).splitlines()[0]}") from exc
+    with ds:
+        if ds.crs is None:
+            raise CRSError(f"{Path(path).name} has no CRS; assign one first "
+                           "(gdal_edit.py -a_srs EPSG:...)")
         dtype = ds.dtypes[0]
         nd = ds.nodata
         step = max(1, int(np.sqrt(ds.width * ds.height / 4_000_000)))
-        sample = ds.read(1, out_shape=(max(1, ds.height // step), max(1, ds.width // step)),
-                         resampling=rasterio.enums.Resampling.nearest)
+        try:
+            sample = ds.read(1, out_shape=(max(1, ds.height // step),
+                                           max(1, ds.width // step)),
+                             resampling=rasterio.enums.Resampling.nearest)
+        except rasterio.errors.RasterioIOError as exc:
+            raise _read_error(Path(path), exc) from exc
     values = np.unique(sample[~np.isnan(sample)] if sample.dtype.kind == "f" else sample)
     if nd is not None:
         values = values[values != nd]

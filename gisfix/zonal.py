@@ -23,44 +23,38 @@ from __future__ import annotations
 import logging
 import threading
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
-from rasterio.windows import Window
 
-from gisfix.stack import INVALID
+from gisfix.errors import LowCoverageWarning, NoValidCellsWarning
 
 log = logging.getLogger(__name__)
 
 #: Run values within this of an integer are that integer (float64 round-off of the cover sums).
 COVERAGE_ATOL = 1e-9
 METHODS = ("exact", "centre")
-LONG_COLUMNS = ["unit_id", "epoch", "builtup_km2", "valid_km2", "builtup_share"]
+LONG_COLUMNS = ["unit_id", "epoch", "builtup_km2", "valid_km2", "builtup_share", "coverage"]
+#: Units observed on less of their area than this are named in a LowCoverageWarning.
+DEFAULT_MIN_COVERAGE = 0.99
 #: Largest automatic window: full-width strips of whole tile rows, up to this many cells.
 MAX_AUTO_WINDOW_CELLS = 32_000_000
 
 
-class NoValidCellsWarning(UserWarning):
-    """Units that cover no observed raster cell (outside the raster or over nodata)."""
-
-
-
-def _window_transform(stack, window: Window | None):
-    from rasterio.windows import transform as window_transform
-
+def _window_transform(stack, window):
     w = stack.resolve_window(window)
-    return w, window_transform(w, stack.transform)
+    return w, stack.window_transform(w)
 
 
 def _units_in_crs(units, stack):
     """Return the geometries of ``units`` reprojected to the stack CRS (never the raster)."""
-    from gisfix.crs import resolve_crs
+    from gisfix.crs import resolve_crs, to_crs_checked
 
     if units.crs is None:
         resolve_crs(None, what="the boundaries")  # raises, naming the fix
-    geoms = units.geometry
-    if not units.crs.equals(stack.crs):
-        geoms = geoms.to_crs(stack.crs)
-    return geoms
+    if units.crs.equals(stack.crs):
+        return units.geometry
+    return to_crs_checked(units[[units.geometry.name]], stack.crs).geometry
 
 
 def _row_bounds(geoms, transform):
@@ -74,7 +68,7 @@ def _row_bounds(geoms, transform):
     return np.where(np.isnan(lo), np.inf, lo), np.where(np.isnan(hi), -np.inf, hi)
 
 
-def label_cells(units, stack, window: Window | None = None) -> np.ndarray:
+def label_cells(units, stack, window=None) -> np.ndarray:
     """Return, for each cell of ``window``, the position of the unit containing its centre.
 
     Parameters
@@ -97,8 +91,6 @@ def label_cells(units, stack, window: Window | None = None) -> np.ndarray:
     The cell-centre rule of GDAL's rasteriser (``rasterio.features.rasterize`` with
     ``all_touched=False``).
     """
-    from rasterio.features import rasterize
-
     w, transform = _window_transform(stack, window)
     shape = (int(w.height), int(w.width))
     geoms = _units_in_crs(units, stack)
@@ -110,8 +102,7 @@ def label_cells(units, stack, window: Window | None = None) -> np.ndarray:
               if values[i] is not None and not values[i].is_empty]
     if not shapes or shape[0] == 0 or shape[1] == 0:
         return np.full(shape, -1, dtype=np.int32)
-    return rasterize(shapes, out_shape=shape, transform=transform, fill=-1,
-                     all_touched=False, dtype="int32")
+    return stack.rasterize(shapes, w, fill=-1, dtype="int32")
 
 
 # -- polygon edges in pixel coordinates --------------------------------------------------
@@ -363,7 +354,8 @@ def _label_runs(runs, h: int, width: int, scale: int = 1, buffers: dict | None =
 
 
 def _count_runs_by_code(runs, raw, lut, scale: int, size: int, row_weights=None,
-                        buffers: dict | None = None, chunk_cells: int = 1 << 18) -> np.ndarray:
+                        buffers: dict | None = None, chunk_cells: int = 1 << 18, *,
+                        mask=None, unknown: list | None = None) -> np.ndarray:
     """Count the cells of disjoint runs by (unit, code), reading codes as ``lut[raw]``.
 
     ``runs`` are ``(unit, row, c0, c1)`` (``c1`` inclusive, rows of ``raw``).  Returns a
@@ -373,7 +365,9 @@ def _count_runs_by_code(runs, raw, lut, scale: int, size: int, row_weights=None,
     are neither labelled, looked up nor counted.  Within the crop, runs are painted into a
     label image (start/end differences, accumulated along rows) that is added to the codes
     and counted by one ``bincount``.  ``row_weights`` weights every cell of row i.  Every raw
-    value must index ``lut`` (it is not checked).
+    value must index ``lut`` (it is not checked).  ``mask`` (bool, shape of ``raw``): cells
+    where it is False get code 0.  ``unknown``: when given, the raw values of counted cells
+    whose code is 1 (a value the caller has not met yet) are appended to it.
     """
     unit, row, c0, c1 = runs[:4]
     out = np.zeros(size)
@@ -415,11 +409,16 @@ def _count_runs_by_code(runs, raw, lut, scale: int, size: int, row_weights=None,
         np.add.accumulate(labels, axis=1, out=labels)
         keys = key_buf[: nr * cw].reshape(nr, cw)
         np.take(lut, raw[r:r + nr, a:b], out=keys, mode="wrap")  # in range: no checks
+        if mask is not None:
+            keys[~mask[r:r + nr, a:b]] = 0
         keys += labels
         if row_weights is None:
             counts = np.bincount(keys.ravel())
         else:
             counts = np.bincount(keys.ravel(), weights=np.repeat(row_weights[r:r + nr], cw))
+        if unknown is not None and counts[scale + 1::scale].any():
+            hit = (keys >= scale) & (keys % scale == 1)
+            unknown.append(np.unique(raw[r:r + nr, a:b][hit]))
         out[shift + scale: shift + len(counts)] += counts[scale:]
     return out
 
@@ -464,7 +463,7 @@ def _resolve_window_cells(stack, max_cells):
     return int(max(DEFAULT_WINDOW_CELLS, min(block_h * stack.width, MAX_AUTO_WINDOW_CELLS)))
 
 
-def coverage_fractions(units, stack, window: Window | None = None) -> np.ndarray:
+def coverage_fractions(units, stack, window=None) -> np.ndarray:
     r"""Return the exact fraction of every cell of ``window`` covered by each unit.
 
     Parameters
@@ -527,29 +526,6 @@ def _edges_by_window(edges, windows) -> dict:
             for k in range(len(starts))}
 
 
-def _gdal_cache_cap(stack, rows: int, threads: int):
-    """Return a context that caps GDAL's block cache while strips are read.
-
-    Whole strips are read once, so cached blocks are never reused; GDAL's default cache
-    (5 % of RAM) would only add to the peak memory.  The cap keeps two strips' worth per
-    thread (at least 256 MB); a smaller cache already in force is left alone.
-    """
-    import contextlib
-
-    import rasterio
-    from rasterio._env import get_gdal_config
-
-    need = 2 * threads * rows * stack.width * np.dtype(stack.dtype).itemsize
-    cap = max(256 * 2**20, need)
-    try:
-        current = int(get_gdal_config("GDAL_CACHEMAX"))
-    except (TypeError, ValueError):
-        current = None
-    if current is not None and current <= cap:
-        return contextlib.nullcontext()
-    return rasterio.Env(GDAL_CACHEMAX=cap)
-
-
 def _map_windows(fn, windows, threads: int):
     """Yield ``fn(window)`` in window order, computed by ``threads`` worker threads.
 
@@ -575,15 +551,443 @@ def _map_windows(fn, windows, threads: int):
             yield pending.popleft().result()
 
 
+# -- phases of builtup_by_unit -------------------------------------------------------------
+@dataclass(frozen=True)
+class UnitPlan:
+    """Units ready for counting: phase 1 of :func:`builtup_by_unit` (:func:`prepare_units`).
+
+    ``geoms`` are the units in the raster CRS, intersected with the study area;
+    ``unit_m2`` their true areas before the intersection; ``rank`` the engine's numbering
+    (by top row: units of a few rows get close numbers); ``edges`` the ring edges in pixel
+    coordinates, numbered by rank.
+    """
+
+    ids: object
+    geoms: object
+    unit_m2: np.ndarray
+    rank: np.ndarray
+    edges: tuple
+
+    @property
+    def n_units(self) -> int:
+        """Number of units."""
+        return len(self.unit_m2)
+
+
+@dataclass
+class BlockCounts:
+    """Partial sums of one block (or of several, merged): phase 3 of :func:`builtup_by_unit`.
+
+    Ordinal encodings: ``table[k, j]`` is the weighted area (m²) of the cells of unit
+    ``k - 1`` (by rank; row 0 unused) holding raw value ``values[j]`` (-1: masked out by
+    the valid mask).  Per-epoch encodings: ``values`` is None and ``table`` holds built then
+    valid areas by epoch.
+    """
+
+    values: np.ndarray | None
+    table: np.ndarray
+
+    def merge(self, other: BlockCounts) -> BlockCounts:
+        """Return the sum of two partial results (same units)."""
+        if self.values is None:
+            return BlockCounts(None, self.table + other.table)
+        values = np.union1d(self.values, other.values)
+        table = np.zeros((self.table.shape[0], len(values)))
+        table[:, np.searchsorted(values, self.values)] += self.table
+        table[:, np.searchsorted(values, other.values)] += other.table
+        return BlockCounts(values, table)
+
+
+class _CodeBook:
+    """Raw value -> slot of the count tables, grown as new values are met (no pre-scan).
+
+    Slot 0: masked out (valid mask); slot 1: a value not yet met (a block that counts one
+    registers it and is counted again); slots 2...: the values met so far.  Shared by the
+    threads of one process (append-only, under a lock); a copy travels with each dask task.
+    """
+
+    MASKED, UNKNOWN = 0, 1
+
+    def __init__(self, n_raw: int, seed=()):
+        self.n_raw = n_raw
+        self.values: list[int] = []
+        self.lut = np.full(n_raw, self.UNKNOWN, np.int32)
+        self.capacity = 16
+        self._lock = threading.Lock()
+        self.register(seed)
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    def snapshot(self):
+        """Return (lut, capacity, values) as of now (never changed afterwards)."""
+        with self._lock:
+            return self.lut, self.capacity, list(self.values)
+
+    def register(self, values) -> None:
+        """Give new raw values their slots."""
+        with self._lock:
+            new = [int(v) for v in np.unique(np.asarray(values, dtype=np.int64))
+                   if 0 <= v < self.n_raw and self.lut[int(v)] == self.UNKNOWN]
+            if not new:
+                return
+            if len(self.values) + len(new) > 1024:
+                from gisfix.errors import RasterError
+
+                raise RasterError(
+                    "the raster holds more than 1024 distinct values inside the units; "
+                    "year-built and ldsmt rasters hold a few codes (years or classes): "
+                    "check the encoding (gisfix info guesses it)")
+            lut = self.lut.copy()
+            for v in new:
+                lut[v] = 2 + len(self.values)
+                self.values.append(v)
+            while self.capacity < len(self.values) + 2:
+                self.capacity *= 2
+            self.lut = lut
+
+
+def prepare_units(units, stack) -> UnitPlan:
+    """Phase 1: reproject the units to the raster CRS and intersect them with the study area.
+
+    Parameters
+    ----------
+    units : geopandas.GeoDataFrame
+        Units indexed by id, with a CRS.
+    stack : gisfix.stack.BuiltupStack
+        The raster (its grid and study area are used).
+
+    Returns
+    -------
+    UnitPlan
+
+    Raises
+    ------
+    ExtentError
+        When the units miss the raster (or the study area) entirely; the message gives both
+        extents in the raster CRS.
+    """
+    import pandas as pd
+    import shapely
+
+    from gisfix.crs import true_areas
+    from gisfix.errors import DataError, ExtentError
+    from gisfix.stack import check_overlap
+
+    if not hasattr(units, "geometry"):
+        raise DataError(
+            f"boundaries must be a GeoDataFrame (gisfix.read_boundaries), got "
+            f"{type(units).__name__}")
+    geoms = _units_in_crs(units, stack)
+    values = np.asarray(geoms.values, dtype=object)
+    if len(values):
+        check_overlap(geoms.total_bounds, stack.grid, what="the boundaries", geoms=values)
+    unit_m2 = true_areas(values, stack.crs) * 1.0
+    if stack.aoi is not None and len(values):
+        values = shapely.intersection(values, stack.aoi)
+        if shapely.is_empty(values).all():
+            from gisfix.stack import _bounds_text
+
+            raise ExtentError(
+                f"the boundaries do not overlap the study area: in the raster CRS they span "
+                f"{_bounds_text(geoms.total_bounds)} and the study area spans "
+                f"{_bounds_text(stack.aoi.bounds)}; check both files")
+        values = _polygonal_parts(values)
+    g = pd.Series(values, dtype=object)
+    rank = np.empty(len(values), np.int64)
+    rank[np.argsort(_row_bounds(g, stack.transform)[0], kind="stable")] = np.arange(len(values))
+    *edges, sign = _edges(values, stack.transform)
+    edges = (*edges[:4], rank[edges[4]], sign)
+    ids = pd.Index(units.index).astype(str)
+    return UnitPlan(ids=ids, geoms=values, unit_m2=unit_m2, rank=rank, edges=tuple(edges))
+
+
+def _polygonal_parts(geoms) -> np.ndarray:
+    """Return each geometry's polygonal part (lines and points of an intersection dropped)."""
+    import shapely
+
+    parts, idx = shapely.get_parts(np.asarray(geoms, dtype=object), return_index=True)
+    keep = shapely.get_type_id(parts) == 3  # get_parts yields single polygons
+    parts, idx = parts[keep], idx[keep]
+    out = np.array([shapely.Polygon()] * len(geoms), dtype=object)
+    if len(parts):
+        present, dense = np.unique(idx, return_inverse=True)
+        out[present] = shapely.multipolygons(parts, indices=dense)
+    return out
+
+
+def plan_blocks(stack, max_cells: int | None = None) -> list:
+    """Phase 2: the blocks (full-width row strips of whole tile rows) to count."""
+    return list(stack.windows(_resolve_window_cells(stack, max_cells)))
+
+
+def _block_geometry(edges, r0: int, h: int, width: int, method: str):
+    if method == "exact":
+        return _in_substrips(_boundary_and_runs, edges, r0, h, width)
+    return None, _in_substrips(_centre_runs, edges, r0, h, width)
+
+
+def count_block(edges, stack, window, n_units: int, method: str = "exact",
+                codebook: _CodeBook | None = None, buffers: dict | None = None) -> BlockCounts:
+    """Phase 3: the partial sums of one block (a row strip) for every unit.
+
+    Parameters
+    ----------
+    edges : tuple
+        The unit edges that reach the block (:func:`_edges_by_window`), numbered by rank.
+    stack : gisfix.stack.BuiltupStack
+        Read through its windowed readers (only the tiles some unit touches).
+    window : rasterio.windows.Window
+        The block.
+    n_units : int
+        Number of units.
+    method : {"exact", "centre"}
+        Coverage rule.
+    codebook : _CodeBook, optional
+        Ordinal encodings: raw value -> slot, shared by the blocks of one process.
+    buffers : dict, optional
+        Work arrays kept between the blocks of one thread.
+
+    Returns
+    -------
+    BlockCounts
+    """
+    r0, h, width = int(window.row_off), int(window.height), stack.width
+    buffers = {} if buffers is None else buffers
+    areas = stack.row_cell_areas(window)
+    const_area = bool(np.all(areas == areas[0])) if len(areas) else True
+    bcells, runs = _block_geometry(edges, r0, h, width, method)
+    if stack.is_ordinal:
+        return _count_ordinal(stack, window, runs, bcells, areas, const_area, n_units,
+                              codebook, buffers)
+    return _count_fraction(stack, window, runs, bcells, areas, const_area, n_units, buffers)
+
+
+def _count_ordinal(stack, w, runs, bcells, areas, const_area, n_units, codebook, buffers):
+    paint = _paintable(runs, stack.width)
+    u, r, c, cov = _expand_runs(tuple(a[~paint] for a in runs))
+    if bcells is not None:
+        u, r, c, cov = (np.concatenate([x, y]) for x, y in zip(bcells, (u, r, c, cov)))
+    h = int(w.height)
+    spans = _block_spans(np.concatenate([runs[2], c]), np.concatenate([runs[3], c]),
+                         stack.block_shape[1], stack.width)
+    if buffers.get("raw") is None or buffers["raw"].shape[0] < h \
+            or buffers["raw"].shape[1] != stack.width:
+        buffers["raw"] = np.empty((h, stack.width), stack.dtype)
+    raw = stack.read_raw(w, out=buffers["raw"][:h], col_spans=spans)
+    mask = stack.read_valid_mask(w)
+    painted = tuple(a[paint] for a in runs[:4])
+    while True:
+        lut, cap, values = codebook.snapshot()
+        size = (n_units + 1) * cap
+        unknown: list = []
+        if const_area:
+            part = _count_runs_by_code(painted, raw, lut, cap, size, buffers=buffers,
+                                       mask=mask, unknown=unknown) * areas[0]
+        else:
+            part = _count_runs_by_code(painted, raw, lut, cap, size, areas, buffers,
+                                       mask=mask, unknown=unknown)
+        if len(u):
+            vals = raw[r, c]
+            slot = lut[vals]
+            if mask is not None:
+                slot = np.where(mask[r, c], slot, _CodeBook.MASKED)
+            part += np.bincount((u + 1) * cap + slot, weights=cov * areas[r], minlength=size)
+            unknown.append(vals[slot == _CodeBook.UNKNOWN])
+        new = np.concatenate(unknown) if unknown else np.empty(0)
+        if not len(new):
+            break
+        codebook.register(new)  # values met for the first time: count the block again
+    table = part.reshape(n_units + 1, cap)
+    slots = np.array([0] + [2 + i for i in range(len(values))])
+    return BlockCounts(np.array([-1] + values, dtype=np.int64), table[:, slots])
+
+
+def _count_fraction(stack, w, runs, bcells, areas, const_area, n_units, buffers):
+    h, width = int(w.height), stack.width
+    n_ep = len(stack.epochs)
+    labels, rest = _label_runs(runs, h, width, buffers=buffers)
+    u, r, c, v = _expand_runs(rest)  # runs of overlapping units, or fractional ones
+    partial = (u, r, c, v.astype(float))
+    if bcells is not None:
+        partial = tuple(np.concatenate([a, b]) for a, b in zip(bcells, partial))
+    spans = _block_spans(np.concatenate([runs[2], partial[2]]),
+                         np.concatenate([runs[3], partial[2]]), stack.block_shape[1], width)
+    frac = stack.read_fraction(w, col_spans=spans, study_area=False)
+    built = np.zeros((n_units + 1, n_ep))
+    valid = np.zeros((n_units + 1, n_ep))
+    flat = np.ascontiguousarray(labels).ravel()
+    wts = None if const_area else np.repeat(areas, width)
+    cell = areas[0] if const_area else 1.0
+    for j in range(n_ep):
+        f = frac[j].ravel()
+        ok = ~np.isnan(f)
+        fw = np.where(ok, f, 0.0) if wts is None else np.where(ok, f, 0.0) * wts
+        vw = ok if wts is None else ok * wts
+        built[:, j] += np.bincount(flat, weights=fw, minlength=n_units + 1) * cell
+        valid[:, j] += np.bincount(flat, weights=vw, minlength=n_units + 1) * cell
+        if len(partial[0]):
+            u, r, c, cov = partial
+            fc = frac[j][r, c]
+            okc = ~np.isnan(fc)
+            wc = cov * areas[r]
+            built[:, j] += np.bincount(u + 1, weights=np.where(okc, fc, 0.0) * wc,
+                                       minlength=n_units + 1)
+            valid[:, j] += np.bincount(u + 1, weights=okc * wc, minlength=n_units + 1)
+    return BlockCounts(None, np.concatenate([built, valid], axis=1))
+
+
+def count_blocks(plan: UnitPlan, stack, windows, method: str = "exact", *, threads: int = 2,
+                 scheduler=None, progress: bool = False) -> BlockCounts:
+    """Phase 3 over every block: partial sums per block, merged in block order.
+
+    ``scheduler=None`` counts in this process with ``threads`` threads; otherwise every
+    block is a dask task (:mod:`gisfix.parallel`).  The result does not depend on either.
+    """
+    from tqdm.auto import tqdm
+
+    from gisfix import parallel
+
+    n_units = plan.n_units
+    if stack.is_ordinal:
+        n_raw = 256 if np.dtype(stack.dtype).itemsize == 1 else 65536
+        seed = [0] + ([int(stack.nodata[0])] if stack.nodata[0] is not None
+                      and 0 <= stack.nodata[0] < n_raw else [])
+        if stack.encoding == "ldsmt":
+            seed += list(range(7))
+        elif stack.epochs_known:
+            seed += [e for e in stack.epochs if e < n_raw]
+        codebook = _CodeBook(n_raw, seed)
+    else:
+        codebook = None
+        stack.epochs  # noqa: B018  per-epoch stacks know their epochs
+    edge_sets = _edges_by_window(plan.edges, windows)
+    empty = tuple(np.empty(0) for _ in range(4)) + (np.empty(0, np.int64), plan.edges[-1])
+    total = None
+    if scheduler is not None:
+        tasks = [parallel.delayed(count_block, edge_sets.get(int(w.row_off), empty), stack, w,
+                                  n_units, method, codebook) for w in windows]
+        parts = parallel.compute(tasks, scheduler)
+        for part in parts:
+            total = part if total is None else total.merge(part)
+    else:
+        local = threading.local()
+
+        def one(w):
+            buffers = local.__dict__.setdefault("buffers", {})
+            return count_block(edge_sets.get(int(w.row_off), empty), stack, w, n_units,
+                               method, codebook, buffers)
+
+        hmax = max((int(w.height) for w in windows), default=0)
+        bar = tqdm(total=len(windows), disable=not progress, desc="builtup", unit="strip",
+                   leave=False, delay=1.0)
+        try:
+            with stack.gdal_cache_cap(hmax, threads):
+                # strips are merged in window order whatever the thread count: same result
+                for part in _map_windows(one, windows, threads):
+                    total = part if total is None else total.merge(part)
+                    bar.update(1)
+        finally:
+            bar.close()
+    if total is None:
+        width = 1 if stack.is_ordinal else 2 * len(stack.epochs)
+        total = BlockCounts(np.array([-1]) if stack.is_ordinal else None,
+                            np.zeros((n_units + 1, width)))
+    return total
+
+
+def epoch_totals(counts: BlockCounts, stack, plan: UnitPlan):
+    """Phase 4: map raw values to epochs; return (epochs, built m², valid m²) by unit.
+
+    A year-built stack opened without epochs takes the years met in the counting pass
+    (values holding some area of some unit) as its epochs.  Rows are in input order.
+    """
+    from gisfix.stack import INVALID
+
+    table = counts.table[1:][plan.rank]
+    if counts.values is None:
+        n_ep = len(stack.epochs)
+        return stack.epochs, table[:, :n_ep], table[:, n_ep:]
+    values = counts.values
+    if not stack.epochs_known:
+        held = (table > 0).any(axis=0)
+        stack.set_epochs(stack.epochs_from_values(values[held & (values >= 0)]))
+    epochs = stack.epochs
+    n_ep = len(epochs)
+    lut = stack.ordinal_lut()
+    codes = np.where(values >= 0, lut[np.clip(values, 0, len(lut) - 1)], INVALID)
+    first = np.zeros((table.shape[0], n_ep + 1))
+    for j in np.argsort(values, kind="stable"):  # a fixed order: the same sums every time
+        if codes[j] != INVALID:
+            first[:, int(codes[j])] += table[:, j]
+    built = np.cumsum(first[:, :n_ep], axis=1)
+    valid = np.repeat(first.sum(axis=1)[:, None], n_ep, axis=1)
+    return epochs, built, valid
+
+
+def assemble_table(plan: UnitPlan, epochs, built_m2, valid_m2,
+                   min_coverage: float = DEFAULT_MIN_COVERAGE):
+    """Phase 5: the long table, with coverage, shares and the coverage warnings.
+
+    Units with no observed area get a NaN share and are named in one
+    :class:`~gisfix.errors.NoValidCellsWarning`; units observed on less than
+    ``min_coverage`` of their area are named in one :class:`~gisfix.errors.LowCoverageWarning`.
+    """
+    import pandas as pd
+
+    from gisfix.errors import show_ids as _show
+
+    n_units, n_ep = len(plan.ids), len(epochs)
+    built, valid = built_m2 / 1e6, valid_m2 / 1e6
+    unit_km2 = plan.unit_m2 / 1e6
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(valid > 0, built / np.where(valid > 0, valid, 1.0), np.nan)
+        coverage = np.where(unit_km2[:, None] > 0,
+                            valid / np.where(unit_km2 > 0, unit_km2, 1.0)[:, None], 0.0)
+    coverage = np.clip(coverage, 0.0, 1.0)
+    ids = plan.ids
+    empty = (valid <= 0).any(axis=1)
+    if empty.any():
+        warnings.warn(
+            f"{int(empty.sum())} of {n_units} units cover no observed raster cell (outside "
+            f"the raster or the study area, or over nodata); their share is NaN and their "
+            f"coverage 0: {_show(ids[empty])}", NoValidCellsWarning, stacklevel=3)
+    low = ~empty & (coverage.min(axis=1, initial=1.0) < min_coverage)
+    if low.any():
+        worst = coverage.min(axis=1)[low]
+        warnings.warn(
+            f"{int(low.sum())} of {n_units} units are observed on less than "
+            f"{min_coverage:g} of their area (coverage {worst.min():.3f} to "
+            f"{worst.max():.3f}): their shares describe the observed part only: "
+            f"{_show(ids[low])}", LowCoverageWarning, stacklevel=3)
+    out = pd.DataFrame({
+        "unit_id": np.repeat(ids.to_numpy(dtype=object), n_ep),
+        "epoch": np.tile(np.asarray(epochs, dtype=np.int64), n_units),
+        "builtup_km2": built.ravel(),
+        "valid_km2": valid.ravel(),
+        "builtup_share": share.ravel(),
+        "coverage": coverage.ravel(),
+    })
+    return out[LONG_COLUMNS]
+
+
 def builtup_by_unit(boundaries, stack, method: str = "exact", *, max_cells: int | None = None,
-                    progress: bool = False, threads: int = 2):
+                    progress: bool = False, threads: int = 2, scheduler=None,
+                    min_coverage: float = DEFAULT_MIN_COVERAGE):
     r"""Return built-up and observed area by unit and epoch (long form).
 
     Parameters
     ----------
     boundaries : geopandas.GeoDataFrame
         Units, indexed by their id (as :func:`gisfix.read_boundaries` returns them), with a
-        CRS.  They are reprojected to the raster CRS; the raster is never resampled.
+        CRS.  They are reprojected to the raster CRS; the raster is never resampled.  With
+        a study area (``open_builtup(..., aoi=)``) each unit is intersected with it first.
     stack : gisfix.stack.BuiltupStack
         The built-up rasters (:func:`gisfix.open_builtup`).
     method : {"exact", "centre"}
@@ -592,226 +996,93 @@ def builtup_by_unit(boundaries, stack, method: str = "exact", *, max_cells: int 
         unit that contains its centre (GDAL's rasterisation rule; approximate along
         boundaries).  Overlapping units each count their cells, with both methods.
     max_cells : int, optional
-        Cells per window (full-width row strips); memory is bounded by it whatever the
+        Cells per block (full-width row strips); memory is bounded by it whatever the
         raster size (GDAL's block cache is capped during the call, see Notes).
         Default: whole tile rows, at least 4 million and at most 32 million cells.
         Results do not depend on it.
     progress : bool
-        Show a tqdm progress bar on stderr.
+        Show a tqdm progress bar on stderr (in-process runs).
     threads : int
-        Worker threads, each reading and counting whole strips (the result does not
-        depend on it; memory grows with it).  1 runs everything in the calling thread.
+        Worker threads when ``scheduler`` is None, each reading and counting whole strips
+        (the result does not depend on it; memory grows with it).  1: the calling thread.
+    scheduler : None, "threads", "processes", str or distributed.Client
+        Count the blocks as dask tasks (:mod:`gisfix.parallel`): partial sums per block,
+        merged in block order, so the result is identical to the in-process one.
+    min_coverage : float
+        Units observed on less than this share of their area are named in a
+        :class:`~gisfix.errors.LowCoverageWarning` (default 0.99).
 
     Returns
     -------
     pandas.DataFrame
         Columns ``unit_id`` (str), ``epoch``, ``builtup_km2``, ``valid_km2``,
-        ``builtup_share``; one row per unit (input order) and epoch.
+        ``builtup_share``, ``coverage`` (valid area over unit area, unitless); one row per
+        unit (input order) and epoch.
 
     Notes
     -----
-    For unit :math:`u`, epoch :math:`t`, cells :math:`i` with coverage fraction
-    :math:`w_{ui}\in[0,1]` (``exact``) or :math:`w_{ui}\in\{0,1\}` (``centre``), true cell
-    area :math:`a_i` (geodesic on geographic grids), built-up fraction :math:`b_{it}` and
-    observed indicator :math:`v_{it}`:
+    For unit :math:`u` (intersected with the study area), epoch :math:`t`, cells :math:`i`
+    with coverage fraction :math:`w_{ui}\in[0,1]` (``exact``) or :math:`w_{ui}\in\{0,1\}`
+    (``centre``), true cell area :math:`a_i` (geodesic on geographic grids), built-up
+    fraction :math:`b_{it}` and observed indicator :math:`v_{it}`:
 
     .. math::
 
         B_{ut} = \sum_i w_{ui}\, a_i\, b_{it}\, v_{it}, \qquad
-        V_{ut} = \sum_i w_{ui}\, a_i\, v_{it}, \qquad s_{ut} = B_{ut} / V_{ut}.
+        V_{ut} = \sum_i w_{ui}\, a_i\, v_{it}, \qquad s_{ut} = B_{ut} / V_{ut}, \qquad
+        c_{ut} = V_{ut} / |P_u|.
 
     Coverage fractions follow the definition of exactextract (Baston 2023,
     https://github.com/isciences/exactextract): the area of the polygon inside the cell
     over the cell's area, computed here by signed-area accumulation along each row
-    (as in font rasterisers, e.g. stb_truetype).  Ordinal encodings (``year-built``,
-    ``ldsmt``) are counted once per (unit, first-built epoch) and cumulated over epochs,
-    so all epochs come from a single read of the raster; blocks of the raster that no unit
-    touches are skipped (ordinal encodings).  A unit with :math:`V_{ut}=0`
-    gets a NaN share and a :class:`NoValidCellsWarning` naming it.  While it runs, GDAL's
-    block cache is capped to two strips per thread (at least 256 MB): strips are read once,
-    so a larger cache only adds memory.
+    (as in font rasterisers, e.g. stb_truetype).  The call runs in named phases, each
+    usable alone: :func:`prepare_units`, :func:`plan_blocks`, :func:`count_blocks`
+    (:func:`count_block` per block), :func:`epoch_totals` and :func:`assemble_table`.
+    Ordinal encodings (``year-built``, ``ldsmt``) are counted once per (unit, raw value)
+    and the values mapped to epochs afterwards, so all epochs come from a single read of
+    the raster and a year-built stack needs no scan to find its years; blocks of the
+    raster that no unit touches are never read.  While it runs in-process, GDAL's block
+    cache is capped to two strips per thread (at least 256 MB): strips are read once, so
+    a larger cache only adds memory.
 
     Examples
     --------
     >>> from gisfix import open_builtup, read_boundaries  # doctest: +SKIP
     >>> units = read_boundaries("counties.gpkg", "fips")  # doctest: +SKIP
-    >>> stack = open_builtup("ghsl_year_built.tif", "year-built")  # doctest: +SKIP
+    >>> stack = open_builtup("year_built.tif", "year-built", aoi="aoi.geojson")  # doctest: +SKIP
     >>> builtup_by_unit(units, stack).head(2)  # doctest: +SKIP
     """
-    import pandas as pd
-    from tqdm.auto import tqdm
-
     from gisfix.errors import DataError
 
     if method not in METHODS:
         raise DataError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
     if int(threads) < 1:
         raise DataError(f"threads must be at least 1, got {threads}")
-    if not hasattr(boundaries, "geometry"):
-        raise DataError(
-            f"boundaries must be a GeoDataFrame (gisfix.read_boundaries), got "
-            f"{type(boundaries).__name__}")
-    geoms = _units_in_crs(boundaries, stack)
-    n_units = len(boundaries)
-    n_ep = len(stack.epochs)
-    width = stack.width
-    cells = _resolve_window_cells(stack, max_cells)
-    # units numbered by their top row inside the engine: the units of a few rows get
-    # close numbers (compact count tables); results are put back in input order below
-    rank = np.empty(n_units, np.int64)
-    rank[np.argsort(_row_bounds(geoms, stack.transform)[0], kind="stable")] = np.arange(n_units)
-    *edges, sign = _edges(geoms, stack.transform)
-    edges = (*edges[:4], rank[edges[4]], sign)
-    ordinal = stack.is_ordinal
-    n_codes = n_ep + 2  # epoch indices, never built, not observed
-    if (n_units + 1) * n_codes >= 2**31:
-        raise DataError(f"too many units ({n_units}) for one call; split the boundaries")
-    windows = list(stack.windows(cells))
-    edge_sets = _edges_by_window(edges, windows)
-    hmax = max((int(w.height) for w in windows), default=0)
-    if ordinal:
-        lut32 = stack.ordinal_lut().astype(np.int32)
-        # one entry for every raw value (larger ones: not observed, as ldsmt's codes >= 7)
-        n_raw = 2 ** (8 * min(np.dtype(stack.dtype).itemsize, 2))
-        lut32 = np.concatenate([lut32, np.full(max(0, n_raw - len(lut32)), INVALID, np.int32)])
-        lut32[lut32 == INVALID] = n_ep + 1
-    signed = np.issubdtype(np.dtype(stack.dtype), np.signedinteger)
-    local = threading.local()  # per worker: its own raster handle and work arrays
-    handles: list = []
-    shared_read = threading.Lock()
-
-    def read_raw(w, h, lo, hi):
-        """Read the strip's raw values with this worker's own handle, into its own buffer.
-
-        Only the blocks holding a cell of some column interval ``lo[i] .. hi[i]`` are read
-        (and decompressed); the other cells of the buffer keep stale values, which are only
-        ever looked at outside every unit (label 0, whose counts are dropped).
-        """
-        if getattr(local, "ds", None) is None:
-            import rasterio
-
-            local.ds = rasterio.open(stack.paths[0])
-            handles.append(local.ds)
-            # reused across strips: fresh large arrays cost page faults on every strip
-            local.raw = np.empty((hmax, width), stack.dtype)
-        raw = local.raw[:h]
-        r0 = int(w.row_off)
-        for a, b in _block_spans(lo, hi, local.ds.block_shapes[0][1], width):
-            local.ds.read(1, window=Window(a, r0, b - a, h), out=raw[:, a:b])
-        if signed:  # negative values are never built, as in BuiltupStack.read_ordinal
-            raw = np.where(raw < 0, 0, raw).astype(np.uint16)
-        return raw
-
-    def count(w):
-        """Return this strip's contribution: the (unit, code) table or (built, valid)."""
-        r0, h = int(w.row_off), int(w.height)
-        buffers = local.__dict__.setdefault("buffers", {})
-        areas = stack.row_cell_areas(w)
-        const_area = bool(np.all(areas == areas[0]))
-        if method == "exact":
-            bcells, runs = _in_substrips(_boundary_and_runs, edge_sets[r0], r0, h, width)
-        else:
-            bcells, runs = None, _in_substrips(_centre_runs, edge_sets[r0], r0, h, width)
-        if ordinal:
-            paint = _paintable(runs, width)
-            u, r, c, cov = _expand_runs(tuple(a[~paint] for a in runs))
-            if bcells is not None:
-                u, r, c, cov = (np.concatenate([x, y]) for x, y in zip(bcells, (u, r, c, cov)))
-            raw = read_raw(w, h, np.concatenate([runs[2], c]), np.concatenate([runs[3], c]))
-            size = (n_units + 1) * n_codes
-            painted = tuple(a[paint] for a in runs[:4])
-            if const_area:
-                part = _count_runs_by_code(painted, raw, lut32, n_codes, size,
-                                           buffers=buffers) * areas[0]
-            else:
-                part = _count_runs_by_code(painted, raw, lut32, n_codes, size, areas, buffers)
-            if len(u):
-                part += np.bincount((u + 1) * n_codes + lut32[raw[r, c]],
-                                    weights=cov * areas[r], minlength=size)
-            return part.reshape(n_units + 1, n_codes)
-        labels, rest = _label_runs(runs, h, width, buffers=buffers)
-        u, r, c, v = _expand_runs(rest)  # runs of overlapping units, or fractional ones
-        partial = (u, r, c, v.astype(float))
-        if bcells is not None:
-            partial = tuple(np.concatenate([a, b]) for a, b in zip(bcells, partial))
-        with shared_read:  # the stack's handles are not shared between threads
-            frac = stack.read_fraction(w)
-        built = np.zeros((n_units + 1, n_ep))
-        valid = np.zeros((n_units + 1, n_ep))
-        flat = np.ascontiguousarray(labels).ravel()
-        wts = None if const_area else np.repeat(areas, width)
-        cell = areas[0] if const_area else 1.0
-        for j in range(n_ep):
-            f = frac[j].ravel()
-            ok = ~np.isnan(f)
-            fw = np.where(ok, f, 0.0) if wts is None else np.where(ok, f, 0.0) * wts
-            vw = ok if wts is None else ok * wts
-            built[:, j] += np.bincount(flat, weights=fw, minlength=n_units + 1) * cell
-            valid[:, j] += np.bincount(flat, weights=vw, minlength=n_units + 1) * cell
-            if len(partial[0]):
-                u, r, c, cov = partial
-                fc = frac[j][r, c]
-                okc = ~np.isnan(fc)
-                wc = cov * areas[r]
-                built[:, j] += np.bincount(u + 1, weights=np.where(okc, fc, 0.0) * wc,
-                                           minlength=n_units + 1)
-                valid[:, j] += np.bincount(u + 1, weights=okc * wc, minlength=n_units + 1)
-        return np.concatenate([built, valid], axis=1)
-
-    total = np.zeros((n_units + 1, n_codes if ordinal else 2 * n_ep))
-    bar = tqdm(total=len(windows), disable=not progress, desc="builtup", unit="strip",
-               leave=False, delay=1.0)
-    try:
-        with _gdal_cache_cap(stack, hmax, threads):
-            # strips are summed in window order whatever the thread count: same result
-            for part in _map_windows(count, windows, threads):
-                total += part
-                bar.update(1)
-    finally:
-        bar.close()
-        for ds in handles:
-            ds.close()
-    total = np.concatenate([total[:1], total[1:][rank]])
-    if ordinal:
-        table = total
-    else:
-        built, valid = total[:, :n_ep], total[:, n_ep:]
-    if ordinal:
-        built = np.cumsum(table[:, :n_ep], axis=1)
-        valid = np.repeat(table[:, : n_ep + 1].sum(axis=1)[:, None], n_ep, axis=1)
-    built, valid = built[1:] / 1e6, valid[1:] / 1e6
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.where(valid > 0, built / np.where(valid > 0, valid, 1.0), np.nan)
-    ids = pd.Index(boundaries.index).astype(str)
-    empty = (valid <= 0).any(axis=1)
-    if empty.any():
-        from gisfix.errors import show_ids as _show
-
-        warnings.warn(
-            f"{int(empty.sum())} of {n_units} units cover no observed raster cell in at least "
-            f"one epoch (outside the raster or over nodata); their share is NaN: "
-            f"{_show(ids[empty])}", NoValidCellsWarning, stacklevel=2)
-    out = pd.DataFrame({
-        "unit_id": np.repeat(ids.to_numpy(dtype=object), n_ep),
-        "epoch": np.tile(np.asarray(stack.epochs, dtype=np.int64), n_units),
-        "builtup_km2": built.ravel(),
-        "valid_km2": valid.ravel(),
-        "builtup_share": share.ravel(),
-    })
-    return out[LONG_COLUMNS]
+    if not 0 <= float(min_coverage) <= 1:
+        raise DataError(f"min_coverage must be between 0 and 1, got {min_coverage}")
+    plan = prepare_units(boundaries, stack)
+    n_codes = 256 if stack.is_ordinal else 1
+    if (plan.n_units + 1) * n_codes >= 2**31:
+        raise DataError(f"too many units ({plan.n_units}) for one call; split the boundaries")
+    windows = plan_blocks(stack, max_cells)
+    counts = count_blocks(plan, stack, windows, method, threads=int(threads),
+                          scheduler=scheduler, progress=progress)
+    epochs, built, valid = epoch_totals(counts, stack, plan)
+    return assemble_table(plan, epochs, built, valid, min_coverage)
 
 
 def to_wide(long):
     """Return the wide form of :func:`builtup_by_unit`'s result, indexed by unit id.
 
-    Columns ``builtup_km2_<epoch>`` then ``share_<epoch>``, epochs in increasing order;
-    units in their order of first appearance.
+    Columns ``builtup_km2_<epoch>`` then ``share_<epoch>``, epochs in increasing order,
+    then ``coverage`` (the smallest over epochs) when the long table has it; units in
+    their order of first appearance.
     """
     import pandas as pd
 
     from gisfix.errors import DataError
 
-    missing = [c for c in LONG_COLUMNS if c not in long.columns]
+    missing = [c for c in LONG_COLUMNS if c not in long.columns and c != "coverage"]
     if missing:
         raise DataError(
             f"to_wide needs the long table of builtup_by_unit; columns {missing} are missing "
@@ -821,7 +1092,10 @@ def to_wide(long):
     s = long.pivot(index="unit_id", columns="epoch", values="builtup_share").reindex(order)
     b.columns = [f"builtup_km2_{e}" for e in b.columns]
     s.columns = [f"share_{e}" for e in s.columns]
-    out = pd.concat([b, s], axis=1)
+    parts = [b, s]
+    if "coverage" in long.columns:  # the smallest over epochs (equal for ordinal encodings)
+        parts.append(long.groupby("unit_id", sort=False)["coverage"].min().reindex(order))
+    out = pd.concat(parts, axis=1)
     out.index.name = "unit_id"
     out.columns.name = None
     return out

@@ -11,8 +11,26 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("GISFIX_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 
+#: The test being set up or run (set by pytest_runtest_setup): shared_path() checks its mark.
+_CURRENT: list = [None]
+
+
+def _require_shared_mark() -> None:
+    item = _CURRENT[0]
+    if item is not None and item.get_closest_marker("shared") is None:
+        pytest.fail(
+            f"{item.nodeid} reads ../shared/data but is not marked: add "
+            "@pytest.mark.shared (or module-level pytestmark = pytest.mark.shared), so that "
+            "-m 'not shared' is exactly the fresh-clone suite", pytrace=False)
+
+
 def shared_path(*parts: str) -> Path:
-    """Return a path under the shared data folder, or skip the test with the reason."""
+    """Return a path under the shared data folder, or skip the test with the reason.
+
+    Fails a test that is not marked ``shared`` (the mark is what ``-m "not shared"``
+    selects on), whether or not the data are present.
+    """
+    _require_shared_mark()
     p = SHARED.joinpath(*parts)
     if not p.exists():
         pytest.skip(f"needs the shared real data ({p} is absent; set GISFIX_SHARED_DATA)")
@@ -22,7 +40,25 @@ def shared_path(*parts: str) -> Path:
 @pytest.fixture
 def shared():
     """The shared-data path helper: ``shared('ghsl_dc_baltimore', 'aoi.geojson')``."""
+    _require_shared_mark()
     return shared_path
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test that asks for the ``shared`` fixture without the mark is an error."""
+    bad = [it.nodeid for it in items
+           if "shared" in getattr(it, "fixturenames", ()) and not it.get_closest_marker("shared")]
+    if bad:
+        raise pytest.UsageError(
+            "tests use the `shared` fixture without @pytest.mark.shared: " + ", ".join(bad))
+
+
+def pytest_runtest_setup(item):
+    _CURRENT[0] = item
+
+
+def pytest_runtest_teardown(item, nextitem):
+    _CURRENT[0] = None
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ SWISS_EPSG = {"2010": 21781, "2015": 21781, "2016": 21781, "2017": 2056, "2018":
               "2021": 2056, "2024": 2056, "2026": 2056}
 
 
+@pytest.mark.shared
 @pytest.mark.parametrize("year", sorted(SWISS_EPSG))
 def test_swiss_vintages_resolve_crs(shared, year):
     gdf = read_boundaries(shared("swiss_municipalities", year, "municipalities.shp"), id_col="id")
@@ -25,6 +26,7 @@ def test_swiss_vintages_resolve_crs(shared, year):
     assert gdf.index[0] == "1"  # float ids 1.0 become "1"
 
 
+@pytest.mark.shared
 def test_swiss_2022_05_mojibake_fixed_on_request(shared):
     path = shared("swiss_municipalities", "2022-05", "municipalities.shp")
     raw = read_boundaries(path, id_col="id")
@@ -34,6 +36,7 @@ def test_swiss_2022_05_mojibake_fixed_on_request(shared):
     assert fixed.loc["261", "name"] == "Zürich"
 
 
+@pytest.mark.shared
 def test_lausanne_compound_crs(shared):
     gdf = read_boundaries(shared("clc_lausanne", "agglomeration_municipalities_2018.shp"),
                           id_col="GMDNR")
@@ -42,6 +45,7 @@ def test_lausanne_compound_crs(shared):
     assert gdf["GMDNAME"].str.contains("ü|é|è").any()  # ISO-8859-1 .cpg honoured
 
 
+@pytest.mark.shared
 def test_china_custom_albers(shared):
     gdf = read_boundaries(shared("china_counties_2020", "china_counties_2020.gpkg"),
                           id_col="CODE", layer="county", make_valid=True)
@@ -51,12 +55,14 @@ def test_china_custom_albers(shared):
     assert gdf["POPU"].sum() == 1_409_878_724
 
 
+@pytest.mark.shared
 def test_china_invalid_polygons_are_an_error(shared):
     with pytest.raises(GeometryError, match=r"17 of 2990 polygons are invalid .*make_valid=True"):
         read_boundaries(shared("china_counties_2020", "china_counties_2020.gpkg"),
                         id_col="CODE", layer="county")
 
 
+@pytest.mark.shared
 def test_wuhu_repair_reports_area_change(shared):
     path = shared("china_wuhu_adjustment", "wuhu_before.geojson")
     with pytest.raises(GeometryError, match="polygons are invalid"):
@@ -67,6 +73,7 @@ def test_wuhu_repair_reports_area_change(shared):
     assert gdf.is_valid.all()
 
 
+@pytest.mark.shared
 def test_topojson_without_crs(shared):
     path = shared("virginia_vintages", "us_counties_2017.topojson")
     with pytest.raises(CRSError, match="has no CRS.*crs='EPSG:4326'"):
@@ -75,6 +82,7 @@ def test_topojson_without_crs(shared):
     assert states.crs.to_epsg() == 4326 and len(states) == 56
 
 
+@pytest.mark.shared
 def test_dc_counties_mollweide(shared):
     gdf = read_boundaries(shared("ghsl_dc_baltimore", "counties_2017_census.gpkg"), id_col="fips")
     assert len(gdf) == 30 and gdf.crs.to_authority() == ("ESRI", "54009")

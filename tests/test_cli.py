@@ -28,6 +28,7 @@ def test_help_on_every_verb(run_cli, verb):
     assert "Usage: " in r.output
 
 
+@pytest.mark.shared
 def test_info_dc(run_cli, shared):
     r = run_cli("info", shared("ghsl_dc_baltimore", "ghsl_year_built_100m_mollweide.tif"))
     assert r.exit_code == 0, r.output
@@ -38,6 +39,7 @@ def test_info_dc(run_cli, shared):
     assert "2030      461,929" in r.output
 
 
+@pytest.mark.shared
 def test_info_bacau_geographic(run_cli, shared):
     r = run_cli("info", shared("ghsl_ldsmt_bacau", "bacau_ghs_built_ldsmt_epochs.tif"))
     assert r.exit_code == 0, r.output
@@ -46,6 +48,7 @@ def test_info_bacau_geographic(run_cli, shared):
     assert "epochs: [1975, 1990, 2000, 2014]" in r.output
 
 
+@pytest.mark.shared
 def test_info_lausanne_class(run_cli, shared):
     r = run_cli("info", shared("clc_lausanne", "clc_urban_2012_100m_epsg3035.tif"),
                 "--encoding", "class=1")
@@ -53,6 +56,7 @@ def test_info_lausanne_class(run_cli, shared):
     assert "2012       65,750" in r.output and "crs: EPSG:3035" in r.output
 
 
+@pytest.mark.shared
 def test_info_vector_counts_defects(run_cli, shared):
     r = run_cli("info", shared("china_wuhu_adjustment", "wuhu_before.geojson"), "--id", "adcode")
     assert r.exit_code == 0, r.output
@@ -62,11 +66,13 @@ def test_info_vector_counts_defects(run_cli, shared):
     assert invalid >= 4
 
 
+@pytest.mark.shared
 def test_info_compound_crs(run_cli, shared):
     r = run_cli("info", shared("swiss_municipalities", "2016", "municipalities.shp"))
     assert "crs: EPSG:21781" in r.output and "compound_crs: True" in r.output
 
 
+@pytest.mark.shared
 def test_info_json(run_cli, shared):
     import json
 
@@ -176,6 +182,7 @@ def test_misaligned_rasters_through_cli(run_cli, tmp_path):
     assert "must share one grid: urban_2000.tif is" in r.output
 
 
+@pytest.mark.shared
 def test_info_custom_crs_and_mojibake(run_cli, shared):
     r = run_cli("info", shared("china_counties_2020", "china_counties_2020.gpkg"), "--id", "CODE")
     assert "crs: +proj=aea +lat_0=36 +lon_0=104.5" in r.output and "invalid: 17" in r.output

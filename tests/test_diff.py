@@ -360,6 +360,7 @@ def test_virginia_exactly_three_mergers():
         assert a.intersection(b).area / a.union(b).area >= IOU_DIFFERENT_GENERALISATION
 
 
+@pytest.mark.shared
 def test_wuhu_recodes_and_merge(shared):
     from gisfix import read_boundaries
 
@@ -378,6 +379,7 @@ def test_wuhu_recodes_and_merge(shared):
     assert iou.min() >= IOU_DIFFERENT_GENERALISATION, iou
 
 
+@pytest.mark.shared
 def test_swiss_2010_2026_noise_and_explanations(shared):
     from gisfix import read_boundaries
 

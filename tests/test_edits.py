@@ -589,7 +589,6 @@ def _check_invariants(g, res):
 
 
 def test_property_random_sequences_on_grid():
-    hypothesis = pytest.importorskip("hypothesis")
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
@@ -606,12 +605,10 @@ def test_property_random_sequences_on_grid():
         # harmonising through the lineage reproduces the edited layer's reallocation
         assert (h["pop"].reindex(res.units.index) == res.units["pop"]).all()
 
-    assert hypothesis is not None
     run()
 
 
 def test_property_random_merges_on_real_swiss_units():
-    pytest.importorskip("hypothesis")
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
@@ -631,7 +628,6 @@ def test_property_random_merges_on_real_swiss_units():
 
 
 def test_property_dasymetric_conserves(tmp_path):
-    pytest.importorskip("hypothesis")
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
@@ -689,6 +685,7 @@ def test_virginia_reversions_match_2017():
     assert set(res.units.index) <= set(new.index) | {"51610"}
 
 
+@pytest.mark.shared
 def test_wuhu_recodes_and_merge(shared):
     import gisfix
 

@@ -378,6 +378,7 @@ def test_nested_decomposition_additivity():
                 ineq.generalized_entropy(x[inside], a, w[inside]), rel=1e-12)
 
 
+@pytest.mark.shared
 def test_china_theil_by_province(china):
     v, w, g = china["POPU_URB"], china["POPU"], china["PROV_CODE"]
     # two real single-county "provinces" in the file (codes 32000 and 440300)
@@ -398,6 +399,7 @@ def test_china_theil_by_province(china):
     assert s["n"] == 2989
 
 
+@pytest.mark.shared
 def test_china_spatial_gini_matches_pysal(china):
     from inequality.gini import Gini_Spatial
     from libpysal.graph import Graph
@@ -653,6 +655,7 @@ def test_cli_graph_kinds(run_cli, tmp_path, mexico_gdf, kind):
     assert rel(sg["non_neighbor"], peer.wcg) < PEER_REL
 
 
+@pytest.mark.shared
 def test_cli_china(run_cli, tmp_path, shared):
     gpkg = shared("china_counties_2020", "china_counties_2020.gpkg")
     out = tmp_path / "cn.json"

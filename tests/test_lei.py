@@ -228,7 +228,7 @@ def test_cli(tmp_path, run_cli):
     assert r.exit_code == 1 and "epoch 1990 is not in this stack" in r.output
     r = run_cli("lei", *paths, "--encoding", "binary", "--from", 2000, "--to", 2010,
                 "--boundaries", tmp_path / "u.gpkg", "-o", tmp_path / "b.gpkg")
-    assert r.exit_code == 1 and "--boundaries needs --id" in r.output
+    assert r.exit_code == 2 and "--boundaries needs --id" in r.output  # usage error
     r = run_cli("lei", *paths, "--encoding", "binary", "--from", 2000, "--to", 2010,
                 "-o", tmp_path / "b.csv")
     assert r.exit_code == 1 and "unknown output format" in r.output
@@ -237,6 +237,7 @@ def test_cli(tmp_path, run_cli):
     assert r.exit_code == 1 and "outlying_below" in r.output
 
 
+@pytest.mark.shared
 def test_cli_boundaries_dc(shared, run_cli, tmp_path):
     import geopandas as gpd
 
@@ -257,6 +258,7 @@ def test_cli_boundaries_dc(shared, run_cli, tmp_path):
                                                rel=0.01)
 
 
+@pytest.mark.shared
 def test_dc_1990_2020_against_areal_vector_oracle(shared):
     """Shapely buffer of each sampled patch against the t0 built-up polygons (areas)."""
     from rasterio.features import shapes
@@ -289,6 +291,7 @@ def test_dc_1990_2020_against_areal_vector_oracle(shared):
     assert mean_diff <= DC_AREAL_MEAN_ABS_DIFF
 
 
+@pytest.mark.shared
 def test_dc_1990_2020_against_cell_centre_vector_oracle(shared):
     """The GOSTurban-style oracle (buffer, rasterise the donut) on a DC subset: exact."""
     stack = open_builtup(shared(*DC_RASTER), "year-built")

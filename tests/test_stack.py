@@ -32,6 +32,7 @@ def write_raster(path, array, *, crs="EPSG:3035", transform=None, nodata=None):
 
 
 # -- real data -------------------------------------------------------------------------------
+@pytest.mark.shared
 def test_dc_year_built_counts_match_readme(shared):
     path = shared("ghsl_dc_baltimore", "ghsl_year_built_100m_mollweide.tif")
     with open_builtup(path, "year-built") as stack:
@@ -43,6 +44,7 @@ def test_dc_year_built_counts_match_readme(shared):
     assert summary.loc[2030, "builtup_km2"] == pytest.approx(DC_BUILT[2030] * 0.01)
 
 
+@pytest.mark.shared
 def test_dc_built_agrees_with_raw_values(shared):
     path = shared("ghsl_dc_baltimore", "ghsl_year_built_100m_mollweide.tif")
     with rasterio.open(path) as ds:
@@ -52,6 +54,7 @@ def test_dc_built_agrees_with_raw_values(shared):
     np.testing.assert_array_equal(b, (raw <= 2000) & (raw != 65535))
 
 
+@pytest.mark.shared
 def test_lausanne_class_encoding_counts(shared):
     paths = [shared("clc_lausanne", f"clc_urban_{y}_100m_epsg3035.tif") for y in CLC_URBAN]
     with open_builtup(paths[::-1], "class=1") as stack:  # order comes from the names
@@ -61,6 +64,7 @@ def test_lausanne_class_encoding_counts(shared):
         assert summary.loc[year, "built_cells"] == cells
 
 
+@pytest.mark.shared
 def test_bacau_valid_area_geodesic_matches_pyproj_geod(shared):
     from pyproj import Geod
 
@@ -87,6 +91,7 @@ def test_bacau_valid_area_geodesic_matches_pyproj_geod(shared):
     assert ours == pytest.approx(total / 1e6, rel=GEODESIC_RTOL)
 
 
+@pytest.mark.shared
 def test_conakry_ldsmt_reads(shared):
     path = shared("ghsl_ldsmt_conakry", "conakry_ghs_built_ldsmt_epochs.tif")
     with open_builtup(path, "ldsmt", epochs=[1990, 2014]) as stack:

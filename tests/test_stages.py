@@ -559,3 +559,60 @@ def test_windowed_unit_stages_equal_whole_grid_dc(shared):
     whole = stages_by_units(counties, stack)
     strips = stages_by_units(counties, stack, max_cells=60_000)   # 42 strips of 42 rows
     _same_tables(whole.stages, strips.stages)
+
+
+def _constructed_city(tmp_path):
+    """A 40 x 40 grid of 100 m cells whose history is built by hand, one stage per period.
+
+    1990: a 10 x 10 block with a 4 x 4 hole (84 cells).
+    2000: the hole is filled (16 new cells, all infilling, inside the core): slow growth
+          (1.76 %/yr), mostly infilling -> 2 (optimal agglomeration).
+    2010: a 4-row band along the block's south edge (40 cells, edge expansion; 30 of them
+          inside the core dilated by 300 m): 3.42 %/yr >= 2 % -> 1 (agglomeration).
+    2020: a separate 10 x 10 patch far away (100 cells, outlying, outside the core):
+          dispersing -> 3 (turn to diffusion).
+    2030: nothing new: cagr 0 < 0.5 %/yr -> 4 (stable regional system).
+    """
+    import rasterio
+    from rasterio.transform import from_origin
+
+    a = np.full((40, 40), 65535, np.uint16)
+    a[10:20, 10:20] = 1990
+    a[13:17, 13:17] = 2000
+    a[20:24, 10:20] = 2010
+    a[30:40, 28:38] = 2020
+    path = tmp_path / "city.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=40, height=40, count=1,
+                       dtype="uint16", nodata=65535, crs="EPSG:3035",
+                       transform=from_origin(4_000_000, 3_004_000, 100, 100)) as ds:
+        ds.write(a, 1)
+    return open_builtup(path, "year-built", epochs=[1990, 2000, 2010, 2020, 2030])
+
+
+def test_hand_derived_labels_on_a_constructed_city(tmp_path):
+    with _constructed_city(tmp_path) as stack:
+        ev = stage_evidence(stack, dilate_m=300)
+    out = classify_stages(ev)
+    # the labels derived by hand in _constructed_city's docstring
+    assert out["stage"].tolist() == [2, 1, 3, 4]
+    assert out["stage_name"].tolist() == ["optimal agglomeration", "agglomeration",
+                                          "turn to diffusion", "stable regional system"]
+    # and the evidence behind them, also by hand
+    np.testing.assert_allclose(out["cagr"].iloc[:3],
+                               [(100 / 84) ** 0.1 - 1, (140 / 100) ** 0.1 - 1,
+                                (240 / 140) ** 0.1 - 1], rtol=1e-9)
+    assert out["cagr"].iloc[3] == 0
+    assert out["share_infilling"].iloc[0] == 1 and out["share_outlying"].iloc[2] == 1
+    assert out["core_share_new"].iloc[0] == 1
+    # the core dilated by 300 m reaches 3 of the band's 4 rows: 30 of 40 new cells
+    assert out["core_share_new"].iloc[1] == pytest.approx(30 / 40, rel=1e-9)
+    assert out["core_share_new"].iloc[2] == 0
+    assert out["d_largest_patch_share"].iloc[2] == pytest.approx(140 / 240 - 1, rel=1e-9)
+
+
+def test_strict_core_turns_edge_growth_into_diffusion(tmp_path):
+    """Without dilation the band along the edge lies outside the core: by hand, period
+    2000-2010 then disperses (core_share_new 0 < 0.5) and is labelled 3."""
+    with _constructed_city(tmp_path) as stack:
+        out = classify_stages(stage_evidence(stack))
+    assert out["stage"].tolist() == [2, 3, 3, 4]

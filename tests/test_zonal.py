@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from rasterio.transform import Affine
 from shapely.geometry import Polygon, box
 
-from gisfix.errors import CRSError, DataError
+from gisfix.errors import CRSError, DataError, ExtentError, GisfixWarning
 from gisfix.stack import open_builtup
 from gisfix.zonal import (
     LONG_COLUMNS,
@@ -310,7 +310,7 @@ def test_to_wide(grid4):
     wide = to_wide(out)
     assert list(wide.index) == ["b", "a"]
     assert list(wide.columns) == ["builtup_km2_2000", "builtup_km2_2010", "share_2000",
-                                  "share_2010"]
+                                  "share_2010", "coverage"]
     assert wide.loc["a", "share_2010"] == pytest.approx(
         out.query("unit_id == 'a' and epoch == 2010")["builtup_share"].item())
 
@@ -414,6 +414,7 @@ def _exactextract_coverage_sum(raster, gdf):
     return ee["sum"].to_numpy()
 
 
+@pytest.mark.shared
 def test_dc_counties_against_exactextract(shared):
     folder = shared("ghsl_dc_baltimore")
     raster = folder / "ghsl_year_built_100m_mollweide.tif"
@@ -435,6 +436,7 @@ def test_dc_counties_against_exactextract(shared):
                                rtol=EXACTEXTRACT_RTOL, atol=1e-6)
 
 
+@pytest.mark.shared
 def test_dc_centre_against_rasterstats(shared):
     folder = shared("ghsl_dc_baltimore")
     raster = folder / "ghsl_year_built_100m_mollweide.tif"
@@ -452,6 +454,7 @@ def test_dc_centre_against_rasterstats(shared):
     np.testing.assert_array_equal(mine, oracle)
 
 
+@pytest.mark.shared
 def test_corine_lausanne_against_exactextract(shared):
     folder = shared("clc_lausanne")
     rasters = [folder / f"clc_urban_{y}_100m_epsg3035.tif" for y in (2000, 2006, 2012)]
@@ -476,6 +479,7 @@ def test_corine_lausanne_against_exactextract(shared):
         np.testing.assert_allclose(valid[:, j], ee_valid, rtol=EXACTEXTRACT_RTOL, atol=1e-6)
 
 
+@pytest.mark.shared
 def test_bacau_geographic_geodesic_areas(shared):
     """LDSMT in EPSG:4326: coverage from exactextract, cell areas from pyproj.Geod here."""
     from exactextract import exact_extract
@@ -554,10 +558,20 @@ def test_centre_cells_equal_gdal_rasterize(tmp_path, geom, a, e):
         vertex_rows = (shapely.get_coordinates(g)[:, 1] - t.f) / t.e
         assert np.isclose(rows[:, None], vertex_rows[None, :], atol=1e-9).any(axis=1).all()
     np.testing.assert_array_equal(mine, gdal)
+    if not g.intersects(box(*stack_bounds(stack))):  # off the raster: an error (issue 11)
+        with pytest.raises(ExtentError, match="do not overlap the raster"):
+            builtup_by_unit(gdf, stack, "centre")
+        return
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NoValidCellsWarning)
+        warnings.simplefilter("ignore", GisfixWarning)
         out = builtup_by_unit(gdf, stack, "centre")
     assert out["valid_km2"].iloc[0] == pytest.approx(gdal.sum() * a * e / 1e6, abs=1e-15)
+
+
+def stack_bounds(stack):
+    t = stack.transform
+    xs, ys = (t.c, t.c + t.a * stack.width), (t.f, t.f + t.e * stack.height)
+    return min(xs), min(ys), max(xs), max(ys)
 
 
 def test_gdal_cache_cap_is_restored(random_stack):

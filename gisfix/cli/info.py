@@ -51,7 +51,8 @@ def info(path, layer, id_col, encoding, epochs, as_json):
 
 def _raster_facts(p: Path, encoding, epochs):
     from gisfix.cli.options import parse_int_list
-    from gisfix.stack import guess_encoding, open_builtup
+    from gisfix.errors import GisfixError
+    from gisfix.stack import describe_raster, guess_encoding, open_builtup, warn_if_clipped
 
     guess = guess_encoding(p)
     facts = {"encoding_guess": guess}
@@ -59,18 +60,20 @@ def _raster_facts(p: Path, encoding, epochs):
     if enc in ("unknown", "fraction"):
         enc = encoding or "fraction"
     try:
-        with open_builtup([p], enc, epochs=parse_int_list(epochs)) as stack:
-            facts.update(stack.describe())
-            summary = stack.summary()
-    except Exception:
+        stack = open_builtup([p], enc, epochs=parse_int_list(epochs))
+    except GisfixError:
         if encoding:
             raise
-        import rasterio
-
-        with rasterio.open(p) as ds:
-            facts.update({"kind": "raster", "crs": str(ds.crs), "width": ds.width,
-                          "height": ds.height, "dtype": ds.dtypes[0], "nodata": ds.nodata})
+        # not a built-up raster gisfix can read as guessed: describe the file only
+        facts.update(describe_raster(p))
         return facts
+    with stack:
+        if stack.is_ordinal:
+            facts["edge_nodata_runs"] = warn_if_clipped(stack)
+        if not stack.epochs_known:
+            stack.set_epochs(stack.scan_epochs(progress=True))
+        facts.update(stack.describe())
+        summary = stack.summary()
     facts["valid_km2"] = float(summary["valid_km2"].iloc[-1])
     facts["by_epoch"] = [{"epoch": int(e), **{k: float(v) for k, v in row.items()}}
                          for e, row in summary.iterrows()]

@@ -7,6 +7,7 @@ import logging
 import click
 
 from gisfix.cli.options import (
+    aoi_option,
     crs_option,
     encoding_option,
     epochs_option,
@@ -29,6 +30,7 @@ TYPE_COLOURS = {"outlying": "215,25,28", "edge-expansion": "253,174,97",
 @encoding_option
 @fraction_units_option
 @epochs_option
+@aoi_option
 @click.option("--from", "t0", type=int, required=True, help="Earlier epoch (year).")
 @click.option("--to", "t1", type=int, required=True, help="Later epoch (year).")
 @click.option("--buffer-m", type=float, default=None,
@@ -56,7 +58,7 @@ def lei(rasters, encoding, fraction_units, epochs, t0, t1, buffer_m, connectivit
     'summary' layer (count and km2 by growth type) too.
     """
     from gisfix.cli.options import open_stack_from_options, read_boundaries_from_options
-    from gisfix.errors import GisfixError
+    from gisfix.errors import UsageError
     from gisfix.io import check_output, provenance, write_layers
     from gisfix.lei import (
         GROWTH_TYPES,
@@ -69,9 +71,9 @@ def lei(rasters, encoding, fraction_units, epochs, t0, t1, buffer_m, connectivit
 
     check_output(output, overwrite, (".gpkg",))
     if boundaries is not None and not id_col:
-        raise GisfixError("--boundaries needs --id COLUMN (the column holding the unit id)")
+        raise UsageError("--boundaries needs --id COLUMN (the column holding the unit id)")
     if id_col and boundaries is None:
-        raise GisfixError("--id is given without --boundaries; add --boundaries FILE")
+        raise UsageError("--id is given without --boundaries; add --boundaries FILE")
     thresholds = LEIThresholds(outlying_below, infilling_above)
     stack = open_stack_from_options(rasters, encoding, epochs, fraction_units)
     check_epochs(stack, t0, t1)

@@ -2,8 +2,10 @@
 
 Verbs are imported only when called so that ``gisfix --help`` stays instant.  Every
 :class:`~gisfix.errors.GisfixError` becomes one line on stderr and exit status 1; usage
-errors exit with 2 (click's convention); other exceptions print one line too unless ``-v``
-asks for the traceback.
+errors (click's, and :class:`~gisfix.errors.UsageError`) exit with 2; other exceptions
+print one line too unless ``-v`` asks for the traceback.  Every warning (gisfix's warning
+classes: data problems a user can act on) prints as one line on stderr,
+``gisfix: warning: <Class>: <message>``, once per distinct message, unless ``-q``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import warnings
 import click
 
 from gisfix._version import __version__
-from gisfix.errors import GisfixError
+from gisfix.errors import GisfixError, UsageError
 
 #: verb -> (module, function, one-line help). Later issues add theirs here.
 VERBS = {
@@ -56,10 +58,17 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
     def invoke(self, ctx):
+        with warnings.catch_warnings():
+            _print_warnings(ctx)
+            return self._invoke(ctx)
+
+    def _invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
+        except UsageError as exc:
+            _fail(ctx, exc, str(exc), status=2)
         except GisfixError as exc:
             _fail(ctx, exc, str(exc))
         except KeyboardInterrupt:
@@ -70,11 +79,35 @@ class LazyGroup(click.Group):
                   "traceback and report it)")
 
 
-def _fail(ctx, exc, message):
+def _fail(ctx, exc, message, status: int = 1):
     if ctx.obj and ctx.obj.get("verbose", 0) > 0:
         raise exc
-    click.echo(f"gisfix: error: {message}", err=True)
-    ctx.exit(1)
+    first = " ".join(message.split()) if message else type(exc).__name__
+    click.echo(f"gisfix: error: {first}", err=True)
+    ctx.exit(status)
+
+
+def _print_warnings(ctx) -> None:
+    """Print every warning raised while a verb runs as one line on stderr (inside a
+    ``warnings.catch_warnings()`` block, which restores the previous handler)."""
+    from gisfix.errors import GisfixWarning
+
+    seen: set = set()
+    warnings.simplefilter("default")
+    warnings.simplefilter("always", GisfixWarning)  # deduplicated by message below
+    warnings.filterwarnings("ignore", message="Use `@` matmul", category=PendingDeprecationWarning)
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if ctx.obj and ctx.obj.get("quiet"):
+            return
+        text = " ".join(str(message).split())
+        key = (category, text)
+        if key in seen:
+            return
+        seen.add(key)
+        click.echo(f"gisfix: warning: {category.__name__}: {text}", err=True)
+
+    warnings.showwarning = show
 
 
 class _OneLine(logging.Formatter):

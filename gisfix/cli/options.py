@@ -24,6 +24,27 @@ fraction_units_option = click.option(
 epochs_option = click.option(
     "--epochs", default=None, help="Comma-separated epochs (years), e.g. 1990,2000,2014.")
 
+#: Where --aoi keeps its value for :func:`open_stack_from_options` (``ctx.meta``).
+AOI_KEY = "gisfix.aoi"
+
+
+def _remember_aoi(ctx, param, value):
+    ctx.meta[AOI_KEY] = value
+    return value
+
+
+#: --aoi PATH: the study area; every verb that reads a raster takes it.  Its value reaches
+#: :func:`open_stack_from_options` through the click context, so verbs need no parameter.
+aoi_option = click.option(
+    "--aoi", type=click.Path(dir_okay=False), default=None, expose_value=False,
+    callback=_remember_aoi, is_eager=True,
+    help="Study-area polygon file: cells outside it are not observed, and inside it "
+         "year-built nodata means never built. Give it whenever the raster was clipped.")
+scheduler_option = click.option(
+    "--scheduler", default=None, metavar="processes|threads|ADDRESS",
+    help="Count raster blocks with dask: local processes or threads, or a dask.distributed "
+         "scheduler address (tcp://host:8786); needs gisfix[dask]. Same results.")
+
 
 def _stack(*options):
     def decorate(f):
@@ -35,8 +56,8 @@ def _stack(*options):
 
 #: --id, --layer, --crs, --make-valid: how to read a boundary file.
 boundary_options = _stack(id_option, layer_option, crs_option, make_valid_option)
-#: --encoding, --fraction-units, --epochs: how to read built-up rasters.
-raster_options = _stack(encoding_option, fraction_units_option, epochs_option)
+#: --encoding, --fraction-units, --epochs, --aoi: how to read built-up rasters.
+raster_options = _stack(encoding_option, fraction_units_option, epochs_option, aoi_option)
 
 
 def parse_int_list(value: str | None, name: str = "--epochs") -> list[int] | None:
@@ -80,9 +101,15 @@ def read_boundaries_from_options(path, id_col, layer=None, crs=None, make_valid=
     return read_boundaries(path, id_col, layer=layer, crs=crs, make_valid=make_valid, **kw)
 
 
-def open_stack_from_options(rasters, encoding, epochs, fraction_units="unit"):
-    """Call :func:`gisfix.open_builtup` with the shared CLI options."""
+_FROM_CONTEXT = object()
+
+
+def open_stack_from_options(rasters, encoding, epochs, fraction_units="unit", aoi=_FROM_CONTEXT):
+    """Call :func:`gisfix.open_builtup` with the shared CLI options (``--aoi`` included)."""
     from gisfix.stack import open_builtup
 
+    if aoi is _FROM_CONTEXT:
+        ctx = click.get_current_context(silent=True)
+        aoi = ctx.meta.get(AOI_KEY) if ctx is not None else None
     return open_builtup(list(rasters), encoding=encoding, epochs=parse_int_list(epochs),
-                        fraction_units=fraction_units)
+                        fraction_units=fraction_units, aoi=aoi)

@@ -24,7 +24,7 @@ from gisfix.edits.realloc import (
     refine_lineage,
 )
 from gisfix.edits.scenario import load_scenario
-from gisfix.errors import EditError, GisfixError
+from gisfix.errors import EditError, GisfixError, warn_data
 
 log = logging.getLogger(__name__)
 
@@ -252,7 +252,7 @@ def apply_scenario(units, scenario, *, extensive=(), intensive=(), stack=None, e
     copied = [c for c in attrs.columns if c not in ext_all + plain + list(ratio)
               and c != name_column and pd.api.types.is_numeric_dtype(attrs[c])]
     if copied and altered:
-        log.warning("numeric columns %s are neither extensive nor intensive: merged, split and "
+        warn_data("numeric columns %s are neither extensive nor intensive: merged, split and "
                     "transferred units copy them from one source unit", ", ".join(copied))
     if check and checked is None:
         checked = _check_result(cov, steps, geoms, ids)
@@ -303,7 +303,9 @@ def _run_edits(cov: Coverage, sc, name_column: str, check_each: bool):
             raise
         except shapely.errors.GEOSException as exc:
             raise EditError(f"edit {number} ({op}): the geometry operation failed: {exc}; "
-                            "check the geometries it uses") from None
+                            "check the geometries it uses") from exc
+        if op == "merge" and step.info.get("parts", 1) > 1 and not check_each:
+            _warn_non_contiguous(number, edit, step.info["parts"])
         cov.apply(step)
         for new_id, nm in step.names.items():
             cov.rows[new_id][name_column] = nm
@@ -489,3 +491,15 @@ def _check_step(cov: Coverage, step) -> None:
         f"grow from {before['invalid_edge_length']:.6g} to {after['invalid_edge_length']:.6g}"
         f" (CRS units) around {', '.join(new_ids[:5])}; check its geometry or raise "
         "snap_tolerance")
+
+
+def _warn_non_contiguous(number: int, edit, parts: int) -> None:
+    """Merging units that do not touch is allowed (exclaves are real); say so once."""
+    import warnings
+
+    from gisfix.errors import DataWarning
+
+    warnings.warn(
+        f"edit {number} (merge): the units {', '.join(map(repr, edit['units']))} are not "
+        f"contiguous: the merged unit {edit['into']!r} has {parts} parts; this is allowed "
+        "(exclaves exist), check the ids if it was not meant", DataWarning, stacklevel=3)

@@ -337,7 +337,7 @@ def op_split(cov: Coverage, number: int, edit: dict) -> Step:
         try:
             bits = list(_split(geom, line).geoms)
         except (ValueError, shapely.errors.GEOSException) as exc:
-            raise EditError(f"{where}: cannot split unit {unit!r} by this line: {exc}") from None
+            raise EditError(f"{where}: cannot split unit {unit!r} by this line: {exc}") from exc
         side_line = line if line.geom_type == "LineString" else shapely.get_parts(line)[0]
         left = [b for b in bits if _side_of_line(side_line, b.representative_point()) > 0]
         right = [b for b in bits if _side_of_line(side_line, b.representative_point()) <= 0]

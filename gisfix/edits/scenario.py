@@ -48,7 +48,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gisfix.errors import EditError, InputFileError
+from gisfix.errors import EditError, GisfixError, InputFileError
 
 #: op -> (required keys, optional keys).
 OPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -99,7 +99,7 @@ def validate_edit(i: int, edit) -> dict:
     if not isinstance(edit, Mapping):
         raise EditError(f"{where}: expected a table of keys, got {type(edit).__name__}")
     op = edit.get("op")
-    if op not in OPS:
+    if not isinstance(op, str) or op not in OPS:
         raise EditError(f"{where}: unknown or missing op {op!r}; use one of {', '.join(OPS)}")
     required, optional = OPS[op]
     allowed = set(required) | set(optional) | set(COMMON_KEYS)
@@ -345,8 +345,11 @@ def load_scenario(source) -> Scenario:
             raise InputFileError(f"no such scenario file: {p}")
         try:
             doc = tomllib.loads(p.read_text(encoding="utf-8"))
+        except UnicodeDecodeError as exc:
+            raise EditError(f"{p.name} is not a TOML scenario: it is not UTF-8 text "
+                            f"({exc.reason} at byte {exc.start})") from exc
         except tomllib.TOMLDecodeError as exc:
-            raise EditError(f"{p.name} is not valid TOML: {exc}") from None
+            raise EditError(f"{p.name} is not valid TOML: {exc}") from exc
         what = p.name
     elif isinstance(source, Mapping):
         doc, what = source, "scenario"
@@ -368,5 +371,11 @@ def load_scenario(source) -> Scenario:
     if not isinstance(edits, list):
         raise EditError(f"{what}: 'edit' must be an array of tables ([[edit]]), got "
                         f"{type(edits).__name__}")
-    checked = [_read_files(i, validate_edit(i, e)) for i, e in enumerate(edits, start=1)]
+    try:
+        checked = [_read_files(i, validate_edit(i, e)) for i, e in enumerate(edits, start=1)]
+    except GisfixError:
+        raise
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:  # malformed values
+        raise EditError(f"{what}: malformed edit ({type(exc).__name__}: {exc}); see "
+                        "gisfix.edits.scenario for the keys each op takes") from exc
     return Scenario(name=name, meta=dict(meta), edits=checked)

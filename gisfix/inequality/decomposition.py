@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from gisfix.errors import DataError, show_ids
+from gisfix.errors import DataError, show_ids, warn_data
 from gisfix.inequality._checks import _labels, _prepare
 from gisfix.inequality.measures import (
     _ge,
@@ -331,7 +331,7 @@ def summarize(values, weights=None, groups=None, *, allow_singletons: bool = Fal
         except DataError as exc:
             if undefined == "raise":
                 raise
-            log.warning("%s undefined: %s", key, exc)
+            warn_data("%s undefined: %s", key, exc)
             out[key] = None
 
     attempt("gini", gini, values, weights)
@@ -351,6 +351,6 @@ def summarize(values, weights=None, groups=None, *, allow_singletons: bool = Fal
             except DataError as exc:
                 if undefined == "raise":
                     raise
-                log.warning("%s decomposition undefined: %s", key, exc)
+                warn_data("%s decomposition undefined: %s", key, exc)
                 out[f"{key}_between"] = out[f"{key}_within"] = None
     return out

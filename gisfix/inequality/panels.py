@@ -61,7 +61,7 @@ def over_time(wide_df: pd.DataFrame, measure="gini", **kw) -> pd.Series:
         try:
             out[col] = fn(wide_df[col], **args)
         except DataError as exc:
-            raise DataError(f"period {col!r}: {exc}") from None
+            raise DataError(f"period {col!r}: {exc}") from exc
     return pd.Series(out, name=name, dtype=float)
 
 

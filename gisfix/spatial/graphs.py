@@ -34,16 +34,13 @@ References
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from gisfix.errors import DataError, IdError, IdMismatchError, show_ids
-
-log = logging.getLogger(__name__)
+from gisfix.errors import DataError, IdError, IdMismatchError, show_ids, warn_data
 
 #: Graph kinds :func:`make_graph` understands (``knn=K`` and ``distance=D`` take a number).
 GRAPH_KINDS = ("queen", "rook", "knn=K", "distance=D")
@@ -231,6 +228,28 @@ class SpatialGraph:
                             f"differ, e.g. {show_ids(miss)}); build the graph from the same units")
         return SpatialGraph(ids, self.sparse[pos][:, pos], self.kind)
 
+    def subgraph(self, ids) -> SpatialGraph:
+        """Return the graph restricted to ``ids`` (a subset, in that order).
+
+        Links to units outside ``ids`` are dropped, so a unit may become an isolate; use it
+        to measure on the observed units only (e.g. inside a study area).
+
+        Parameters
+        ----------
+        ids : sequence
+            Unit ids of this graph.
+
+        Returns
+        -------
+        SpatialGraph
+        """
+        ids = pd.Index(ids)
+        pos = self.unique_ids.get_indexer(ids)
+        if (pos < 0).any() or ids.has_duplicates:
+            raise DataError(f"subgraph ids must be unique ids of the graph; "
+                            f"{show_ids(ids[pos < 0])} are not")
+        return SpatialGraph(ids, self.sparse[pos][:, pos], self.kind)
+
     def to_libpysal(self):
         """Return the graph as a :class:`libpysal.graph.Graph` (imports libpysal).
 
@@ -394,8 +413,8 @@ def make_graph(gdf, kind: str = "queen", *, libpysal: bool = False):
     g = SpatialGraph(gdf.index, mat, label)
     iso = g.isolates
     if len(iso):
-        log.warning("the %s graph has %d units without neighbours (%s)", label, len(iso),
-                    show_ids(iso))
+        warn_data("the %s graph has %d units without neighbours (%s)", label, len(iso),
+                  show_ids(iso))
     return g.to_libpysal() if libpysal else g
 
 
@@ -403,7 +422,7 @@ def unit_graph(units, kind: str = "queen"):
     """Return the neighbour graph of units with ids as text, or None when too few units.
 
     The graph of the spatial statistics of a workflow: ids as text, like the ``unit_id`` of
-    the built-up table.  Fewer than 3 units give None (with a log line): spatial
+    the built-up table.  Fewer than 3 units give None (with a data warning): spatial
     autocorrelation is then undefined.
 
     Parameters
@@ -418,7 +437,7 @@ def unit_graph(units, kind: str = "queen"):
     SpatialGraph or None
     """
     if len(units) < 3:
-        log.warning("fewer than 3 units: no spatial autocorrelation")
+        warn_data("fewer than 3 units: no spatial autocorrelation")
         return None
     return make_graph(units.set_axis(units.index.map(str)), kind)
 

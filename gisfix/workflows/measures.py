@@ -89,15 +89,22 @@ def agglomeration_measures(units, stack, *, population=None, thresholds=DEFAULT_
     lisa_parts, morans = [], {}
     for epoch, grp in per_unit.groupby("epoch", sort=True):
         share = grp.set_index("unit_id")["builtup_share"]
-        if graph is None or share.isna().any() or share.nunique() < 2:
+        if graph is None:
             continue
         share = share.reindex([str(i) for i in graph.unique_ids])
-        m = moran(share, graph, permutations=permutations, seed=stream(seed, "moran", epoch))
+        observed = share.notna().to_numpy()
+        share = share[observed]
+        if len(share) < 3 or share.nunique() < 2:
+            continue
+        # units with no observed cell (outside the study area) have no share: the
+        # statistics are those of the observed units and their links among themselves
+        g = graph if observed.all() else graph.subgraph(graph.unique_ids[observed])
+        m = moran(share, g, permutations=permutations, seed=stream(seed, "moran", epoch))
         morans[epoch] = {"moran_I": m.I, "moran_z_norm": m.z_norm, "moran_p_norm": m.p_norm,
                          "moran_p_sim": m.p_sim}
-        lisa = local_moran(share, graph, permutations=permutations,
+        lisa = local_moran(share, g, permutations=permutations,
                            seed=stream(seed, "local_moran", epoch))
-        gi = getis_ord(share, graph, permutations=0)
+        gi = getis_ord(share, g, permutations=0)
         part = pd.DataFrame({"unit_id": lisa.index, "epoch": epoch, "lisa_Is": lisa["Is"].values,
                              "lisa_p_sim": lisa["p_sim"].values,
                              "lisa_cluster": lisa["cluster"].values, "gi_star_z": gi["z"].values,

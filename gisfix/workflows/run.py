@@ -416,9 +416,16 @@ def scenario_table(base_table: pd.DataFrame, lineage: pd.DataFrame, units, stack
             ["unit_id", "epoch", "builtup_km2", "valid_km2"]])
     out = pd.concat(frames, ignore_index=True)
     out["unit_id"] = out["unit_id"].astype(str)
+    from gisfix.crs import true_areas
+
+    unit_km2 = pd.Series(true_areas(units.to_crs(stack.crs).geometry.values, stack.crs) / 1e6,
+                         index=ids)
+    area = out["unit_id"].map(unit_km2).to_numpy()
     with np.errstate(invalid="ignore", divide="ignore"):
         out["builtup_share"] = np.where(out["valid_km2"] > 0,
                                         out["builtup_km2"] / out["valid_km2"], np.nan)
+        # as in builtup_by_unit: valid area over the unit's true area
+        out["coverage"] = np.clip(np.where(area > 0, out["valid_km2"] / area, 0.0), 0.0, 1.0)
     order = {u: k for k, u in enumerate(ids)}
     out = out.assign(_o=out["unit_id"].map(order)).sort_values(["_o", "epoch"])
     return out.drop(columns="_o").reset_index(drop=True), recount
