@@ -10,7 +10,7 @@ GeoPackages, a TOML scenario, JSON results, charts and a Markdown report to ``DI
    (:func:`gisfix.edits.compare`) says what the mergers did to the territorial structure.
 2. **Virginia independent-city reversions** (embedded ``virginia-pre1995`` /
    ``virginia-2017``): the three real mergers as a hand-written scenario
-   (``data/scenarios/virginia_reversions.toml``), applied and checked.
+   (``gisfix/data/scenarios/virginia_reversions.toml``), applied and checked.
 3. **Mexican regional inequality 1940-2000** (libpysal's ``mexico`` example, Rey and
    Sastre-Gutierrez 2010): Theil decomposition by the HANSON98 regions for every decade,
    spatial Gini with permutation inference, sigma and beta convergence.
@@ -27,13 +27,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from gisfix.datasets import data_path
 from gisfix.errors import OutputExistsError
 from gisfix.report import markdown_table, plot_backend, save_figure
 
 log = logging.getLogger(__name__)
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
-VIRGINIA_SCENARIO = DATA_DIR / "scenarios" / "virginia_reversions.toml"
+VIRGINIA_SCENARIO = data_path("scenarios", "virginia_reversions.toml")
 #: Equal-area CRS for Virginia areas and IoU (CONUS Albers).
 VIRGINIA_AREA_CRS = "EPSG:5070"
 MEXICO_SEED = 2010
