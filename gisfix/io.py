@@ -173,16 +173,44 @@ def write_table(df: pd.DataFrame, path, prov: Mapping, overwrite: bool = False,
 
 
 def write_layers(path, layers: Mapping[str, pd.DataFrame], prov: Mapping,
-                 overwrite: bool = False, styles: Mapping[str, str] | None = None) -> Path:
+                 overwrite: bool = False, styles: Mapping[str, str] | None = None,
+                 style_options: Mapping | None = None, qml: bool = True) -> Path:
     """Write several layers (GeoDataFrames or plain tables) into one GeoPackage, atomically.
 
-    A ``provenance`` table with one JSON row is added; ``styles`` maps layer names to QGIS
-    QML documents stored in ``layer_styles`` so QGIS opens each layer styled.
+    A ``provenance`` table with one JSON row is added. Every vector layer gets a default QGIS
+    style, stored in the ``layer_styles`` table (QGIS opens the layer with it) and, with
+    ``qml``, as ``<file stem>.<layer>.qml`` beside the GeoPackage.
+
+    Parameters
+    ----------
+    path : path-like
+        The ``.gpkg`` to write.
+    layers : mapping
+        Layer name -> GeoDataFrame (a vector layer) or DataFrame (a table).
+    prov : mapping
+        Provenance record (:func:`provenance`).
+    overwrite : bool
+        Replace an existing file.
+    styles : mapping, optional
+        Layer name -> QML document, overriding the automatic style.
+    style_options : mapping, optional
+        Keyword arguments of :func:`gisfix.styles.style_for` for the automatic styles
+        (``scheme=``, ``classes=``).
+    qml : bool
+        Also write each style as a ``.qml`` file beside the GeoPackage.
     """
     import geopandas as gpd
     import pyogrio
 
+    from gisfix.styles import style_for
+
     p = check_output(path, overwrite, (".gpkg",))
+    resolved = dict(styles or {})
+    for name, frame in layers.items():
+        if name not in resolved:
+            qml_doc = style_for(name, frame, **dict(style_options or {}))
+            if qml_doc is not None:
+                resolved[name] = qml_doc
     with atomic_path(p, overwrite) as tmp:
         for name, frame in layers.items():
             if isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name in frame:
@@ -195,9 +223,19 @@ def write_layers(path, layers: Mapping[str, pd.DataFrame], prov: Mapping,
                              "value": [json.dumps(_jsonable(prov), ensure_ascii=False)]})
         pyogrio.write_dataframe(meta, tmp, layer="provenance", driver="GPKG", append=True,
                                 **GPKG_OPTIONS)
-        if styles:
-            _write_qgis_styles(tmp, layers, styles)
+        if resolved:
+            _write_qgis_styles(tmp, layers, resolved)
+    if qml:
+        for name, doc in resolved.items():
+            with atomic_path(style_path(p, name), overwrite=True) as tmp:
+                tmp.write_text(doc, encoding="utf-8")
     return p
+
+
+def style_path(gpkg, layer: str) -> Path:
+    """Return the ``.qml`` file written beside ``gpkg`` for ``layer``."""
+    g = Path(gpkg)
+    return g.with_name(f"{g.stem}.{layer}.qml")
 
 
 def _write_qgis_styles(gpkg: Path, layers: Mapping, styles: Mapping[str, str]) -> None:
