@@ -41,7 +41,7 @@ MEXICO_PERMUTATIONS = 999
 
 OUTPUTS = ("swiss_2018_2024.gpkg", "swiss_2018_2024_scenario.toml", "virginia.gpkg",
            "mexico_inequality.json", "mexico_theil.png", "swiss_reform_map.png", "REPORT.md",
-           "summary.json")
+           "summary.json", "project.qgz", "report.html")
 
 
 def iou(a, b) -> np.ndarray:
@@ -282,7 +282,8 @@ def run_demo(output, overwrite: bool = False,
     progress : callable, optional
         Called with a short message before each step.
     """
-    from gisfix.io import write_json
+    from gisfix.deliverables import write_deliverables
+    from gisfix.io import provenance, write_json
 
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
@@ -301,5 +302,7 @@ def run_demo(output, overwrite: bool = False,
     say("3/3 Mexico regional inequality 1940-2000")
     results["mexico"] = mexico(out, overwrite)
     _report(out, results, overwrite)
+    write_deliverables(out, title="gisfix demo", provenance=provenance(
+        {}, {}, "gisfix demo"), overwrite=overwrite)
     write_json(results, out / "summary.json", overwrite=overwrite)
     return results

@@ -291,6 +291,30 @@ def read_provenance(path) -> dict:
     return json.loads(meta["value"].iloc[0])
 
 
+def read_layers(path, skip: tuple[str, ...] = ("layer_styles", "provenance")) -> dict:
+    """Read every layer of a GeoPackage: name -> GeoDataFrame (vector) or DataFrame (table).
+
+    Parameters
+    ----------
+    path : path-like
+        The GeoPackage (e.g. one written by :func:`write_layers`).
+    skip : tuple of str
+        Layers left out (gisfix's bookkeeping tables by default).
+    """
+    import geopandas as gpd
+    import pyogrio
+
+    out = {}
+    for name, geom in pyogrio.list_layers(require_file(path)):
+        if name in skip:
+            continue
+        if geom:
+            out[name] = gpd.read_file(path, layer=name, engine="pyogrio")
+        else:
+            out[name] = pyogrio.read_dataframe(path, layer=name, read_geometry=False)
+    return out
+
+
 def require_file(path) -> Path:
     """Return ``Path(path)`` or raise :class:`InputFileError` naming the missing file."""
     p = Path(path)

@@ -31,7 +31,8 @@ from gisfix.report import markdown_table, plot_backend, save_figure
 log = logging.getLogger(__name__)
 
 GPKG = "results.gpkg"
-OUTPUTS = (GPKG, "REPORT.md", "share_map.png", "builtup_chart.png")
+OUTPUTS = (GPKG, "REPORT.md", "share_map.png", "builtup_chart.png", "project.qgz",
+           "report.html")
 
 
 def _inequality_by_epoch(table: pd.DataFrame) -> pd.DataFrame:
@@ -92,8 +93,10 @@ def run_pipeline(units, stack, output, *, population: str | None = None,
     """
     from gisfix import styles
     from gisfix.agglomeration import agglomeration_measures
+    from gisfix.deliverables import write_deliverables
     from gisfix.diffusion import expansion_series
     from gisfix.io import provenance, write_layers
+    from gisfix.qgis_project import raster_layers
     from gisfix.zonal import builtup_by_unit, to_wide
 
     if len(stack.epochs) < 2:
@@ -173,6 +176,11 @@ def run_pipeline(units, stack, output, *, population: str | None = None,
         "notes": notes,
     }
     _report(out, result, stack_summary, ineq, stages, overwrite)
+    say("writing project.qgz and report.html")
+    write_deliverables(out, title=f"gisfix results: {len(units)} units",
+                       crs=units.crs, extent=units.total_bounds,
+                       rasters=raster_layers(stack), provenance=prov, images=False,
+                       overwrite=overwrite)
     return result
 
 

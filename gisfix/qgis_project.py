@@ -86,6 +86,9 @@ class LayerSpec:
         Minimum and maximum of a continuous raster.
     visible : bool
         Checked in the layer tree.
+    bounds : (float, float, float, float), optional
+        The layer's extent in its CRS (read from the GeoPackage by
+        :func:`layers_from_gpkg`).
     """
 
     path: str | os.PathLike
@@ -100,11 +103,39 @@ class LayerSpec:
     epochs: Sequence[int] = field(default_factory=tuple)
     value_range: tuple[float, float] | None = None
     visible: bool = True
+    bounds: tuple[float, float, float, float] | None = None
 
     @property
     def title(self) -> str:
         """The name shown in QGIS."""
         return self.name or self.layer or Path(self.path).stem
+
+
+#: Layers that belong in the ``diffusion`` group (by name prefix).
+DIFFUSION_PREFIXES = ("lei", "stage", "expansion", "extent", "diffusion", "ellipse",
+                      "centroid")
+
+
+def group_for(layer: str, default: str) -> str:
+    """Return the layer-tree group of a layer.
+
+    ``diffusion`` for diffusion layers (LEI patches, stages, expansion, extents), ``base``
+    for reference layers (vintages, lineage), else ``default``.
+
+    Parameters
+    ----------
+    layer : str
+        Layer name.
+    default : str
+        Group of every other layer.
+    """
+    from gisfix.styles import is_reference
+
+    if layer.lower().startswith(DIFFUSION_PREFIXES):
+        return "diffusion"
+    if is_reference(layer):
+        return "base"
+    return default
 
 
 def layers_from_gpkg(path, group: str = "base", tables: bool = True,
@@ -116,7 +147,8 @@ def layers_from_gpkg(path, group: str = "base", tables: bool = True,
     path : path-like
         A GeoPackage written by :func:`gisfix.io.write_layers`.
     group : str
-        Group of the layers.
+        Group of the layers that are neither diffusion nor reference layers (see
+        :func:`group_for`).
     tables : bool
         Include tables without geometry (in a ``tables`` subgroup).
     visible : sequence of str, optional
@@ -126,7 +158,8 @@ def layers_from_gpkg(path, group: str = "base", tables: bool = True,
     try:
         contents = con.execute(
             "SELECT c.table_name, c.data_type, g.geometry_type_name, s.organization, "
-            "s.organization_coordsys_id, s.definition FROM gpkg_contents c "
+            "s.organization_coordsys_id, s.definition, c.min_x, c.min_y, c.max_x, c.max_y "
+            "FROM gpkg_contents c "
             "LEFT JOIN gpkg_geometry_columns g ON g.table_name = c.table_name "
             "LEFT JOIN gpkg_spatial_ref_sys s ON s.srs_id = g.srs_id").fetchall()
         try:
@@ -138,20 +171,90 @@ def layers_from_gpkg(path, group: str = "base", tables: bool = True,
     finally:
         con.close()
     specs = []
-    for name, data_type, gtype, org, code, definition in contents:
+    for name, data_type, gtype, org, code, definition, *bounds in contents:
         if name in ("layer_styles", "provenance"):
             continue
+        grp = group_for(name, group)
         if data_type == "features":
             g = (gtype or "").upper()
             geometry = "point" if "POINT" in g else "line" if "LINE" in g else "polygon"
             crs = f"{org}:{code}" if org and code and org.upper() != "NONE" else definition
-            specs.append(LayerSpec(path, layer=name, group=group, geometry=geometry, crs=crs,
+            specs.append(LayerSpec(path, layer=name, group=grp, geometry=geometry, crs=crs,
                                    style=styles.get(name),
-                                   visible=visible is None or name in visible))
+                                   visible=visible is None or name in visible,
+                                   bounds=tuple(bounds) if None not in bounds else None))
         elif tables:
-            specs.append(LayerSpec(path, layer=name, group=group, geometry=None,
+            specs.append(LayerSpec(path, layer=name, group=grp, geometry=None,
                                    visible=False))
     return specs
+
+
+def raster_layers(stack, group: str = "base") -> list[LayerSpec]:
+    """Return a :class:`LayerSpec` per file of a built-up stack, styled by its encoding.
+
+    Parameters
+    ----------
+    stack : BuiltupStack
+        From :func:`gisfix.open_builtup` (its ``paths``, ``encoding``, ``epochs``, ``crs``).
+    group : str
+        Group of the rasters.
+    """
+    paths = list(stack.paths)
+    out = []
+    for i, p in enumerate(paths):
+        single = len(paths) == 1
+        if single:
+            name = ("built-up: first epoch built" if stack.encoding == "year-built"
+                    else f"built-up ({stack.encoding})")
+        else:
+            name = f"built-up {stack.epochs[i]}"
+        out.append(LayerSpec(p, name=name, group=group, kind="raster", crs=stack.crs,
+                             encoding=stack.encoding, epochs=tuple(stack.epochs)))
+    return out
+
+
+def write_folder_project(folder, *, crs=None, extent=None, rasters: Sequence[LayerSpec] = (),
+                         title: str = "gisfix", base: Sequence[str] = ("results",),
+                         overwrite: bool = False, filename: str = "project.qgz") -> Path:
+    """Write ``project.qgz`` for an output folder: every GeoPackage in it, plus ``rasters``.
+
+    Layers of a GeoPackage named in ``base`` (``results.gpkg`` of ``gisfix run``) go to the
+    ``base`` group; those of any other GeoPackage to a group named after it (one per
+    scenario); diffusion and reference layers to ``diffusion`` and ``base`` (see
+    :func:`group_for`).
+
+    Parameters
+    ----------
+    folder : path-like
+        The output folder.
+    crs : object, optional
+        Project CRS (default the CRS of the first vector layer).
+    extent : (xmin, ymin, xmax, ymax), optional
+        The region (default the extent of the first vector layer).
+    rasters : sequence of LayerSpec
+        Raster layers (see :func:`raster_layers`).
+    title : str
+        Project title.
+    base : sequence of str
+        GeoPackage stems whose layers form the ``base`` group.
+    overwrite : bool
+        Replace an existing project.
+    filename : str
+        Name of the project in ``folder``.
+    """
+    folder = Path(folder)
+    layers: list[LayerSpec] = []
+    for gpkg in sorted(folder.glob("*.gpkg"), key=lambda p: (p.stem not in base, p.name)):
+        layers += layers_from_gpkg(gpkg, group="base" if gpkg.stem in base
+                                   else gpkg.stem.replace("_", " "))
+    layers += list(rasters)
+    first = next((s for s in layers if s.kind == "vector" and s.geometry and s.crs), None)
+    if crs is None:
+        crs = first.crs if first is not None else "EPSG:4326"
+    if extent is None:
+        extent = first.bounds if first is not None and first.bounds else (-180, -90, 180, 90)
+    return write_project(folder / filename, layers, crs=crs, extent=extent, title=title,
+                         groups=["base"], overwrite=overwrite)
 
 
 def raster_style(encoding: str | None, epochs: Sequence[int] = (),
@@ -404,4 +507,5 @@ def write_project(path, layers: Sequence[LayerSpec], *, crs, extent, title: str 
     return p
 
 
-__all__ = ["LayerSpec", "layers_from_gpkg", "project_xml", "raster_style", "write_project"]
+__all__ = ["LayerSpec", "group_for", "layers_from_gpkg", "project_xml", "raster_layers",
+           "raster_style", "write_folder_project", "write_project"]
