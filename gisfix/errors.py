@@ -48,8 +48,18 @@ class OutputExistsError(GisfixError, FileExistsError):
     """An output file that exists already (pass ``overwrite=True`` / ``--overwrite``)."""
 
 
+class DownloadError(GisfixError, ConnectionError):
+    """A download that failed: server unreachable (offline), missing file, HTTP error."""
+
+
+class ChecksumError(GisfixError, ValueError):
+    """A downloaded file whose SHA-256 does not match the registry; it was discarded."""
+
+
 __all__ = [
     "CRSError",
+    "ChecksumError",
+    "DownloadError",
     "DataError",
     "EditError",
     "GeometryError",
