@@ -76,6 +76,13 @@ _EXPORTS = {
         "transfer", "recode", "dissolve", "harmonise", "compare")},
     "diff": "gisfix.edits.diff",
     "DiffResult": "gisfix.edits.diff",
+    # outputs people open: styles, QGIS projects, HTML reports; data for your own region
+    "style_for": "gisfix.styles",
+    "write_project": "gisfix.qgis_project",
+    "LayerSpec": "gisfix.qgis_project",
+    "write_report": "gisfix.html_report",
+    "write_deliverables": "gisfix.deliverables",
+    "fetch_ghsl": "gisfix.fetch",
 }
 
 
