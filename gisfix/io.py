@@ -291,6 +291,57 @@ def read_provenance(path) -> dict:
     return json.loads(meta["value"].iloc[0])
 
 
+def copy_raster_window(src, dst, bounds=None, overwrite: bool = False,
+                       block_rows: int = 1024) -> Path:
+    """Copy the cells of a raster covering ``bounds`` into a compressed GeoTIFF, atomically.
+
+    The window is snapped outward to the source grid (no resampling) and copied in strips
+    of ``block_rows`` rows, so memory stays bounded on national rasters.
+
+    Parameters
+    ----------
+    src : path-like
+        The source raster.
+    dst : path-like
+        The GeoTIFF to write.
+    bounds : (xmin, ymin, xmax, ymax), optional
+        The region in the raster's CRS (default the whole raster).
+    overwrite : bool
+        Replace an existing ``dst``.
+    block_rows : int
+        Rows per strip.
+    """
+    import math
+
+    import rasterio
+    from rasterio.windows import Window
+
+    with rasterio.open(require_file(src)) as r:
+        if bounds is None:
+            c0, r0, c1, r1 = 0, 0, r.width, r.height
+        else:
+            inv = ~r.transform
+            xs, ys = zip(*(inv * (x, y) for x in (bounds[0], bounds[2])
+                           for y in (bounds[1], bounds[3])), strict=True)
+            c0 = max(0, math.floor(round(min(xs), 6)))
+            c1 = min(r.width, math.ceil(round(max(xs), 6)))
+            r0 = max(0, math.floor(round(min(ys), 6)))
+            r1 = min(r.height, math.ceil(round(max(ys), 6)))
+        if c1 <= c0 or r1 <= r0:
+            raise GisfixError(f"the region {bounds} does not overlap the raster {src}")
+        win = Window(c0, r0, c1 - c0, r1 - r0)
+        profile = r.profile.copy()
+        profile.update(driver="GTiff", width=c1 - c0, height=r1 - r0,
+                       transform=r.window_transform(win), compress="deflate", tiled=True,
+                       blockxsize=256, blockysize=256, BIGTIFF="IF_SAFER")
+        with atomic_path(dst, overwrite) as tmp, rasterio.open(tmp, "w", **profile) as out:
+            for row in range(0, r1 - r0, block_rows):
+                h = min(block_rows, r1 - r0 - row)
+                out.write(r.read(window=Window(c0, r0 + row, c1 - c0, h)),
+                          window=Window(0, row, c1 - c0, h))
+    return Path(dst)
+
+
 def read_layers(path, skip: tuple[str, ...] = ("layer_styles", "provenance")) -> dict:
     """Read every layer of a GeoPackage: name -> GeoDataFrame (vector) or DataFrame (table).
 

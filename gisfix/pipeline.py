@@ -179,7 +179,9 @@ def run_pipeline(units, stack, output, *, population: str | None = None,
     say("writing project.qgz and report.html")
     write_deliverables(out, title=f"gisfix results: {len(units)} units",
                        crs=units.crs, extent=units.total_bounds,
-                       rasters=raster_layers(stack), provenance=prov, images=False,
+                       rasters=raster_layers(stack, copy_to=out, overwrite=overwrite,
+                                             bounds=units.to_crs(stack.crs).total_bounds),
+                       provenance=prov, images=False,
                        overwrite=overwrite)
     return result
 

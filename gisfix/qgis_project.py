@@ -189,7 +189,8 @@ def layers_from_gpkg(path, group: str = "base", tables: bool = True,
     return specs
 
 
-def raster_layers(stack, group: str = "base") -> list[LayerSpec]:
+def raster_layers(stack, group: str = "base", copy_to=None, bounds=None,
+                  overwrite: bool = False) -> list[LayerSpec]:
     """Return a :class:`LayerSpec` per file of a built-up stack, styled by its encoding.
 
     Parameters
@@ -198,7 +199,18 @@ def raster_layers(stack, group: str = "base") -> list[LayerSpec]:
         From :func:`gisfix.open_builtup` (its ``paths``, ``encoding``, ``epochs``, ``crs``).
     group : str
         Group of the rasters.
+    copy_to : path-like, optional
+        Output folder: the cells of each raster covering ``bounds`` are copied there
+        (``builtup_<name>.tif``, :func:`gisfix.io.copy_raster_window`), so the folder holds
+        everything its project shows and can be moved; otherwise the project points to the
+        input files (by a relative path).
+    bounds : (xmin, ymin, xmax, ymax), optional
+        The region in the stack's CRS (default the whole raster).
+    overwrite : bool
+        Replace earlier copies.
     """
+    from gisfix.io import copy_raster_window
+
     paths = list(stack.paths)
     out = []
     for i, p in enumerate(paths):
@@ -208,6 +220,9 @@ def raster_layers(stack, group: str = "base") -> list[LayerSpec]:
                     else f"built-up ({stack.encoding})")
         else:
             name = f"built-up {stack.epochs[i]}"
+        if copy_to is not None:
+            p = copy_raster_window(p, Path(copy_to) / f"builtup_{Path(p).stem}.tif",
+                                   bounds, overwrite=overwrite)
         out.append(LayerSpec(p, name=name, group=group, kind="raster", crs=stack.crs,
                              encoding=stack.encoding, epochs=tuple(stack.epochs)))
     return out

@@ -166,8 +166,10 @@ def class_breaks(values, scheme: str = DEFAULT_SCHEME, classes: int = DEFAULT_CL
         return np.array([0.0, 1.0])
     lo, hi = float(v.min()), float(v.max())
     distinct = np.unique(v)
+    if distinct.size == 1:
+        return np.array([lo, lo + max(abs(lo) * 1e-9, 1e-9)])
     if distinct.size <= classes:
-        return np.unique(np.concatenate([[lo], distinct]))
+        return distinct
     if v.size > SAMPLE_SIZE:  # deterministic sample: evenly spaced quantiles
         v = np.quantile(v, np.linspace(0, 1, SAMPLE_SIZE))
     import mapclassify
