@@ -140,7 +140,15 @@ class FetchResult:
 
 # -- region -----------------------------------------------------------------------------------
 def region_from_bbox(bbox: Sequence[float], scheme: TileScheme = TileScheme()):
-    """Return (bounds, None) in the tile CRS of a lon/lat box ``(W, S, E, N)``."""
+    """Return (bounds, None) in the tile CRS of a lon/lat box.
+
+    Parameters
+    ----------
+    bbox : (W, S, E, N)
+        The box in degrees (EPSG:4326).
+    scheme : TileScheme
+        The tile grid (its CRS).
+    """
     from pyproj import Transformer
 
     w, s, e, n = (float(v) for v in bbox)
@@ -151,7 +159,15 @@ def region_from_bbox(bbox: Sequence[float], scheme: TileScheme = TileScheme()):
 
 
 def region_from_file(path, scheme: TileScheme = TileScheme()):
-    """Return (bounds, geometry) in the tile CRS of the polygons of a boundary file."""
+    """Return (bounds, geometry) in the tile CRS of the polygons of a boundary file.
+
+    Parameters
+    ----------
+    path : path-like
+        Any vector file GDAL reads, with a CRS.
+    scheme : TileScheme
+        The tile grid (its CRS).
+    """
     import geopandas as gpd
 
     from gisfix.io import require_file
@@ -167,7 +183,13 @@ def region_from_file(path, scheme: TileScheme = TileScheme()):
 
 # -- download ---------------------------------------------------------------------------------
 def read_registry(path) -> dict[str, str]:
-    """Read a pooch registry file (``name sha256`` per line) into a dict."""
+    """Read a pooch registry file (``name sha256`` per line) into a dict.
+
+    Parameters
+    ----------
+    path : path-like
+        The registry (a missing file is an empty registry).
+    """
     p = Path(path)
     if not p.exists():
         return {}
@@ -305,7 +327,15 @@ def _extract_tif(zip_path: Path) -> Path:
 
 # -- mosaic and clip --------------------------------------------------------------------------
 def write_vrt(tifs: Sequence[Path], path: Path) -> Path:
-    """Write a GDAL VRT mosaic of tiles that share one grid (no resampling)."""
+    """Write a GDAL VRT mosaic of tiles that share one grid (no resampling).
+
+    Parameters
+    ----------
+    tifs : sequence of path
+        The tiles (same CRS, cell size and alignment).
+    path : pathlib.Path
+        The ``.vrt`` to write (sources are absolute paths).
+    """
     import xml.etree.ElementTree as ET
 
     import rasterio
@@ -345,6 +375,15 @@ def write_vrt(tifs: Sequence[Path], path: Path) -> Path:
 
 def clip(vrt: Path, bounds, geometry=None):
     """Read the window of ``bounds`` (snapped outward to the grid) from a mosaic.
+
+    Parameters
+    ----------
+    vrt : pathlib.Path
+        The mosaic.
+    bounds : (xmin, ymin, xmax, ymax)
+        The region in the mosaic's CRS.
+    geometry : shapely geometry, optional
+        The region's polygons.
 
     Cells that ``geometry`` does not touch become nodata (a cell partly inside is kept:
     gisfix weighs border cells by their exact coverage later).
@@ -421,7 +460,7 @@ def _write_tif(data, profile, path: Path, overwrite: bool) -> Path:
 
 # -- the whole fetch --------------------------------------------------------------------------
 def default_cache() -> Path:
-    """The tile cache: ``$GISFIX_CACHE/ghsl`` or the user cache folder of pooch."""
+    """Return the tile cache: ``$GISFIX_CACHE/ghsl`` or pooch's user cache folder."""
     import pooch
 
     root = os.environ.get("GISFIX_CACHE")

@@ -342,6 +342,27 @@ def copy_raster_window(src, dst, bounds=None, overwrite: bool = False,
     return Path(dst)
 
 
+def raster_summary(path) -> dict:
+    """Return the CRS (WKT) and the (min, max) of a raster's first band, from a decimated read.
+
+    Parameters
+    ----------
+    path : path-like
+        The raster.
+    """
+    import numpy as np
+    import rasterio
+
+    with rasterio.open(require_file(path)) as r:
+        step = max(1, max(r.width, r.height) // 1024)
+        a = r.read(1, out_shape=(max(1, r.height // step), max(1, r.width // step)),
+                   masked=True)
+        vals = a.compressed() if np.ma.isMaskedArray(a) else np.ravel(a)
+        vals = vals[np.isfinite(vals)] if vals.dtype.kind == "f" else vals
+        rng = (float(vals.min()), float(vals.max())) if vals.size else (0.0, 1.0)
+        return {"crs": r.crs.to_wkt() if r.crs else None, "range": rng}
+
+
 def read_layers(path, skip: tuple[str, ...] = ("layer_styles", "provenance")) -> dict:
     """Read every layer of a GeoPackage: name -> GeoDataFrame (vector) or DataFrame (table).
 

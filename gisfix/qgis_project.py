@@ -228,10 +228,44 @@ def raster_layers(stack, group: str = "base", copy_to=None, bounds=None,
     return out
 
 
+#: File-name hints of a raster's encoding (lower case), for rasters found in a folder.
+ENCODING_HINTS = (("year_built", "year-built"), ("year-built", "year-built"),
+                  ("smod", "smod"), ("degurba", "smod"), ("ldsmt", "ldsmt"),
+                  ("binary", "binary"))
+
+
+def folder_raster(path, group: str = "base") -> LayerSpec:
+    """Return a :class:`LayerSpec` for a GeoTIFF found in an output folder.
+
+    The encoding is guessed from the file name (:data:`ENCODING_HINTS`); a year-built
+    raster is paletted over the GHSL epochs 1975-2030; anything else gets a pseudocolour
+    ramp over its value range (read by :func:`gisfix.io.raster_summary`).
+
+    Parameters
+    ----------
+    path : path-like
+        The GeoTIFF.
+    group : str
+        Group of the layer.
+    """
+    from gisfix.io import raster_summary
+
+    name = Path(path).stem.lower()
+    encoding = next((enc for hint, enc in ENCODING_HINTS if hint in name), None)
+    info = raster_summary(path)
+    epochs = tuple(range(1975, 2031, 5)) if encoding == "year-built" else ()
+    return LayerSpec(path, name=Path(path).stem, group=group, kind="raster",
+                     crs=info["crs"], encoding=encoding, epochs=epochs,
+                     value_range=info["range"])
+
+
 def write_folder_project(folder, *, crs=None, extent=None, rasters: Sequence[LayerSpec] = (),
                          title: str = "gisfix", base: Sequence[str] = ("results",),
                          overwrite: bool = False, filename: str = "project.qgz") -> Path:
-    """Write ``project.qgz`` for an output folder: every GeoPackage in it, plus ``rasters``.
+    """Write ``project.qgz`` for an output folder: its GeoPackages and rasters.
+
+    GeoTIFFs in the folder that are not among ``rasters`` are added too, styled by
+    :func:`folder_raster`.
 
     Layers of a GeoPackage named in ``base`` (``results.gpkg`` of ``gisfix run``) go to the
     ``base`` group; those of any other GeoPackage to a group named after it (one per
@@ -263,6 +297,10 @@ def write_folder_project(folder, *, crs=None, extent=None, rasters: Sequence[Lay
         layers += layers_from_gpkg(gpkg, group="base" if gpkg.stem in base
                                    else gpkg.stem.replace("_", " "))
     layers += list(rasters)
+    given = {Path(r.path).resolve() for r in rasters}
+    for tif in sorted(folder.glob("*.tif")):  # rasters other steps wrote into the folder
+        if tif.resolve() not in given:
+            layers.append(folder_raster(tif))
     first = next((s for s in layers if s.kind == "vector" and s.geometry and s.crs), None)
     if crs is None:
         crs = first.crs if first is not None else "EPSG:4326"
