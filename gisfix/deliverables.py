@@ -14,7 +14,8 @@ from pathlib import Path
 
 def write_deliverables(folder, *, title: str, crs=None, extent=None,
                        rasters: Sequence = (), provenance: Mapping | None = None,
-                       images: bool = True, overwrite: bool = False) -> dict[str, Path]:
+                       images: bool = True, groups: Mapping[str, str] | None = None,
+                       overwrite: bool = False) -> dict[str, Path]:
     """Write ``project.qgz`` and ``report.html`` into an output folder.
 
     Parameters
@@ -33,6 +34,10 @@ def write_deliverables(folder, *, title: str, crs=None, extent=None,
         The provenance record of the outputs (shown in the report).
     images : bool
         Embed the folder's PNG charts in the report too.
+    groups : mapping, optional
+        Layer name -> layer-tree group of the project (default: ``base``, one group per
+        scenario GeoPackage or ``scenario_<name>__`` layer prefix, ``diffusion``; see
+        :func:`gisfix.qgis_project.group_for`).
     overwrite : bool
         Replace existing files.
 
@@ -46,7 +51,7 @@ def write_deliverables(folder, *, title: str, crs=None, extent=None,
 
     folder = Path(folder)
     project = write_folder_project(folder, crs=crs, extent=extent, rasters=rasters,
-                                   title=title, overwrite=overwrite)
+                                   title=title, groups=groups, overwrite=overwrite)
     report = write_folder_report(folder, title=title, provenance=provenance,
                                  images=images, overwrite=overwrite)
     return {"project": project, "report": report}

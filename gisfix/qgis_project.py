@@ -32,7 +32,7 @@ import uuid
 import warnings
 import xml.etree.ElementTree as ET
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -119,6 +119,7 @@ DIFFUSION_PREFIXES = ("lei", "stage", "expansion", "extent", "diffusion", "ellip
 def group_for(layer: str, default: str) -> str:
     """Return the layer-tree group of a layer.
 
+    ``scenario_<name>__<layer>`` goes to the group ``<name>`` (one group per scenario),
     ``diffusion`` for diffusion layers (LEI patches, stages, expansion, extents), ``base``
     for reference layers (vintages, lineage), else ``default``.
 
@@ -131,6 +132,8 @@ def group_for(layer: str, default: str) -> str:
     """
     from gisfix.styles import is_reference
 
+    if layer.lower().startswith("scenario_"):
+        return layer[len("scenario_"):].split("__")[0].replace("_", " ")
     if layer.lower().startswith(DIFFUSION_PREFIXES):
         return "diffusion"
     if is_reference(layer):
@@ -139,7 +142,8 @@ def group_for(layer: str, default: str) -> str:
 
 
 def layers_from_gpkg(path, group: str = "base", tables: bool = True,
-                     visible: Sequence[str] | None = None) -> list[LayerSpec]:
+                     visible: Sequence[str] | None = None,
+                     groups: Mapping[str, str] | None = None) -> list[LayerSpec]:
     """Return a :class:`LayerSpec` for every layer of a gisfix GeoPackage, with its style.
 
     Parameters
@@ -153,6 +157,8 @@ def layers_from_gpkg(path, group: str = "base", tables: bool = True,
         Include tables without geometry (in a ``tables`` subgroup).
     visible : sequence of str, optional
         Layers checked in the layer tree (default: all vector layers).
+    groups : mapping, optional
+        Layer name -> group, overriding :func:`group_for`.
     """
     con = sqlite3.connect(f"file:{Path(path)}?mode=ro", uri=True)
     try:
@@ -174,7 +180,7 @@ def layers_from_gpkg(path, group: str = "base", tables: bool = True,
     for name, data_type, gtype, org, code, definition, *bounds in contents:
         if name in ("layer_styles", "provenance"):
             continue
-        grp = group_for(name, group)
+        grp = (groups or {}).get(name) or group_for(name, group)
         if data_type == "features":
             g = (gtype or "").upper()
             geometry = "point" if "POINT" in g else "line" if "LINE" in g else "polygon"
@@ -261,6 +267,7 @@ def folder_raster(path, group: str = "base") -> LayerSpec:
 
 def write_folder_project(folder, *, crs=None, extent=None, rasters: Sequence[LayerSpec] = (),
                          title: str = "gisfix", base: Sequence[str] = ("results",),
+                         groups: Mapping[str, str] | None = None,
                          overwrite: bool = False, filename: str = "project.qgz") -> Path:
     """Write ``project.qgz`` for an output folder: its GeoPackages and rasters.
 
@@ -286,6 +293,8 @@ def write_folder_project(folder, *, crs=None, extent=None, rasters: Sequence[Lay
         Project title.
     base : sequence of str
         GeoPackage stems whose layers form the ``base`` group.
+    groups : mapping, optional
+        Layer name -> group, overriding the rules above.
     overwrite : bool
         Replace an existing project.
     filename : str
@@ -295,7 +304,7 @@ def write_folder_project(folder, *, crs=None, extent=None, rasters: Sequence[Lay
     layers: list[LayerSpec] = []
     for gpkg in sorted(folder.glob("*.gpkg"), key=lambda p: (p.stem not in base, p.name)):
         layers += layers_from_gpkg(gpkg, group="base" if gpkg.stem in base
-                                   else gpkg.stem.replace("_", " "))
+                                   else gpkg.stem.replace("_", " "), groups=groups)
     layers += list(rasters)
     given = {Path(r.path).resolve() for r in rasters}
     for tif in sorted(folder.glob("*.tif")):  # rasters other steps wrote into the folder

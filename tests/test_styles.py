@@ -92,3 +92,33 @@ def test_qgz_is_zipped_xml_with_relative_paths(tmp_path):
     assert pal == ["1990", "2000", "2020"]
     units_layer = next(m for m in root.iter("maplayer") if m.find("layername").text == "units")
     assert units_layer.find("renderer-v2").get("type") == "graduatedSymbol"
+
+
+def test_project_groups_and_folder_rasters(tmp_path):
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from gisfix.io import provenance, write_layers
+    from gisfix.qgis_project import group_for, write_folder_project
+
+    assert group_for("scenario_merge_A_B__units", "base") == "merge A B"
+    assert group_for("lei_patches", "base") == "diffusion"
+    assert group_for("counties_pre1995", "x") == "base"
+    units = _frame(name=["a", "b"], share_2020=[0.1, 0.7])
+    write_layers(tmp_path / "results.gpkg", {"units": units, "lei_patches": units,
+                                             "scenario_s1__units": units},
+                 provenance({}, {}, "t"))
+    with rasterio.open(tmp_path / "degurba_smod.tif", "w", driver="GTiff", width=2, height=2,
+                       count=1, dtype="uint8", crs="EPSG:3035",
+                       transform=from_origin(0, 1, 1, 1)) as dst:
+        dst.write(np.array([[11, 30], [21, 10]], dtype="uint8"), 1)
+    p = write_folder_project(tmp_path, groups={"units": "my base"})
+    with zipfile.ZipFile(p) as z:
+        root = ET.fromstring(z.read("project.qgs").decode().split("\n", 1)[1])
+    tree = {g.get("name"): [n.get("name") for n in g.iter("layer-tree-layer")]
+            for g in root.find("layer-tree-group").findall("layer-tree-group")}
+    assert tree == {"my base": ["units"], "diffusion": ["lei_patches"],
+                    "s1": ["scenario_s1__units"], "base": ["degurba_smod"]}
+    raster = next(m for m in root.iter("maplayer") if m.get("type") == "raster")
+    assert raster.find("pipe/rasterrenderer").get("type") == "paletted"
+    assert "30" in [e.get("value") for e in raster.iter("paletteEntry")]
