@@ -179,7 +179,9 @@ def write_layers(path, layers: Mapping[str, pd.DataFrame], prov: Mapping,
 
     A ``provenance`` table with one JSON row is added. Every vector layer gets a default QGIS
     style, stored in the ``layer_styles`` table (QGIS opens the layer with it) and, with
-    ``qml``, as ``<file stem>.<layer>.qml`` beside the GeoPackage.
+    ``qml``, as ``<file stem>.<layer>.qml`` beside the GeoPackage; a layer that also holds
+    LISA clusters, Gi* hot spots, growth types, stages or unit status gets those as
+    alternative styles in ``layer_styles`` (:func:`gisfix.styles.alternative_styles`).
 
     Parameters
     ----------
@@ -202,15 +204,18 @@ def write_layers(path, layers: Mapping[str, pd.DataFrame], prov: Mapping,
     import geopandas as gpd
     import pyogrio
 
-    from gisfix.styles import style_for
+    from gisfix.styles import alternative_styles, style_for
 
     p = check_output(path, overwrite, (".gpkg",))
     resolved = dict(styles or {})
+    alternates = {}
     for name, frame in layers.items():
         if name not in resolved:
             qml_doc = style_for(name, frame, **dict(style_options or {}))
             if qml_doc is not None:
                 resolved[name] = qml_doc
+        if name in resolved:
+            alternates[name] = alternative_styles(name, frame)
     with atomic_path(p, overwrite) as tmp:
         for name, frame in layers.items():
             if isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name in frame:
@@ -224,7 +229,7 @@ def write_layers(path, layers: Mapping[str, pd.DataFrame], prov: Mapping,
         pyogrio.write_dataframe(meta, tmp, layer="provenance", driver="GPKG", append=True,
                                 **GPKG_OPTIONS)
         if resolved:
-            _write_qgis_styles(tmp, layers, resolved)
+            _write_qgis_styles(tmp, layers, resolved, alternates)
     if qml:
         for name, doc in resolved.items():
             with atomic_path(style_path(p, name), overwrite=True) as tmp:
@@ -238,8 +243,13 @@ def style_path(gpkg, layer: str) -> Path:
     return g.with_name(f"{g.stem}.{layer}.qml")
 
 
-def _write_qgis_styles(gpkg: Path, layers: Mapping, styles: Mapping[str, str]) -> None:
-    """Store QML styles in the GeoPackage's ``layer_styles`` table (QGIS's convention)."""
+def _write_qgis_styles(gpkg: Path, layers: Mapping, styles: Mapping[str, str],
+                       alternates: Mapping[str, Mapping[str, str]] | None = None) -> None:
+    """Store QML styles in the GeoPackage's ``layer_styles`` table (QGIS's convention).
+
+    ``styles`` are the layers' default styles; ``alternates`` (layer -> style name -> QML)
+    are stored too, not as default: QGIS offers them under Style > Load Style > Database.
+    """
     import sqlite3
 
     con = sqlite3.connect(gpkg)
@@ -256,13 +266,18 @@ def _write_qgis_styles(gpkg: Path, layers: Mapping, styles: Mapping[str, str]) -
             "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier) "
             "VALUES ('layer_styles', 'attributes', 'layer_styles')"
         )
-        for name, qml in styles.items():
+        rows = [(name, name, qml, 1, "gisfix default style") for name, qml in styles.items()]
+        rows += [(name, style_name, qml, 0, "gisfix alternative style")
+                 for name, named in (alternates or {}).items()
+                 for style_name, qml in named.items()]
+        for name, style_name, qml, default, description in rows:
             geom = layers[name].geometry.name if hasattr(layers[name], "geometry") else "geom"
             con.execute(
                 "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, "
                 "f_geometry_column, styleName, styleQML, styleSLD, useAsDefault, description, "
-                "owner) VALUES ('', '', ?, ?, ?, ?, '', 1, 'gisfix default style', 'gisfix')",
-                (name, "geom" if geom == "geometry" else geom, name, qml),
+                "owner) VALUES ('', '', ?, ?, ?, ?, '', ?, ?, 'gisfix')",
+                (name, "geom" if geom == "geometry" else geom, style_name, qml, default,
+                 description),
             )
         con.commit()
     finally:

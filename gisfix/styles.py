@@ -371,6 +371,35 @@ def style_for(name: str, frame, *, column: str | None = None, scheme: str = DEFA
                      label=label)
 
 
+def alternative_styles(name: str, frame) -> dict[str, str]:
+    """Return named styles for every categorical column of a layer (LISA, Gi*, status...).
+
+    The default style (:func:`style_for`) shows one column; a units layer of ``gisfix run``
+    also holds LISA clusters and Gi* hot spots, offered as alternatives in QGIS.
+
+    Parameters
+    ----------
+    name : str
+        Layer name.
+    frame : GeoDataFrame
+        The layer's data.
+
+    Returns
+    -------
+    dict
+        Style name (the column) -> QML document; empty for tables and reference layers.
+    """
+    import geopandas as gpd
+
+    if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame or \
+            is_reference(name):
+        return {}
+    default = style_for(name, frame) or ""
+    return {col: style_for(name, frame, column=col) for col in CATEGORICAL
+            if col in frame.columns and f'attr="{col}"' not in default}
+
+
 __all__ = ["CATEGORICAL", "GROWTH_TYPE_COLORS", "HOTSPOT_COLORS", "LISA_COLORS",
-           "STAGE_COLORS", "STATUS_COLORS", "categorized", "class_breaks", "graduated",
-           "is_reference", "measure_column", "name_column", "outline", "style_for"]
+           "STAGE_COLORS", "STATUS_COLORS", "alternative_styles", "categorized",
+           "class_breaks", "graduated", "is_reference", "measure_column", "name_column",
+           "outline", "style_for"]

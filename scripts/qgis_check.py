@@ -6,7 +6,8 @@ Run with Debian's Python, which has PyQGIS (not the project's venv):
 
 For a GeoPackage, every table of ``gpkg_contents`` is opened as a vector layer with its
 default style (QGIS reads it from ``layer_styles``); one line per layer:
-{"file", "layer", "valid", "features", "geometry", "renderer", "labels", "label_field", "crs"}.
+{"file", "layer", "valid", "features", "geometry", "renderer", "fill", "labels",
+"label_field", "crs", "db_styles"}.
 
 For a ``.qgz``/``.qgs`` project, the project is read and one line is printed for the project
 ({"file", "project": true, "read", "crs", "extent", "absolute_paths", "groups"}) and one per
@@ -62,6 +63,8 @@ def check_gpkg(path):
     for name in names:
         layer = QgsVectorLayer(f"{path}|layername={name}", name, "ogr")
         row = {"file": path, "layer": name, **_vector_row(layer)}
+        if layer.isValid() and layer.isSpatial():
+            row["db_styles"] = list(layer.listStylesInDatabase()[2])
         print(json.dumps(row))
         ok &= row["valid"]
         del layer

@@ -106,6 +106,8 @@ def test_dc_run_layers_and_project_in_qgis(dc_run_output, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     gpkg = [r for r in rows if r.get("file", "").endswith(".gpkg")]
     _check_vectors(gpkg, {"units": "graduatedSymbol", "lei_patches": "categorizedSymbol"})
+    units_row = next(r for r in gpkg if r["layer"] == "units")
+    assert {"lisa_cluster", "hotspot"} <= set(units_row["db_styles"])  # alternative styles
     project = next(r for r in rows if r.get("project"))
     assert project["read"] and project["crs"] == "ESRI:54009"
     assert project["absolute_paths"] is False
