@@ -320,8 +320,8 @@ def is_reference(name: str) -> bool:
     return bool(REFERENCE_PATTERN.search(name))
 
 
-def style_for(name: str, frame, *, column: str | None = None, scheme: str = DEFAULT_SCHEME,
-              classes: int = DEFAULT_CLASSES) -> str | None:
+def style_for(name: str, frame, *, column: str | None = None, scheme: str | None = None,
+              classes: int | None = None) -> str | None:
     """Return the default QML style of a layer, or None for a table without geometry.
 
     Parameters
@@ -333,16 +333,21 @@ def style_for(name: str, frame, *, column: str | None = None, scheme: str = DEFA
     column : str, optional
         Force the column to style by (categorised if it has a conventional palette or is
         text, graduated if numeric).
-    scheme : str
-        Classification scheme of graduated styles (see :func:`class_breaks`).
-    classes : int
-        Number of graduated classes.
+    scheme : str, optional
+        Classification scheme of graduated styles (see :func:`class_breaks`); default
+        ``$GISFIX_STYLE_SCHEME`` or Fisher-Jenks.
+    classes : int, optional
+        Number of graduated classes; default ``$GISFIX_STYLE_CLASSES`` or 5.
 
     Returns
     -------
     str or None
         A QML document.
     """
+    import os
+
+    scheme = scheme or os.environ.get("GISFIX_STYLE_SCHEME") or DEFAULT_SCHEME
+    classes = int(classes or os.environ.get("GISFIX_STYLE_CLASSES") or DEFAULT_CLASSES)
     import geopandas as gpd
 
     if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame:

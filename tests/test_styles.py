@@ -122,3 +122,13 @@ def test_project_groups_and_folder_rasters(tmp_path):
     raster = next(m for m in root.iter("maplayer") if m.get("type") == "raster")
     assert raster.find("pipe/rasterrenderer").get("type") == "paletted"
     assert "30" in [e.get("value") for e in raster.iter("paletteEntry")]
+
+
+def test_scheme_and_classes_from_the_environment(monkeypatch):
+    units = _frame(share_2020=list(np.linspace(0, 1, 40)))
+    monkeypatch.setenv("GISFIX_STYLE_SCHEME", "quantiles")
+    monkeypatch.setenv("GISFIX_STYLE_CLASSES", "4")
+    r = _renderer(styles.style_for("units", units))
+    uppers = [float(x.get("upper")) for x in r.find("ranges")]
+    assert uppers == pytest.approx(list(np.quantile(np.linspace(0, 1, 40), [.25, .5, .75, 1])))
+    assert r.find("classificationMethod").get("id") == "quantiles"
