@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Sequence
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax.saxutils import quoteattr
 
 import numpy as np
 
@@ -87,6 +87,10 @@ SCHEMES = {"fisher_jenks": "FisherJenks", "natural_breaks": "NaturalBreaks",
            "quantiles": "Quantiles", "equal_interval": "EqualInterval",
            "jenks_caspall": "JenksCaspall", "head_tail_breaks": "HeadTailBreaks",
            "std_mean": "StdMean", "maximum_breaks": "MaximumBreaks"}
+#: QGIS's own classification method of each scheme (used when a user reclassifies in QGIS).
+QGIS_METHODS = {"fisher_jenks": "Jenks", "natural_breaks": "Jenks", "jenks_caspall": "Jenks",
+                "quantiles": "Quantile", "equal_interval": "EqualInterval",
+                "std_mean": "StdDev", "head_tail_breaks": "Jenks", "maximum_breaks": "Jenks"}
 
 _SYMBOL_TYPES = {"polygon": "fill", "line": "line", "point": "marker"}
 
@@ -215,7 +219,8 @@ def graduated(values, column: str, classes: int = DEFAULT_CLASSES, geometry: str
     return _wrap(f'<renderer-v2 type="graduatedSymbol" attr={quoteattr(column)} '
                  f'graduatedMethod="GraduatedColor" symbollevels="0" forceraster="0" '
                  f'enableorderby="0"><ranges>{ranges}</ranges><symbols>{symbols}</symbols>'
-                 f'<classificationMethod id="{escape(scheme)}"/></renderer-v2>', label)
+                 f'<classificationMethod id="{QGIS_METHODS.get(scheme, "Jenks")}"/></renderer-v2>',
+                 label)
 
 
 def categorized(categories, column: str, geometry: str = "polygon",

@@ -131,4 +131,4 @@ def test_scheme_and_classes_from_the_environment(monkeypatch):
     r = _renderer(styles.style_for("units", units))
     uppers = [float(x.get("upper")) for x in r.find("ranges")]
     assert uppers == pytest.approx(list(np.quantile(np.linspace(0, 1, 40), [.25, .5, .75, 1])))
-    assert r.find("classificationMethod").get("id") == "quantiles"
+    assert r.find("classificationMethod").get("id") == "Quantile"  # QGIS's id
