@@ -78,7 +78,7 @@ _EXPORTS = {
     "DiffResult": "gisfix.edits.diff",
     # outputs people open: styles, QGIS projects, HTML reports; data for your own region
     "style_for": "gisfix.styles",
-    "write_project": "gisfix.qgis_project",
+    "write_qgis_project": "gisfix.qgis_project",
     "LayerSpec": "gisfix.qgis_project",
     "write_report": "gisfix.html_report",
     "write_deliverables": "gisfix.deliverables",

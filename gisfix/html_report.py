@@ -287,8 +287,8 @@ def map_figure(frame, column: str | None, title: str, caption: str = "",
     else:
         breaks = styles.class_breaks(frame[column])
         n = len(breaks) - 1
-        pal = [styles.SEQUENTIAL[int(round(i * (len(styles.SEQUENTIAL) - 1) / max(n - 1, 1)))]
-               for i in range(n)]
+        ramp = styles.DIVERGING if str(column).endswith("change") else styles.SEQUENTIAL
+        pal = [ramp[int(round(i * (len(ramp) - 1) / max(n - 1, 1)))] for i in range(n)]
         cmap = ListedColormap([tuple(int(x) / 255 for x in c.split(",")) for c in pal])
         frame.plot(ax=ax, column=column, cmap=cmap, norm=BoundaryNorm(breaks, n),
                    edgecolor="#666666", linewidth=0.15,
@@ -417,7 +417,7 @@ def run_sections(layers: Mapping[str, pd.DataFrame]) -> list[Section]:
     """Sections for the layers of a ``gisfix run`` GeoPackage (name -> frame)."""
     secs: list[Section] = []
     units = layers.get("units")
-    builtup = layers.get("builtup")
+    builtup = layers.get("builtup", layers.get("units_long"))
     if units is not None:
         shares = _epochs(units.columns, "share_")
         kms = _epochs(units.columns, "builtup_km2_")
@@ -451,7 +451,8 @@ def run_sections(layers: Mapping[str, pd.DataFrame]) -> list[Section]:
                       rank_size_figure(by, "Rank-size of built-up area")]
         ineq = layers.get("inequality")
         if ineq is not None and "epoch" in ineq:
-            cols = [c for c in ("gini", "theil_t", "cv", "williamson") if c in ineq]
+            cols = [c for c in ineq.columns if c not in ("epoch", "n", "n_units")
+                    and pd.api.types.is_numeric_dtype(ineq[c])]
             d = ineq.set_index("epoch")[cols].astype(float)
             s.figures.append(line_chart(d, "Inequality of built-up share over time",
                                         "index", "Weighted by observed land area."))
@@ -472,11 +473,11 @@ def run_sections(layers: Mapping[str, pd.DataFrame]) -> list[Section]:
         if "hotspot" in units:
             s.figures.append(map_figure(units, "hotspot", "Gi* hot and cold spots"))
         secs.append(s)
-    patches = layers.get("lei_patches")
+    patches = layers.get("lei_patches", layers.get("patches"))
     stages = layers.get("stages")
     if patches is not None or stages is not None:
         s = Section("Diffusion: growth types and stages")
-        if patches is not None and "growth_type" in patches:
+        if patches is not None and "growth_type" in patches and "area_km2" in patches:
             s.figures.append(map_figure(patches, "growth_type",
                                         "Landscape Expansion Index growth types",
                                         "New built-up patches between the LEI epochs.",
@@ -492,6 +493,60 @@ def run_sections(layers: Mapping[str, pd.DataFrame]) -> list[Section]:
             s.tables.append(table(stages[keep], "Four-stage labels and their evidence",
                                   index=False))
         secs.append(s)
+    return secs
+
+
+def scenario_names(names) -> list[str]:
+    """Scenario names of a ``gisfix run`` GeoPackage: its ``units_<name>`` layers."""
+    return [n[len("units_"):] for n in names
+            if n.startswith("units_") and n != "units_long"]
+
+
+def scenario_sections(layers: Mapping[str, pd.DataFrame],
+                      compare: pd.DataFrame | None = None) -> list[Section]:
+    """One section per scenario: what changed for each unit, and region-wide before/after.
+
+    Parameters
+    ----------
+    layers : mapping
+        Layers of the GeoPackage: ``units_<name>`` (edited units), ``change_<name>``
+        (per-unit status and ``share_<epoch>_change``), ``lineage_<name>``.
+    compare : DataFrame, optional
+        Region-wide measures per scenario (``scenario, measure, epoch, base, value``).
+    """
+    from gisfix import styles
+
+    secs = []
+    for name in scenario_names(layers):
+        s = Section(f"Scenario {name}")
+        change = layers.get(f"change_{name}")
+        edited = layers.get(f"units_{name}")
+        frame = change if change is not None and hasattr(change, "geometry") else edited
+        if frame is not None and "status" in frame:
+            counts = frame["status"].value_counts().to_dict()
+            s.paragraphs.append("Units after the edits: " + ", ".join(
+                f"{k}: {v}" for k, v in counts.items()) + ".")
+            s.figures.append(map_figure(frame, "status", f"{name}: unit status"))
+        if change is not None and hasattr(change, "geometry"):
+            col = styles.measure_column(change)
+            if col is not None and col.endswith("change"):
+                s.figures.append(map_figure(change, col, f"{name}: {col}",
+                                            "Change of each edited unit against the units "
+                                            "it came from."))
+        if compare is not None and {"scenario", "measure", "base", "value"} <= set(compare):
+            part = compare[compare["scenario"] == name]
+            if "epoch" in part and part["epoch"].notna().any():
+                part = part[part["epoch"] == part["epoch"].max()]
+            part = part.dropna(subset=["base", "value"]).drop_duplicates("measure")
+            if len(part):
+                d = part.set_index("measure")[["base", "value"]].rename(
+                    columns={"base": "before", "value": "after"})
+                s.figures.append(before_after_figure(d.head(12),
+                                                     f"{name}: region-wide, before and after"))
+                s.tables.append(table(part.set_index("measure").drop(columns="scenario"),
+                                      f"{name}: region-wide measures, base and scenario"))
+        if s.figures or s.tables:
+            secs.append(s)
     return secs
 
 
@@ -531,10 +586,17 @@ def sections_from_gpkg(path, title: str | None = None) -> list[Section]:
 
     layers = read_layers(path)
     title = title or Path(path).stem
-    if "units" in layers and "builtup" in layers:
-        return run_sections(layers) + layer_sections(
-            layers, f"Other layers of {Path(path).name}",
-            skip=("units", "builtup", "lei_patches", "stages", "measures"))
+    if "units" in layers and ("builtup" in layers or "units_long" in layers):
+        compare = None
+        csv = Path(path).with_name("compare.csv")
+        if csv.exists():
+            compare = pd.read_csv(csv)
+        scen = scenario_names(layers)
+        done = {"units", "builtup", "units_long", "lei_patches", "patches", "stages",
+                "measures", *[f"{k}_{n}" for n in scen for k in ("units", "change",
+                                                                 "lineage")]}
+        return run_sections(layers) + scenario_sections(layers, compare) + layer_sections(
+            layers, f"Other layers of {Path(path).name}", skip=tuple(done))
     return layer_sections(layers, title)
 
 
@@ -573,5 +635,6 @@ def write_folder_report(folder, *, title: str, provenance: Mapping | None = None
 
 __all__ = ["Figure", "Section", "Table", "before_after_figure", "figure", "image",
            "layer_sections", "line_chart", "lorenz_figure", "map_figure", "rank_size_figure",
-           "render", "run_sections", "sections_from_gpkg", "stage_timeline", "table",
-           "write_folder_report", "write_report"]
+           "render", "run_sections", "scenario_names", "scenario_sections",
+           "sections_from_gpkg", "stage_timeline", "table", "write_folder_report",
+           "write_report"]

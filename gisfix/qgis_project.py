@@ -112,14 +112,16 @@ class LayerSpec:
 
 
 #: Layers that belong in the ``diffusion`` group (by name prefix).
-DIFFUSION_PREFIXES = ("lei", "stage", "expansion", "extent", "diffusion", "ellipse",
-                      "centroid")
+DIFFUSION_PREFIXES = ("lei", "patches", "stage", "expansion", "extent", "diffusion",
+                      "ellipse", "centroid")
 
 
 def group_for(layer: str, default: str) -> str:
     """Return the layer-tree group of a layer.
 
-    ``scenario_<name>__<layer>`` goes to the group ``<name>`` (one group per scenario),
+    ``scenario_<name>__<layer>`` goes to the group ``<name>`` (one group per scenario; so
+    do ``units_<name>``, ``change_<name>`` and ``lineage_<name>`` of ``gisfix run``, see
+    :func:`layers_from_gpkg`),
     ``diffusion`` for diffusion layers (LEI patches, stages, expansion, extents), ``base``
     for reference layers (vintages, lineage), else ``default``.
 
@@ -177,10 +179,17 @@ def layers_from_gpkg(path, group: str = "base", tables: bool = True,
     finally:
         con.close()
     specs = []
+    names = [row[0] for row in contents]
+    # gisfix run writes units_<scenario>, change_<scenario>, lineage_<scenario> per scenario
+    scenarios = [n[len("units_"):] for n in names if n.startswith("units_")
+                 and n != "units_long"]
+    by_scenario = {f"{k}_{s}": s.replace("_", " ") for s in scenarios
+                   for k in ("units", "change", "lineage", "patches", "measures")}
     for name, data_type, gtype, org, code, definition, *bounds in contents:
         if name in ("layer_styles", "provenance"):
             continue
-        grp = (groups or {}).get(name) or group_for(name, group)
+        grp = ((groups or {}).get(name) or by_scenario.get(name)
+               or group_for(name, group))
         if data_type == "features":
             g = (gtype or "").upper()
             geometry = "point" if "POINT" in g else "line" if "LINE" in g else "polygon"
@@ -569,5 +578,9 @@ def write_project(path, layers: Sequence[LayerSpec], *, crs, extent, title: str 
     return p
 
 
+#: The name exported at the package level (``gisfix.write_qgis_project``): the project
+#: TOML reader has a ``write_project`` of its own.
+write_qgis_project = write_project
+
 __all__ = ["LayerSpec", "group_for", "layers_from_gpkg", "project_xml", "raster_layers",
-           "raster_style", "write_folder_project", "write_project"]
+           "raster_style", "write_folder_project", "write_project", "write_qgis_project"]

@@ -33,6 +33,8 @@ import numpy as np
 
 #: A sequential palette (ColorBrewer YlOrRd, 5 classes).
 SEQUENTIAL = ("255,255,178", "254,204,92", "253,141,60", "240,59,32", "189,0,38")
+#: A diverging palette for changes (ColorBrewer RdBu reversed: losses blue, gains red).
+DIVERGING = ("33,102,172", "103,169,207", "247,247,247", "239,138,98", "178,24,43")
 #: A qualitative palette (ColorBrewer Set2).
 QUALITATIVE = ("102,194,165", "252,141,98", "141,160,203", "231,138,195", "166,216,84",
                "255,217,47", "229,196,148", "179,179,179")
@@ -70,7 +72,8 @@ REFERENCE_PATTERN = re.compile(
     r"(lineage|vintage|reference|original|before|_pre\d{4}$|_\d{4}(-\d{2})?$|^aoi$|region)",
     re.IGNORECASE)
 #: Preferred measure columns, most telling first (``{last}`` is the newest epoch).
-PREFERRED_MEASURES = ("share_{last}", "builtup_share", "lei", "share_change", "change",
+PREFERRED_MEASURES = ("share_{last}", "share_{last}_change", "builtup_share", "lei",
+                      "share_change", "change",
                       "builtup_km2_{last}", "density", "intensity")
 #: Name columns used for labels, first match wins (case-insensitive).
 NAME_COLUMNS = ("name", "gmdname", "namelsad", "name_en", "city", "unit_name")
@@ -296,7 +299,8 @@ def name_column(frame) -> str | None:
 
 
 def _last_epoch(columns) -> str | None:
-    years = [m.group(1) for c in columns if (m := re.fullmatch(r"share_(\d{4})", str(c)))]
+    years = [m.group(1) for c in columns
+             if (m := re.fullmatch(r"share_(\d{4})(_change|_after|_before)?", str(c)))]
     return max(years) if years else None
 
 
@@ -377,8 +381,9 @@ def style_for(name: str, frame, *, column: str | None = None, scheme: str | None
         seen = [str(v) for v in values.dropna().unique()]
         cats = [c for c in colors if c in seen] + sorted(c for c in seen if c not in colors)
         return categorized(cats, col, geometry, colors=colors, label=label)
+    palette = DIVERGING if str(col).endswith("change") else SEQUENTIAL
     return graduated(values, col, classes=classes, geometry=geometry, scheme=scheme,
-                     label=label)
+                     label=label, palette=palette)
 
 
 def alternative_styles(name: str, frame) -> dict[str, str]:

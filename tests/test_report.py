@@ -94,3 +94,44 @@ def test_demo_report_in_chromium(demo_output, tmp_path):
     _check_report(demo_output / "report.html", tmp_path, [
         "municipalities_edited: status", "comparison: before and after", "mexico theil",
         "Inputs, parameters and versions"])
+
+
+def test_run_folder_with_a_scenario(tmp_path):
+    """The layer names of ``gisfix run`` with scenarios (units_<s>, change_<s>, lineage_<s>,
+    compare.csv) give a scenario section and a project group per scenario."""
+    import xml.etree.ElementTree as ET
+    import zipfile
+
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from gisfix.deliverables import write_deliverables
+    from gisfix.io import provenance, write_layers
+
+    geoms = [box(i, 0, i + 1, 1) for i in range(4)]
+    units = gpd.GeoDataFrame({"unit_id": list("abcd"), "share_2000": [.1, .2, .3, .4],
+                              "share_2020": [.2, .3, .5, .9]}, geometry=geoms, crs=3035)
+    long = pd.DataFrame({"unit_id": list("abcdabcd"), "epoch": [2000] * 4 + [2020] * 4,
+                         "builtup_km2": [1., 2, 3, 4, 2, 3, 5, 9],
+                         "valid_km2": [10.] * 8})
+    edited = units.iloc[1:].assign(status=["merged", "unchanged", "unchanged"])
+    change = edited[["unit_id", "status", "geometry"]].assign(share_2020_change=[.05, 0, 0])
+    write_layers(tmp_path / "results.gpkg",
+                 {"units": units, "units_long": long, "units_s1": edited,
+                  "change_s1": change, "lineage_s1": pd.DataFrame(
+                      {"old_id": list("abcd"), "new_id": list("bbcd")})},
+                 provenance({}, {}, "t"))
+    pd.DataFrame({"scenario": ["s1", "s1"], "measure": ["gini", "n_units"],
+                  "epoch": [2020, 2020], "base": [.3, 4], "value": [.25, 3]}
+                 ).to_csv(tmp_path / "compare.csv", index=False)
+    out = write_deliverables(tmp_path, title="t", images=False)
+    html = out["report"].read_text(encoding="utf-8")
+    for text in ("Scenario s1", "s1: unit status", "s1: share_2020_change",
+                 "s1: region-wide, before and after", "Lorenz curves"):
+        assert text in html, text
+    with zipfile.ZipFile(out["project"]) as z:
+        root = ET.fromstring(z.read("project.qgs").decode().split("\n", 1)[1])
+    groups = {g.get("name"): [n.get("name") for n in g.iter("layer-tree-layer")]
+              for g in root.find("layer-tree-group").findall("layer-tree-group")}
+    assert groups["s1"] == ["units_s1", "change_s1", "lineage_s1"]
+    assert groups["base"][0] == "units"
