@@ -492,7 +492,8 @@ def run_sections(layers: Mapping[str, pd.DataFrame]) -> list[Section]:
                                 "share_outlying", "share_infilling") if c in stages]
             s.tables.append(table(stages[keep], "Four-stage labels and their evidence",
                                   index=False))
-        secs.append(s)
+        if s.figures or s.tables:
+            secs.append(s)
     return secs
 
 

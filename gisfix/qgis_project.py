@@ -235,11 +235,15 @@ def raster_layers(stack, group: str = "base", copy_to=None, bounds=None,
                     else f"built-up ({stack.encoding})")
         else:
             name = f"built-up {stack.epochs[i]}"
+        # a product named in the file (DEGURBA / SMOD classes) styles better than the
+        # encoding gisfix reads it with (e.g. class=21,22,23,30)
+        hint = next((enc for h, enc in ENCODING_HINTS if h in Path(p).stem.lower()), None)
+        encoding = hint if hint in ("smod", "ldsmt") else stack.encoding
         if copy_to is not None:
             p = copy_raster_window(p, Path(copy_to) / f"builtup_{Path(p).stem}.tif",
                                    bounds, overwrite=overwrite)
         out.append(LayerSpec(p, name=name, group=group, kind="raster", crs=stack.crs,
-                             encoding=stack.encoding, epochs=tuple(stack.epochs)))
+                             encoding=encoding, epochs=tuple(stack.epochs)))
     return out
 
 

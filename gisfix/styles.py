@@ -179,6 +179,8 @@ def class_breaks(values, scheme: str = DEFAULT_SCHEME, classes: int = DEFAULT_CL
         return distinct
     if v.size > SAMPLE_SIZE:  # deterministic sample: evenly spaced quantiles
         v = np.quantile(v, np.linspace(0, 1, SAMPLE_SIZE))
+        if np.unique(v).size <= classes:  # heavy ties: the sample's values are the classes
+            return np.unique(np.concatenate([[lo], np.unique(v), [hi]]))
     import mapclassify
 
     cls = getattr(mapclassify, SCHEMES[scheme])

@@ -132,3 +132,9 @@ def test_scheme_and_classes_from_the_environment(monkeypatch):
     uppers = [float(x.get("upper")) for x in r.find("ranges")]
     assert uppers == pytest.approx(list(np.quantile(np.linspace(0, 1, 40), [.25, .5, .75, 1])))
     assert r.find("classificationMethod").get("id") == "Quantile"  # QGIS's id
+
+
+def test_heavily_tied_values_still_classify():
+    v = np.concatenate([np.zeros(5000), [1, 2, 3, 4, 5, 6, 7, 8]])
+    b = styles.class_breaks(v)
+    assert b[0] == 0 and b[-1] == 8 and np.all(np.diff(b) > 0)
