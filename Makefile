@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install clients demo test lint bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,27 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check gisfix tests benchmarks
 
-test: $(STAMP)
+# The real clients the tests open outputs in: Debian's QGIS (PyQGIS for /usr/bin/python3) and
+# Chromium. Installed with apt-get where we run as root and apt is there (CI); quick when they
+# are already installed; elsewhere their tests skip and say why.
+CLIENT_PKGS := qgis python3-qgis chromium
+clients:
+	@if command -v qgis_process.bin >/dev/null 2>&1 && command -v chromium >/dev/null 2>&1 \
+	    && /usr/bin/python3 -c "import qgis.core" >/dev/null 2>&1; then \
+	  echo "clients: QGIS and Chromium are installed"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "clients: apt-get install $(CLIENT_PKGS) (a few minutes the first time)"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -qq --no-install-recommends $(CLIENT_PKGS) >/dev/null 2>&1 \
+	  || { apt-get update -qq >/dev/null 2>&1 \
+	       && apt-get install -y -qq --no-install-recommends $(CLIENT_PKGS) >/dev/null; } \
+	  || echo "clients: apt-get failed: the QGIS and Chromium tests will skip"; \
+	else \
+	  echo "clients: not root or no apt-get: the QGIS and Chromium tests skip" \
+	       "(install them with: apt-get install $(CLIENT_PKGS))"; \
+	fi
+
+test: $(STAMP) clients
 	$(VENV)/bin/ruff check gisfix tests benchmarks
 	$(PY) -m pytest -q
 

@@ -1,4 +1,4 @@
-"""Rebuild the embedded datasets in data/ from their registry packages (maintainers only).
+"""Rebuild the embedded datasets in gisfix/data/ from their registry packages (maintainers only).
 
     npm pack swiss-maps@4.7.0 us-atlas@3.0.1   # then extract both tarballs
     python data/make_embedded.py SWISS_MAPS_DIR US_ATLAS_DIR
@@ -21,7 +21,7 @@ import geopandas as gpd
 import libpysal
 import pyogrio
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).resolve().parent.parent / "gisfix" / "data"  # package data
 
 
 def swiss(src: Path) -> None:

@@ -102,6 +102,13 @@ _EXPORTS = {
     "Project": "gisfix.project",
     "run_project": "gisfix.workflows.run",
     "run_pipeline": "gisfix.workflows.run",
+    # outputs people open: styles, QGIS projects, HTML reports; data for your own region
+    "style_for": "gisfix.styles",
+    "write_qgis_project": "gisfix.qgis_project",
+    "LayerSpec": "gisfix.qgis_project",
+    "write_report": "gisfix.html_report",
+    "write_deliverables": "gisfix.deliverables",
+    "fetch_ghsl": "gisfix.fetch",
 }
 
 

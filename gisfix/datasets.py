@@ -1,6 +1,8 @@
-"""Embedded real datasets shipped in the repository's ``data/`` folder.
+"""Embedded real datasets shipped inside the package (``gisfix/data/``).
 
-See ``data/README.md`` for sources and licences.
+The files are package data: they are installed with the wheel and read with
+:mod:`importlib.resources`, so ``gisfix demo`` and :func:`load` work from any folder after
+``pip install gisfix``.  See ``gisfix/data/README.md`` for sources and licences.
 
 Examples
 --------
@@ -11,12 +13,33 @@ Examples
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from gisfix.errors import InputFileError, UsageError
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+_FILES = contextlib.ExitStack()
+atexit.register(_FILES.close)
+
+
+def data_path(*parts: str) -> Path:
+    """Return a real file-system path of a file shipped in ``gisfix/data/``.
+
+    Parameters
+    ----------
+    *parts : str
+        Path components below ``gisfix/data`` (e.g. ``"scenarios", "virginia.toml"``).
+    """
+    resource = resources.files("gisfix").joinpath("data", *parts)
+    # a plain install is already on disk; a zipped one is extracted once per process
+    return Path(_FILES.enter_context(resources.as_file(resource)))
+
+
+#: Folder of the embedded data (inside the installed package).
+DATA_DIR = data_path()
 
 
 @dataclass(frozen=True)
@@ -36,7 +59,7 @@ class Dataset:
     @property
     def path(self) -> Path:
         """Absolute path of the file holding the layer."""
-        return DATA_DIR / self.file
+        return data_path(self.file)
 
 
 _REGISTRY = {
@@ -88,8 +111,8 @@ def get_path(name: str) -> Path:
     """
     d = get(name)
     if not d.path.exists():
-        raise InputFileError(
-            f"embedded data file {d.path} is missing; reinstall gisfix from source")
+        raise InputFileError(f"embedded data file {d.path} is missing; reinstall gisfix (the "
+                             "wheel ships it as package data)")
     return d.path
 
 

@@ -135,9 +135,19 @@ def warn_data(message: str, *args, category: type[Warning] | None = None,
                   stacklevel=stacklevel)
 
 
+class DownloadError(GisfixError, ConnectionError):
+    """A download that failed: server unreachable (offline), missing file, HTTP error."""
+
+
+class ChecksumError(GisfixError, ValueError):
+    """A downloaded file whose SHA-256 does not match the registry; it was discarded."""
+
+
 __all__ = [
     "CRSError",
+    "ChecksumError",
     "ClipWarning",
+    "DownloadError",
     "DataError",
     "DataWarning",
     "EditError",

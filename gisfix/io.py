@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from gisfix._version import __version__
-from gisfix.errors import InputFileError, OutputExistsError, OutputFormatError
+from gisfix.errors import ExtentError, InputFileError, OutputExistsError, OutputFormatError
 
 #: GeoPackage 1.2 opens without warnings in QGIS 3.22 (GDAL 3.6), which warns on 1.4.
 GPKG_OPTIONS = {"VERSION": "1.2"}
@@ -173,16 +173,49 @@ def write_table(df: pd.DataFrame, path, prov: Mapping, overwrite: bool = False,
 
 
 def write_layers(path, layers: Mapping[str, pd.DataFrame], prov: Mapping,
-                 overwrite: bool = False, styles: Mapping[str, str] | None = None) -> Path:
+                 overwrite: bool = False, styles: Mapping[str, str] | None = None,
+                 style_options: Mapping | None = None, qml: bool = True) -> Path:
     """Write several layers (GeoDataFrames or plain tables) into one GeoPackage, atomically.
 
-    A ``provenance`` table with one JSON row is added; ``styles`` maps layer names to QGIS
-    QML documents stored in ``layer_styles`` so QGIS opens each layer styled.
+    A ``provenance`` table with one JSON row is added. Every vector layer gets a default QGIS
+    style, stored in the ``layer_styles`` table (QGIS opens the layer with it) and, with
+    ``qml``, as ``<file stem>.<layer>.qml`` beside the GeoPackage; a layer that also holds
+    LISA clusters, Gi* hot spots, growth types, stages or unit status gets those as
+    alternative styles in ``layer_styles`` (:func:`gisfix.styles.alternative_styles`).
+
+    Parameters
+    ----------
+    path : path-like
+        The ``.gpkg`` to write.
+    layers : mapping
+        Layer name -> GeoDataFrame (a vector layer) or DataFrame (a table).
+    prov : mapping
+        Provenance record (:func:`provenance`).
+    overwrite : bool
+        Replace an existing file.
+    styles : mapping, optional
+        Layer name -> QML document, overriding the automatic style.
+    style_options : mapping, optional
+        Keyword arguments of :func:`gisfix.styles.style_for` for the automatic styles
+        (``scheme=``, ``classes=``).
+    qml : bool
+        Also write each style as a ``.qml`` file beside the GeoPackage.
     """
     import geopandas as gpd
     import pyogrio
 
+    from gisfix.styles import alternative_styles, style_for
+
     p = check_output(path, overwrite, (".gpkg",))
+    resolved = dict(styles or {})
+    alternates = {}
+    for name, frame in layers.items():
+        if name not in resolved:
+            qml_doc = style_for(name, frame, **dict(style_options or {}))
+            if qml_doc is not None:
+                resolved[name] = qml_doc
+        if name in resolved:
+            alternates[name] = alternative_styles(name, frame)
     with atomic_path(p, overwrite) as tmp:
         for name, frame in layers.items():
             if isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name in frame:
@@ -195,13 +228,28 @@ def write_layers(path, layers: Mapping[str, pd.DataFrame], prov: Mapping,
                              "value": [json.dumps(_jsonable(prov), ensure_ascii=False)]})
         pyogrio.write_dataframe(meta, tmp, layer="provenance", driver="GPKG", append=True,
                                 **GPKG_OPTIONS)
-        if styles:
-            _write_qgis_styles(tmp, layers, styles)
+        if resolved:
+            _write_qgis_styles(tmp, layers, resolved, alternates)
+    if qml:
+        for name, doc in resolved.items():
+            with atomic_path(style_path(p, name), overwrite=True) as tmp:
+                tmp.write_text(doc, encoding="utf-8")
     return p
 
 
-def _write_qgis_styles(gpkg: Path, layers: Mapping, styles: Mapping[str, str]) -> None:
-    """Store QML styles in the GeoPackage's ``layer_styles`` table (QGIS's convention)."""
+def style_path(gpkg, layer: str) -> Path:
+    """Return the ``.qml`` file written beside ``gpkg`` for ``layer``."""
+    g = Path(gpkg)
+    return g.with_name(f"{g.stem}.{layer}.qml")
+
+
+def _write_qgis_styles(gpkg: Path, layers: Mapping, styles: Mapping[str, str],
+                       alternates: Mapping[str, Mapping[str, str]] | None = None) -> None:
+    """Store QML styles in the GeoPackage's ``layer_styles`` table (QGIS's convention).
+
+    ``styles`` are the layers' default styles; ``alternates`` (layer -> style name -> QML)
+    are stored too, not as default: QGIS offers them under Style > Load Style > Database.
+    """
     import sqlite3
 
     con = sqlite3.connect(gpkg)
@@ -218,13 +266,18 @@ def _write_qgis_styles(gpkg: Path, layers: Mapping, styles: Mapping[str, str]) -
             "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier) "
             "VALUES ('layer_styles', 'attributes', 'layer_styles')"
         )
-        for name, qml in styles.items():
+        rows = [(name, name, qml, 1, "gisfix default style") for name, qml in styles.items()]
+        rows += [(name, style_name, qml, 0, "gisfix alternative style")
+                 for name, named in (alternates or {}).items()
+                 for style_name, qml in named.items()]
+        for name, style_name, qml, default, description in rows:
             geom = layers[name].geometry.name if hasattr(layers[name], "geometry") else "geom"
             con.execute(
                 "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, "
                 "f_geometry_column, styleName, styleQML, styleSLD, useAsDefault, description, "
-                "owner) VALUES ('', '', ?, ?, ?, ?, '', 1, 'gisfix default style', 'gisfix')",
-                (name, "geom" if geom == "geometry" else geom, name, qml),
+                "owner) VALUES ('', '', ?, ?, ?, ?, '', ?, ?, 'gisfix')",
+                (name, "geom" if geom == "geometry" else geom, style_name, qml, default,
+                 description),
             )
         con.commit()
     finally:
@@ -251,6 +304,102 @@ def read_provenance(path) -> dict:
 
     meta = pyogrio.read_dataframe(p, layer="provenance")
     return json.loads(meta["value"].iloc[0])
+
+
+def copy_raster_window(src, dst, bounds=None, overwrite: bool = False,
+                       block_rows: int = 1024) -> Path:
+    """Copy the cells of a raster covering ``bounds`` into a compressed GeoTIFF, atomically.
+
+    The window is snapped outward to the source grid (no resampling) and copied in strips
+    of ``block_rows`` rows, so memory stays bounded on national rasters.
+
+    Parameters
+    ----------
+    src : path-like
+        The source raster.
+    dst : path-like
+        The GeoTIFF to write.
+    bounds : (xmin, ymin, xmax, ymax), optional
+        The region in the raster's CRS (default the whole raster).
+    overwrite : bool
+        Replace an existing ``dst``.
+    block_rows : int
+        Rows per strip.
+    """
+    import math
+
+    import rasterio
+    from rasterio.windows import Window
+
+    with rasterio.open(require_file(src)) as r:
+        if bounds is None:
+            c0, r0, c1, r1 = 0, 0, r.width, r.height
+        else:
+            inv = ~r.transform
+            xs, ys = zip(*(inv * (x, y) for x in (bounds[0], bounds[2])
+                           for y in (bounds[1], bounds[3])), strict=True)
+            c0 = max(0, math.floor(round(min(xs), 6)))
+            c1 = min(r.width, math.ceil(round(max(xs), 6)))
+            r0 = max(0, math.floor(round(min(ys), 6)))
+            r1 = min(r.height, math.ceil(round(max(ys), 6)))
+        if c1 <= c0 or r1 <= r0:
+            raise ExtentError(f"the region {bounds} does not overlap the raster {src}")
+        win = Window(c0, r0, c1 - c0, r1 - r0)
+        profile = r.profile.copy()
+        profile.update(driver="GTiff", width=c1 - c0, height=r1 - r0,
+                       transform=r.window_transform(win), compress="deflate", tiled=True,
+                       blockxsize=256, blockysize=256, BIGTIFF="IF_SAFER")
+        with atomic_path(dst, overwrite) as tmp, rasterio.open(tmp, "w", **profile) as out:
+            for row in range(0, r1 - r0, block_rows):
+                h = min(block_rows, r1 - r0 - row)
+                out.write(r.read(window=Window(c0, r0 + row, c1 - c0, h)),
+                          window=Window(0, row, c1 - c0, h))
+    return Path(dst)
+
+
+def raster_summary(path) -> dict:
+    """Return the CRS (WKT) and the (min, max) of a raster's first band, from a decimated read.
+
+    Parameters
+    ----------
+    path : path-like
+        The raster.
+    """
+    import numpy as np
+    import rasterio
+
+    with rasterio.open(require_file(path)) as r:
+        step = max(1, max(r.width, r.height) // 1024)
+        a = r.read(1, out_shape=(max(1, r.height // step), max(1, r.width // step)),
+                   masked=True)
+        vals = a.compressed() if np.ma.isMaskedArray(a) else np.ravel(a)
+        vals = vals[np.isfinite(vals)] if vals.dtype.kind == "f" else vals
+        rng = (float(vals.min()), float(vals.max())) if vals.size else (0.0, 1.0)
+        return {"crs": r.crs.to_wkt() if r.crs else None, "range": rng}
+
+
+def read_layers(path, skip: tuple[str, ...] = ("layer_styles", "provenance")) -> dict:
+    """Read every layer of a GeoPackage: name -> GeoDataFrame (vector) or DataFrame (table).
+
+    Parameters
+    ----------
+    path : path-like
+        The GeoPackage (e.g. one written by :func:`write_layers`).
+    skip : tuple of str
+        Layers left out (gisfix's bookkeeping tables by default).
+    """
+    import geopandas as gpd
+    import pyogrio
+
+    out = {}
+    for name, geom in pyogrio.list_layers(require_file(path)):
+        if name in skip:
+            continue
+        if geom:
+            out[name] = gpd.read_file(path, layer=name, engine="pyogrio")
+        else:
+            out[name] = pyogrio.read_dataframe(path, layer=name, read_geometry=False)
+    return out
 
 
 def require_file(path) -> Path:

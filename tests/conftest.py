@@ -72,3 +72,34 @@ def run_cli():
         return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
 
     return _run
+
+
+# -- outputs that several test modules open in real clients (QGIS, Chromium): made once ----
+@pytest.fixture(scope="session")
+def demo_output(tmp_path_factory):
+    """A ``gisfix demo -o OUT`` folder (through the real CLI), shared by the client tests."""
+    from click.testing import CliRunner
+
+    from gisfix.cli.main import cli
+
+    out = tmp_path_factory.mktemp("demo_clients") / "demo-output"
+    r = CliRunner().invoke(cli, ["demo", "-o", str(out)], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    return out
+
+
+@pytest.fixture(scope="session")
+def dc_run_output(tmp_path_factory):
+    """A ``gisfix run`` folder on the shared DC data, shared by the client tests."""
+    from click.testing import CliRunner
+
+    from gisfix.cli.main import cli
+
+    folder = shared_path("ghsl_dc_baltimore")
+    out = tmp_path_factory.mktemp("run_clients") / "dc"
+    r = CliRunner().invoke(cli, [
+        "run", str(folder / "counties_2017_census.gpkg"),
+        str(folder / "ghsl_year_built_100m_mollweide.tif"), "--id", "fips",
+        "--lei", "1990,2020", "--permutations", "99", "-o", str(out)], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    return out

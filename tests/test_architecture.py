@@ -45,6 +45,7 @@ PENDING_DOCS = {
     "gisfix.demo": "h3", "gisfix.diffusion": "h6", "gisfix.extents": "h6",
     "gisfix.stages": "h6", "gisfix.lei": "h7", "gisfix.landscape": "h7",
     "gisfix.project": "h3", "gisfix.workflows.run": "h3", "gisfix.workflows.demo": "h3",
+    "gisfix.fetch": "h8", "gisfix.html_report": "h8", "gisfix.qgis_project": "h8",
 }
 FILE_LIBS = ("rasterio", "pyogrio", "fiona")
 

@@ -15,7 +15,7 @@ GeoPackages, a TOML scenario, JSON results, charts and a Markdown report to ``DI
    vintage (IoU of every unit) and written as a scenario.
 2. **Virginia independent-city reversions** (embedded ``virginia-pre1995`` /
    ``virginia-2017``): the three real mergers as a hand-written scenario
-   (``data/scenarios/virginia_reversions.toml``), applied and checked.
+   (``gisfix/data/scenarios/virginia_reversions.toml``), applied and checked.
 3. **Mexican regional inequality 1940-2000** (libpysal's ``mexico`` example, Rey and
    Sastre-Gutierrez 2010): Theil decomposition by the HANSON98 regions for every decade,
    spatial Gini with permutation inference, sigma and beta convergence.
@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from gisfix.datasets import data_path
 from gisfix.edits.topology import iou
 from gisfix.errors import OutputExistsError
 from gisfix.report import markdown_table, plot_backend, save_figure
@@ -40,9 +41,7 @@ from gisfix.workflows.run import OUTPUTS as RUN_OUTPUTS
 
 log = logging.getLogger(__name__)
 
-from gisfix.datasets import DATA_DIR  # noqa: E402  (h8 moves data/ into the package)
-
-VIRGINIA_SCENARIO = DATA_DIR / "scenarios" / "virginia_reversions.toml"
+VIRGINIA_SCENARIO = data_path("scenarios", "virginia_reversions.toml")
 #: Equal-area CRS for Virginia areas and IoU (CONUS Albers).
 VIRGINIA_AREA_CRS = "EPSG:5070"
 MEXICO_SEED = 2010
@@ -364,5 +363,5 @@ def run_demo(output, overwrite: bool = False,
         return _report_extra(results)
 
     say("writing the results")
-    write_outputs(run, out, overwrite=overwrite, extra=extra)
+    write_outputs(run, out, overwrite=overwrite, extra=extra, images=True)
     return results

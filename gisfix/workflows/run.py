@@ -62,7 +62,7 @@ log = logging.getLogger(__name__)
 GPKG = "results.gpkg"
 #: Every file a run writes into its folder.
 OUTPUTS = (GPKG, "measures.parquet", "measures.csv", "compare.csv", "run.json", "REPORT.md",
-           "project.toml", "share_map.png", "builtup_chart.png")
+           "project.toml", "share_map.png", "builtup_chart.png", "project.qgz", "report.html")
 #: Name of the base units in the tidy tables.
 BASE = "base"
 #: A lineage share at or above this counts a base unit as taken whole.
@@ -761,7 +761,8 @@ def project_document(p) -> dict:
 
 
 def write_outputs(result: RunResult, output, overwrite: bool = False,
-                  report_extra: str = "", extra: Callable[[Path], None] | None = None) -> Path:
+                  report_extra: str = "", extra: Callable[[Path], None] | None = None,
+                  images: bool = False) -> Path:
     """Write every output of a run into folder ``output``, all or nothing.
 
     Files are written into a staging folder beside ``output`` and moved into place only
@@ -782,6 +783,13 @@ def write_outputs(result: RunResult, output, overwrite: bool = False,
         Called with the staging folder before the standard files are written, to add
         more files (they are moved into place with the others); a string it returns is
         appended to ``REPORT.md``.
+    images : bool
+        Also embed the folder's PNG charts (those ``extra`` wrote) in ``report.html``.
+
+    Returns
+    -------
+    Path
+        The folder.
     """
     out = Path(output)
     _check_folder(out, overwrite)
@@ -790,7 +798,7 @@ def write_outputs(result: RunResult, output, overwrite: bool = False,
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.gisfix-", dir=parent))
     try:
         more = extra(staging) if extra is not None else None
-        _write_all(result, staging, report_extra + (more or ""))
+        _write_all(result, staging, report_extra + (more or ""), images=images)
         out.mkdir(parents=True, exist_ok=True)
         for f in sorted(staging.iterdir()):
             os.replace(f, out / f.name)
@@ -812,7 +820,7 @@ def _layer_units(units, m: Measures, last: int, wide_table: pd.DataFrame):
     return layer.rename_axis(idname).reset_index()
 
 
-def _write_all(result: RunResult, d: Path, report_extra: str = "") -> None:
+def _write_all(result: RunResult, d: Path, report_extra: str = "", images: bool = False) -> None:
     from gisfix import styles
     from gisfix.edits.lineage import STATUS_COLORS
     from gisfix.io import provenance, write_json, write_layers, write_table
@@ -878,6 +886,22 @@ def _write_all(result: RunResult, d: Path, report_extra: str = "") -> None:
     run_charts(unit_layer, share_col, base.region, d)
     (d / "REPORT.md").write_text(run_markdown(result, compare) + report_extra,
                                  encoding="utf-8")
+    _write_deliverables(result, d, unit_layer, prov, images)
+
+
+def _write_deliverables(result: RunResult, d: Path, unit_layer, prov, images: bool) -> None:
+    """``project.qgz`` (every layer, the raster window of the region) and ``report.html``."""
+    from gisfix.deliverables import write_deliverables
+    from gisfix.qgis_project import raster_layers
+
+    region = result.project.region
+    name = region.get("name") if isinstance(region, dict) else region
+    stack = result.stack
+    rasters = raster_layers(stack, copy_to=d, overwrite=True,
+                            bounds=result.units.to_crs(stack.crs).total_bounds)
+    write_deliverables(d, title=f"gisfix results: {name or f'{len(result.units)} units'}",
+                       crs=unit_layer.crs, extent=unit_layer.total_bounds, rasters=rasters,
+                       provenance=prov, images=images, overwrite=True)
 
 
 def _patches_layer(result: RunResult):
