@@ -48,12 +48,22 @@ class OutputExistsError(GisfixError, FileExistsError):
     """An output file that exists already (pass ``overwrite=True`` / ``--overwrite``)."""
 
 
+class GisfixWarning(UserWarning):
+    """Root of every warning gisfix issues about data a user can act on."""
+
+
+class DataWarning(GisfixWarning):
+    """Data that gisfix used, but not as given: units dropped, values ignored."""
+
+
 __all__ = [
     "CRSError",
     "DataError",
+    "DataWarning",
     "EditError",
     "GeometryError",
     "GisfixError",
+    "GisfixWarning",
     "IdError",
     "InputFileError",
     "OutputExistsError",
