@@ -32,6 +32,10 @@ VERBS = {
     "agglomeration": ("gisfix.cli.agglomeration", "agglomeration",
                       "Agglomeration and urban-form measures by unit."),
     "run": ("gisfix.cli.run", "run", "Run the whole pipeline on your region; write a report."),
+    "did": ("gisfix.cli.did", "did",
+            "Difference-in-differences of administrative changes (TWFE, Sun-Abraham, CS)."),
+    "events": ("gisfix.cli.events", "events",
+               "Event table of administrative changes (code history, vintages, scenarios)."),
 }
 
 

@@ -359,10 +359,14 @@ def _wald(b: np.ndarray, v: np.ndarray, test: str) -> dict:
 
 
 def _quiet():
-    """Silence pyfixest's notices (beta warnings, collinear reference dummies)."""
+    """Silence the libraries' own notices inside their calls.
+
+    pyfixest's beta warning and collinear reference dummies, pandas deprecations in the
+    libraries' code: not about the user's data.
+    """
     ctx = warnings.catch_warnings()
     ctx.__enter__()
-    warnings.simplefilter("ignore", UserWarning)
+    warnings.simplefilter("ignore")
     return ctx
 
 
@@ -458,14 +462,12 @@ def _sun_abraham(data, win, control, alpha):
 def _callaway_santanna(data, win, control, alpha):
     import differences
 
+    group = {"never": "never_treated", "not-yet": "not_yet_treated"}[control]
     df = data.set_index(["unit", "time"])[["y", "g"]].copy()
     df["cohort"] = df["g"].where(df["g"] > 0)
-    att_gt = differences.ATTgt(data=df[["y", "cohort"]], cohort_column="cohort")
-    group = {"never": "never_treated", "not-yet": "not_yet_treated"}[control]
-    ctx = warnings.catch_warnings()
-    ctx.__enter__()
-    warnings.simplefilter("ignore")
+    ctx = _quiet()
     try:
+        att_gt = differences.ATTgt(data=df[["y", "cohort"]], cohort_column="cohort")
         att_gt.fit(formula="y", control_group=group, alpha=alpha, progress_bar=False)
         simple = att_gt.aggregate("simple", alpha=alpha)
         event = att_gt.aggregate("event", alpha=alpha)
