@@ -329,3 +329,28 @@ def test_cli_bad_input_one_line_exit_1(run_cli, cli_files, tmp_path, case, messa
     assert "Traceback" not in r.output
     assert not out.exists() and not (tmp_path / "o.png").exists()
     assert not list(tmp_path.glob(".o.*"))
+
+
+# ---------------------------------------------------------------------------------------
+# the real case: China's county-to-district conversions and urban night light
+# ---------------------------------------------------------------------------------------
+
+@pytest.mark.shared
+def test_real_case_cli_code_history(run_cli, shared, tmp_path):
+    """2002-2020 whole conversions vs counties never converted, ln(1 + urban light)."""
+    panel = shared("china_county_panel", "county_ntl_viirslike_2001_2022.csv")
+    codes = shared("china_county_panel", "areacodes_result.csv")
+    out = tmp_path / "cs.json"
+    r = run_cli("did", panel, "--unit", "countyCode", "--time", "year", "--outcome",
+                "urban_sol", "--code-history", codes, "--to", "2020", "--missing", "drop",
+                "--drop-small-cohorts", "--estimator", "callaway-santanna", "--window",
+                "-5,10", "--log1p", "-o", out)
+    assert r.exit_code == 0, r.output
+    d = json.loads(out.read_text())
+    print(f"\nreal case callaway-santanna: ATT {d['att']:.4f} (se {d['se']:.4f}) "
+          f"[{d['ci_low']:.4f}, {d['ci_high']:.4f}], {d['n_treated']} treated of "
+          f"{d['n_units']} units, {d['n_cohorts']} cohorts")
+    # 154 whole conversions 2002-2020 reach the panel; cohorts 2004 and 2009 have one unit
+    assert d["n_treated"] == 152 and d["n_cohorts"] == 13
+    assert d["cohorts"]["2016"] == 29 and "2004" not in d["cohorts"]
+    assert [row["rel_time"] for row in d["event_time"]] == list(range(-5, 11))
