@@ -229,3 +229,20 @@ def test_cli_events_code_history(run_cli, tmp_path, shared):
     assert set(got["event"]) == {"county_to_district"}
     whole = got[(got["conversion"] == "whole") & got["year"].between(2001, 2020)]
     assert len(whole) == sum(WHOLE_PER_YEAR.values())
+
+
+def test_lineage_from_events_follows_one_target_changes(mini):
+    import warnings
+
+    from gisfix.errors import DataWarning
+    from gisfix.policy import lineage_from_events
+
+    ids = ["990121", "990122", "990123", "990101"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        lin = lineage_from_events(mini, ids, 2004, {"990102", "990101", "990103", "990104"})
+    assert dict(zip(lin["old_id"], lin["new_id"])) == {
+        "990121": "990102", "990122": "990101", "990101": "990101"}
+    assert (lin["area_share"] == 1).all()
+    assert any(issubclass(w.category, DataWarning) and "990123" in str(w.message)
+               for w in caught)

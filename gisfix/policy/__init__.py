@@ -19,6 +19,7 @@ from gisfix.policy.panel import (
     check_panel,
     cohorts_from_events,
     harmonize_panel,
+    lineage_from_events,
     neighbours_of,
 )
 
@@ -31,6 +32,7 @@ __all__ = [
     "cohorts_from_events",
     "estimate_did",
     "harmonize_panel",
+    "lineage_from_events",
     "neighbours_of",
     "parse_window",
     "plot_event_study",

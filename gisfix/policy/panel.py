@@ -186,6 +186,51 @@ def harmonize_panel(panel: pd.DataFrame, lineage: pd.DataFrame, extensive=(), in
     return out[cols].sort_values([id_col, time_col]).reset_index(drop=True)
 
 
+def lineage_from_events(events: pd.DataFrame, ids, year: int, target_ids) -> pd.DataFrame:
+    """Build a lineage crosswalk from an event table: old ids as of ``year`` -> target ids.
+
+    Every id is followed through the later one-target changes (recodes, whole
+    conversions, merges into another unit; :func:`gisfix.events.follow_ids`, with merges)
+    until it reaches ``target_ids``; the whole unit goes there (shares 1).  A code history
+    holds no areas, so units divided among several targets (splits) get no crosswalk
+    row: they are left out with a :class:`~gisfix.errors.DataWarning` (use a boundary
+    diff, :func:`gisfix.edits.diff.diff`, for their area shares).
+
+    Parameters
+    ----------
+    events : DataFrame
+        An event table.
+    ids : sequence of str
+        The panel's units (as of ``year``).
+    year : int
+        The vintage of ``ids``: only later changes are followed.
+    target_ids : collection of str
+        The units of the target geography.
+
+    Returns
+    -------
+    DataFrame
+        ``old_id, new_id, area_share, weight_share`` for the ids that reach the target.
+    """
+    from gisfix.events import check_events, follow_ids
+
+    ev = check_events(events)
+    one = ev[(ev["event"].isin(["merge", "recode", "county_to_district", "county_to_city"]))
+             & ~ev["new_ids"].str.contains(";") & (ev["new_ids"] != "")].copy()
+    one["event"] = "recode"  # follow_ids follows one-target recodes
+    if "conversion" in one.columns:
+        one["conversion"] = "whole"
+    ids = [str(i) for i in ids]
+    found = follow_ids(one, ids, year, target_ids)
+    lost = list(found.index[found.isna()])
+    if lost:
+        warnings.warn(f"{len(lost)} unit(s) have no one-to-one path to the target geography "
+                      f"and are left out: {_show(lost)}", DataWarning, stacklevel=2)
+    found = found.dropna()
+    return pd.DataFrame({"old_id": list(found.index), "new_id": list(found.astype(str)),
+                         "area_share": 1.0, "weight_share": 1.0})
+
+
 def cohorts_from_events(events: pd.DataFrame, unit_ids, *, event: str = "county_to_district",
                         t0: int | None = None, t1: int | None = None,
                         conversion: str | None = "whole", comparison=None,
@@ -382,6 +427,7 @@ __all__ = [
     "check_panel",
     "cohorts_from_events",
     "harmonize_panel",
+    "lineage_from_events",
     "make_graph",
     "neighbours_of",
 ]
