@@ -351,6 +351,33 @@ def test_real_case_cli_code_history(run_cli, shared, tmp_path):
           f"[{d['ci_low']:.4f}, {d['ci_high']:.4f}], {d['n_treated']} treated of "
           f"{d['n_units']} units, {d['n_cohorts']} cohorts")
     # 154 whole conversions 2002-2020 reach the panel; cohorts 2004 and 2009 have one unit
-    assert d["n_treated"] == 152 and d["n_cohorts"] == 13
+    assert d["n_treated"] == 152 and d["n_cohorts"] == 13 and d["n_units"] == 1936
     assert d["cohorts"]["2016"] == 29 and "2004" not in d["cohorts"]
     assert [row["rel_time"] for row in d["event_time"]] == list(range(-5, 11))
+    assert d["att"] == pytest.approx(REAL_ATT["callaway-santanna"], abs=REAL_TOL)
+
+
+#: ATTs on the real case (ln(1 + urban_sol), window -5..10), quoted in the README
+REAL_ATT = {"twfe": 0.2350, "sun-abraham": 0.1537, "callaway-santanna": 0.1537}
+REAL_TOL = 5e-4
+
+
+@pytest.mark.shared
+def test_real_case_twfe_and_sun_abraham(shared):
+    from gisfix.events import read_code_history, read_panel
+    from gisfix.policy import cohorts_from_events
+
+    panel = read_panel(shared("china_county_panel", "county_ntl_viirslike_2001_2022.csv"),
+                       "countyCode")
+    events = read_code_history(shared("china_county_panel", "areacodes_result.csv"))
+    treatment = _quiet(cohorts_from_events, events, panel["countyCode"].unique(), t0=2002,
+                       t1=2020, comparison=("county", "city"), missing="drop")
+    data = assign_treatment(panel, treatment, id_col="countyCode", time_col="year")
+    for est in ("twfe", "sun-abraham"):
+        res = _quiet(estimate_did, data, "urban_sol", id_col="countyCode", time_col="year",
+                     estimator=est, transform="log1p", window=(-5, 10),
+                     drop_small_cohorts=True)
+        print(f"\nreal case {est}: ATT {res.att:.4f} (se {res.se:.4f}) "
+              f"[{res.ci_low:.4f}, {res.ci_high:.4f}], pre-trend p {res.pretrend['p_value']:.3f}")
+        assert res.att == pytest.approx(REAL_ATT[est], abs=REAL_TOL)
+        assert res.n_treated == 152 and res.pretrend["df"] == 4

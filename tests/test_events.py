@@ -19,7 +19,6 @@ from shapely.geometry import box
 from gisfix.errors import DataError, IdError
 from gisfix.events import (
     EVENT_COLUMNS,
-    code_history_events,
     conversions_per_year,
     events_from_scenario,
     events_from_vintages,
