@@ -294,6 +294,28 @@ def test_cli_did_writes_json_and_plot(run_cli, cli_files, tmp_path):
     assert png.read_bytes()[:4] == b"\x89PNG"
 
 
+def test_cli_did_exclude_neighbours(run_cli, cli_files, tmp_path):
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    panel, p, e = cli_files
+    ids = sorted(panel["id"].unique())
+    grid = gpd.GeoDataFrame({"code": ids}, geometry=[box(i % 6, i // 6, i % 6 + 1, i // 6 + 1)
+                                                     for i in range(len(ids))], crs=3857)
+    gpkg = tmp_path / "units.gpkg"
+    grid.to_file(gpkg, layer="units")
+    out = tmp_path / "nb.json"
+    r = run_cli("did", p, "--unit", "id", "--time", "year", "--outcome", "y", "--events", e,
+                "--exclude-neighbours", gpkg, "--id", "code", "-o", out)
+    assert r.exit_code == 0, r.output
+    d = json.loads(out.read_text())
+    treated = set(panel.loc[panel["cohort"] > 0, "id"])
+    near = {ids[j] for i, u in enumerate(ids) if u in treated for j in range(len(ids))
+            if ids[j] not in treated and max(abs(i % 6 - j % 6), abs(i // 6 - j // 6)) == 1}
+    assert d["n_units"] == 30 - len(near) and d["details"]["exclude_neighbours"] is True
+    assert d["att"] == pytest.approx(TRUE_EFFECT, abs=EXACT_TOL)
+
+
 @pytest.mark.parametrize("case,message", [
     ("duplicate", "duplicate (id, year) rows"),
     ("outside", "treatment years outside the panel's years"),
@@ -336,6 +358,7 @@ def test_cli_bad_input_one_line_exit_1(run_cli, cli_files, tmp_path, case, messa
 # ---------------------------------------------------------------------------------------
 
 @pytest.mark.shared
+@pytest.mark.filterwarnings("ignore::gisfix.errors.DataWarning")  # 340222 absent; 2004, 2009
 def test_real_case_cli_code_history(run_cli, shared, tmp_path):
     """2002-2020 whole conversions vs counties never converted, ln(1 + urban light)."""
     panel = shared("china_county_panel", "county_ntl_viirslike_2001_2022.csv")

@@ -188,6 +188,22 @@ def test_cli_events_from_scenario(run_cli, tmp_path):
     assert r.exit_code == 2
 
 
+def test_cli_events_from_vintages(run_cli, tmp_path):
+    old = gpd.GeoDataFrame({"code": ["990121", "990101"], "name": ["北县", "东区"]},
+                           geometry=[box(0, 0, 1000, 1000), box(1000, 0, 2000, 1000)],
+                           crs=3857)
+    new = old.assign(code=["990102", "990101"], name=["北区", "东区"])
+    old.to_file(tmp_path / "v2000.gpkg")
+    new.to_file(tmp_path / "v2005.gpkg")
+    out = tmp_path / "ev.csv"
+    r = run_cli("events", "--vintage", f"2000={tmp_path / 'v2000.gpkg'}", "--vintage",
+                f"2005={tmp_path / 'v2005.gpkg'}", "--id", "code", "--name", "name", "-o", out)
+    assert r.exit_code == 0, r.output
+    got = pd.read_csv(out, dtype=str)
+    assert got[["unit_id", "year", "event", "new_ids"]].values.tolist() == [
+        ["990121", "2005", "county_to_district", "990102"]]
+
+
 # ---------------------------------------------------------------------------------------
 # the real code history (../shared/data)
 # ---------------------------------------------------------------------------------------
