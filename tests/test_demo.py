@@ -1,6 +1,7 @@
 """The offline demo, run once through the real CLI: every file written, QGIS-ready, and its
 headline numbers checked against independent facts (the 2024 vintage, the 2017 vintage,
-PySAL's Theil on the same data)."""
+PySAL's Theil on the same data, and the Swiss before/after table against a direct API
+computation on the 2018 units and on the edited units counted over the raster)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 
 import pytest
 
-from gisfix.demo import OUTPUTS
+from gisfix.workflows.demo import OUTPUTS
 
 #: IoU thresholds of issue 5: same generalisation (Swiss), different producers (Virginia).
 SWISS_IOU = 0.99
@@ -31,6 +32,49 @@ def test_every_output_written(demo_dir):
     for name in OUTPUTS:
         assert (demo_dir / name).stat().st_size > 0, name
     assert not [p for p in demo_dir.iterdir() if ".tmp" in p.name]
+
+
+#: Tolerance of the demo's before/after values against the direct API computation.
+REL = 1e-9
+
+
+def test_raster_layers_in_results(demo_dir):
+    import pyogrio
+
+    layers = set(pyogrio.list_layers(demo_dir / "results.gpkg")[:, 0])
+    assert {"units", "units_long", "patches", "summary", "inequality", "stages",
+            "units_mergers_2018_2024", "lineage_mergers_2018_2024",
+            "change_mergers_2018_2024"} <= layers
+    patches = pyogrio.read_dataframe(demo_dir / "results.gpkg", layer="patches")
+    assert len(patches) > 100 and patches["area_km2"].sum() > 1000  # urban km² in 2025
+    report = (demo_dir / "REPORT.md").read_text()
+    assert "cannot be shown" in report and "GHS-BUILT-S" in report
+    assert "Virginia" in report and "Mexico" in report
+
+
+def test_swiss_before_after_equals_the_api(demo_dir):
+    """Gini, Theil T (between/within by canton), Moran's I and the count of units with
+    urban share >= 0.3, for 2025, on the 2018 units and on the edited units."""
+    from gisfix import builtup_by_unit, datasets, make_graph, moran
+    from gisfix.edits import apply_scenario, load_scenario
+    from gisfix.inequality import gini, theil_decomposition
+
+    got = json.loads((demo_dir / "summary.json").read_text())["swiss_main_job"]
+    units = datasets.load("swiss-2018")
+    stack = datasets.load("degurba-switzerland-2025")
+    edited = apply_scenario(units, load_scenario(
+        demo_dir / "swiss_2018_2024_scenario.toml")).units
+    for which, u in (("base", units), ("value", edited)):
+        t = builtup_by_unit(u, stack).set_index("unit_id").loc[u.index]
+        s, w = t["builtup_share"], t["valid_km2"]
+        d = theil_decomposition(s, u["KTNR"], w, allow_singletons=True)
+        direct = {"share_gini": gini(s, w), "share_theil_t": d.total,
+                  "share_theil_t_between": d.between, "share_theil_t_within": d.within,
+                  "moran_I": moran(s, make_graph(u), permutations=0).I,
+                  "n_units_share_ge_0.3": int((s >= 0.3).sum()), "n_units": len(u)}
+        for m, v in direct.items():
+            assert got[m][which] == pytest.approx(v, rel=REL), (m, which)
+    assert got["n_units"]["base"] == 2225 and got["n_units"]["value"] == 2134
 
 
 def test_swiss_rebuilt_matches_2024(demo_dir):

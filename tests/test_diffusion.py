@@ -13,9 +13,10 @@ import pytest
 import rasterio
 import shapely
 from rasterio.transform import from_origin
+from rasterio.windows import Window
 
 from gisfix import diffusion as d
-from gisfix.errors import CRSError, DataError
+from gisfix.errors import DataError
 from gisfix.stack import open_builtup
 
 CELL = 100.0
@@ -78,6 +79,7 @@ def test_expansion_bad_input():
         d.expansion_series(hand_table(), epochs=[2000])
 
 
+@pytest.mark.shared
 def test_growth_rates_match_stack_totals(shared):
     import geopandas as gpd
 
@@ -114,22 +116,22 @@ def arcgis_sde(x, y):
 def test_sde_hand_cases():
     # a cross: (+-a, 0), (0, +-b); with the sqrt(2) convention the semi-axes are a and b
     e = d.sde_from_points([-3, 3, 0, 0], [0, 0, -1, 1])
-    assert (e["sigma_major"], e["sigma_minor"]) == pytest.approx((3.0, 1.0))
+    assert (e["sigma_major_m"], e["sigma_minor_m"]) == pytest.approx((3.0, 1.0))
     assert e["rotation_deg"] == pytest.approx(90.0)  # major axis east-west
     assert e["area_km2"] == pytest.approx(np.pi * 3 / 1e6)
     e = d.sde_from_points([-3, 3, 0, 0], [0, 0, -1, 1], sqrt2=False)
-    assert e["sigma_major"] == pytest.approx(3 / np.sqrt(2))
+    assert e["sigma_major_m"] == pytest.approx(3 / np.sqrt(2))
     # points on a line at azimuth 30 degrees: minor axis 0
     t = np.linspace(-5, 5, 11)
     e = d.sde_from_points(t * np.sin(np.radians(30)), t * np.cos(np.radians(30)))
     assert e["rotation_deg"] == pytest.approx(30.0)
-    assert e["sigma_minor"] == pytest.approx(0.0, abs=1e-7)
-    assert e["sigma_major"] == pytest.approx(np.sqrt(2) * t.std())
+    assert e["sigma_minor_m"] == pytest.approx(0.0, abs=1e-7)
+    assert e["sigma_major_m"] == pytest.approx(np.sqrt(2) * t.std())
     # weights act as repeated points
     w = d.sde_from_points([0, 1, 5], [0, 2, 1], weights=[1, 2, 1])
     r = d.sde_from_points([0, 1, 1, 5], [0, 2, 2, 1])
-    assert [w[k] for k in ("x", "y", "sigma_major", "sigma_minor", "rotation_deg")] == \
-        pytest.approx([r[k] for k in ("x", "y", "sigma_major", "sigma_minor", "rotation_deg")])
+    assert [w[k] for k in ("x", "y", "sigma_major_m", "sigma_minor_m", "rotation_deg")] == \
+        pytest.approx([r[k] for k in ("x", "y", "sigma_major_m", "sigma_minor_m", "rotation_deg")])
 
 
 def test_sde_against_arcgis_formula():
@@ -138,7 +140,7 @@ def test_sde_against_arcgis_formula():
     y = 0.6 * x + rng.normal(0, 1000, 500)
     theta, sx, sy = arcgis_sde(x, y)
     e = d.sde_from_points(x, y)
-    assert sorted([sx, sy]) == pytest.approx([e["sigma_minor"], e["sigma_major"]], rel=1e-9)
+    assert sorted([sx, sy]) == pytest.approx([e["sigma_minor_m"], e["sigma_major_m"]], rel=1e-9)
     # ArcGIS's theta rotates the y axis onto the axis of sx; the major axis has the larger
     axis_az = np.degrees(theta) % 180 if sy > sx else (np.degrees(theta) + 90) % 180
     assert e["rotation_deg"] == pytest.approx(axis_az, abs=1e-7)
@@ -159,8 +161,8 @@ def test_stack_centroid_shift_and_ellipse(tmp_path):
     assert cen.loc[2010, "bearing_deg"] == pytest.approx(90.0)
     assert cen.loc[2010, "shift_m"] == pytest.approx((centre_of(2, 9)[0] - x) / 3)
     ell = d.standard_deviational_ellipse(stack)
-    assert ell.loc[2000, "sigma_major"] == pytest.approx(np.sqrt(2) * CELL)
-    assert ell.loc[2000, "sigma_minor"] == pytest.approx(0.0, abs=1e-6)
+    assert ell.loc[2000, "sigma_major_m"] == pytest.approx(np.sqrt(2) * CELL)
+    assert ell.loc[2000, "sigma_minor_m"] == pytest.approx(0.0, abs=1e-6)
     assert ell.loc[2000, "rotation_deg"] == pytest.approx(90.0)
     assert ell.loc[2000, "builtup_km2"] == pytest.approx(0.02)
     # windows of one row give the same moments
@@ -227,6 +229,14 @@ def test_core_periphery_by_hand(tmp_path):
     half = gpd.GeoSeries([shapely.box(X0 + 600, Y0 - 1200, X0 + 1200, Y0)], crs="EPSG:3035")
     cp = d.core_periphery(stack, 2000, 2010, core=half.to_crs("EPSG:4326"))
     assert cp["core_share_new"] == pytest.approx(0.75)
+    # row strips of one row give the same answer for every core definition
+    for opts in ({}, {"dilate_m": 100}, {"radius_m": 250, "centre": centre_of(3, 3)},
+                 {"core": half.to_crs("EPSG:4326")}):
+        whole = d.core_periphery(stack, 2000, 2010, **opts)
+        strips = d.core_periphery(stack, 2000, 2010, max_cells=12, **opts)
+        assert strips.to_numpy() == pytest.approx(whole.to_numpy(), rel=1e-12, nan_ok=True)
+    assert d.core_mask(stack, 2000, core=half, window=Window(0, 2, 12, 3)).tolist() == \
+        d.core_mask(stack, 2000, core=half)[2:5].tolist()
     series = d.core_periphery_series(stack)
     assert series[["t0", "t1", "core_share_new"]].values.tolist() == [[2000, 2010, 0.25]]
     with pytest.raises(DataError, match="after"):
@@ -243,15 +253,126 @@ def test_largest_patch_share(tmp_path):
     assert lps[2010] == pytest.approx(27 / 29)  # block + hole + 2 edge cells; 29 built
 
 
-def test_geographic_stack_refused_with_the_fix(shared):
-    stack = open_builtup(shared("ghsl_ldsmt_bacau", "bacau_ghs_built_ldsmt_epochs.tif"), "ldsmt")
-    with pytest.raises(CRSError, match="needs metres; reproject"):
-        d.standard_deviational_ellipse(stack)
-    # core-periphery works on geographic grids (cell areas are geodesic)
-    cp = d.core_periphery(stack, 1990, 2000)
-    assert 0 <= cp["core_share_new"] <= 1
+# -- geographic (EPSG:4326) grids as they come ---------------------------------------------
+LDSMT = {"bacau": ("ghsl_ldsmt_bacau", "bacau_ghs_built_ldsmt_epochs.tif"),
+         "conakry": ("ghsl_ldsmt_conakry", "conakry_ghs_built_ldsmt_epochs.tif")}
+#: LDSMT class -> built at these epochs (class 6 before 1975 ... class 3 2000-2014).
+LDSMT_MIN_CLASS = {1975: 6, 1990: 5, 2000: 4, 2014: 3}
 
 
+def ldsmt_oracle(path):
+    """Independent reading of an LDSMT raster: codes, cell centres and Geod cell areas."""
+    from pyproj import Geod
+
+    with rasterio.open(path) as ds:
+        codes = ds.read(1)
+        t = ds.transform
+    h, w = codes.shape
+    lon = t.c + t.a * (np.arange(w) + 0.5)
+    lat = t.f + t.e * (np.arange(h) + 0.5)
+    geod = Geod(ellps="WGS84")
+    top = t.f + t.e * np.arange(h)
+    areas = np.array([abs(geod.polygon_area_perimeter(
+        [t.c, t.c + t.a, t.c + t.a, t.c], [y, y, y + t.e, y + t.e])[0]) for y in top])
+    return codes, lon, lat, areas, t
+
+
+def built_at(codes, epoch):
+    return (codes >= LDSMT_MIN_CLASS[epoch]) & (codes <= 6)
+
+
+def weighted_sde(x, y, w):
+    """ArcGIS / Yuill trigonometric formula with weights, written out here."""
+    mx, my = (w * x).sum() / w.sum(), (w * y).sum() / w.sum()
+    xt, yt = x - mx, y - my
+    a = (w * xt ** 2).sum() - (w * yt ** 2).sum()
+    c = 2 * (w * xt * yt).sum()
+    b = np.sqrt(a ** 2 + c ** 2)
+    theta = np.arctan((a + b) / c)
+    sx = np.sqrt(2 * (w * (xt * np.cos(theta) - yt * np.sin(theta)) ** 2).sum() / w.sum())
+    sy = np.sqrt(2 * (w * (xt * np.sin(theta) + yt * np.cos(theta)) ** 2).sum() / w.sum())
+    return mx, my, sorted([sx, sy])
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("city", sorted(LDSMT))
+def test_geographic_diffusion_measures_against_pyproj(shared, city):
+    """Bacau and Conakry LDSMT (EPSG:4326) without reprojection, against pyproj.
+
+    Centres and ellipses: pyproj's ellipsoidal sinusoidal projection about the grid centre
+    and the trigonometric SDE formula, cells weighted by pyproj Geod polygon areas.
+    Rings and sectors: pyproj Geod.inv distances and azimuths.  Areas: Geod areas.
+    """
+    from pyproj import Geod, Transformer
+
+    path = shared(*LDSMT[city])
+    stack = open_builtup(path, "ldsmt")
+    codes, lon, lat, areas, t = ldsmt_oracle(path)
+    lon_c = t.c + t.a * stack.width / 2
+    lat_c = t.f + t.e * stack.height / 2
+    sinu = Transformer.from_crs("EPSG:4326", f"+proj=sinu +lon_0={lon_c} +ellps=WGS84",
+                                always_xy=True)
+    ell = d.standard_deviational_ellipse(stack)
+    for epoch in (1990, 2014):
+        r, c = np.nonzero(built_at(codes, epoch))
+        x, y = sinu.transform(lon[c], lat[r])
+        mx, my, (minor, major) = weighted_sde(np.asarray(x), np.asarray(y), areas[r])
+        e = ell.loc[epoch]
+        assert e["builtup_km2"] == pytest.approx(areas[r].sum() / 1e6, rel=1e-9)
+        assert (e["sigma_minor_m"], e["sigma_major_m"]) == pytest.approx((minor, major),
+                                                                         rel=1e-6)
+        ex, ey = sinu.transform(e["x"], e["y"])
+        assert (ex, ey) == pytest.approx((mx, my), abs=1e-3)  # millimetres
+    # the centroid shift is the geodesic distance between the centres
+    cen = d.builtup_centroids(stack, [1990, 2014])
+    az, _, dist = Geod(ellps="WGS84").inv(*cen.loc[1990, ["x", "y"]], *cen.loc[2014, ["x", "y"]])
+    assert cen.loc[2014, "shift_m"] == pytest.approx(dist, rel=1e-9)
+    assert cen.loc[2014, "bearing_deg"] == pytest.approx(az % 360, abs=1e-9)
+    # direction sectors and 1 km rings around the grid centre, geodesic
+    g = d.directional_growth(stack, 1990, 2014, centre=(lon_c, lat_c), ring_width_m=1000.0)
+    new = built_at(codes, 2014) & ~built_at(codes, 1990)
+    r, c = np.nonzero(new)
+    az, _, dist = Geod(ellps="WGS84").inv(np.full(r.size, lon_c), np.full(r.size, lat_c),
+                                          lon[c], lat[r])
+    sector = np.floor(np.mod(np.mod(az, 360) + 22.5, 360) / 45).astype(int) % 8
+    ring = np.floor(dist / 1000.0).astype(int)
+    want = pd.Series(areas[r] / 1e6).groupby([sector, ring]).sum()
+    got = g.set_index(["sector", "ring"])["new_km2"]
+    got = got[got > 0]
+    assert got.sort_index().to_numpy() == pytest.approx(want.sort_index().to_numpy(), rel=1e-9)
+    assert g["new_km2"].sum() == pytest.approx(areas[r].sum() / 1e6, rel=1e-9)
+    # a 2 km geodesic disc around the grid centre as the core
+    cp = d.core_periphery(stack, 1990, 2014, radius_m=2000.0, centre=(lon_c, lat_c))
+    assert cp["new_core_km2"] == pytest.approx(areas[r][dist <= 2000.0].sum() / 1e6, rel=1e-9)
+
+
+@pytest.mark.shared
+def test_geographic_buffer_in_metres_is_topological_for_one_cell(shared):
+    """A buffer in metres that reaches only the 8 neighbours gives the 3 x 3 ring on Bacau.
+
+    The ring of a buffer D holds the cells whose centre is within D of the cell square: the
+    diagonal neighbour at hypot(w, h) / 2, the second cell along a row at 1.5 w.  Any D in
+    between is the one-cell ring, i.e. the array treated as a projected grid.
+    """
+    from scipy import ndimage
+
+    from gisfix.crs import geod_for
+
+    stack = open_builtup(shared(*LDSMT["bacau"]), "ldsmt")
+    t = stack.transform
+    geod = geod_for(stack.crs)
+    lat = t.f + t.e * stack.height / 2
+    width = geod.inv(t.c, lat, t.c + t.a, lat)[2]
+    height = geod.inv(t.c, lat, t.c, lat + abs(t.e))[2]
+    lo, hi = np.hypot(width, height) / 2, 1.5 * min(width, height)
+    assert lo < hi
+    buffer_m = (lo + hi) / 2
+    plain = d.core_mask(stack, 1990)
+    dilated = d.core_mask(stack, 1990, dilate_m=buffer_m)
+    assert np.array_equal(dilated, ndimage.binary_dilation(plain, structure=np.ones((3, 3))))
+
+
+@pytest.mark.shared
 def test_core_from_urban_extents_matches_builtup_by_unit(shared):
     """A user core (the urban extents of gisfix.extents) against the zonal engine."""
     from gisfix.extents import urban_extents

@@ -22,7 +22,6 @@ from gisfix import datasets
 from gisfix.edits import (
     apply_scenario,
     check_coverage,
-    compare,
     dissolve,
     harmonise,
     load_scenario,
@@ -32,6 +31,7 @@ from gisfix.edits import (
     transfer,
 )
 from gisfix.errors import EditError, IdError, InputFileError
+from gisfix.workflows.compare import compare
 
 #: Cell size of the synthetic grid (metres, EPSG:3035).
 CELL = 100.0
@@ -851,7 +851,7 @@ def test_edit_cli_output_styled_by_status(run_cli, tmp_path):
     import pyogrio
 
     from gisfix import datasets
-    from gisfix.demo import VIRGINIA_SCENARIO
+    from gisfix.workflows.demo import VIRGINIA_SCENARIO
 
     out = tmp_path / "va.gpkg"
     r = run_cli("edit", datasets.get_path("virginia-pre1995"), VIRGINIA_SCENARIO, "--id", "FIPS",

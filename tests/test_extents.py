@@ -156,3 +156,108 @@ def test_dc_city_system_hierarchy_from_extents(shared):
         assert h.loc[e, "zipf_n"] == len(s)
         assert h.loc[e, "zipf_se"] == pytest.approx(
             h.loc[e, "zipf_exponent"] * math.sqrt(2 / len(s)))
+
+
+# -- tracking through time ---------------------------------------------------------------
+def _stack_series(tmp_path, arrays: dict):
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from gisfix.stack import open_builtup
+
+    paths = []
+    for year, arr in arrays.items():
+        path = tmp_path / f"b_{year}.tif"
+        with rasterio.open(path, "w", driver="GTiff", width=arr.shape[1], height=arr.shape[0],
+                           count=1, dtype="uint8", crs="EPSG:3035", nodata=255,
+                           transform=from_origin(4_000_000, 3_000_000, CELL, CELL)) as ds:
+            ds.write(arr.astype("uint8"), 1)
+        paths.append(path)
+    return open_builtup(paths, "binary")
+
+
+def tracking_case():
+    """2000: A (3x3) and B (2x2); 2010: A grows, C is born; 2020: a bridge joins A and B."""
+    a = np.zeros((20, 20), np.uint8)
+    a[2:5, 2:5] = 1                # A, 9 cells
+    a[2:4, 8:10] = 1               # B, 4 cells
+    b = a.copy()
+    b[2:6, 2:6] = 1                # A grows to 16 cells
+    b[14:16, 14:16] = 1            # C is born, 4 cells
+    c = b.copy()
+    c[3, 6:8] = 1                  # bridge: A + B = 16 + 4 + 2 = 22 cells
+    c[14:17, 14:17] = 1            # C grows to 9 cells
+    return {2000: a, 2010: b, 2020: c}
+
+
+TRACK_OPTIONS = {"kind": "cluster", "threshold": 0.5, "connectivity": 8, "min_area_km2": 0,
+                 "fill_holes_km2": 0, "smooth": False}
+
+
+def test_track_extents_birth_coalescence_growth(tmp_path):
+    from gisfix.extents import track_extents
+
+    st = _stack_series(tmp_path, tracking_case())
+    tr = track_extents(st, **TRACK_OPTIONS)
+    ext = tr.extents.set_index(["epoch", "city_id"])
+    cell_km2 = CELL * CELL / 1e6
+    assert ext["cells"].to_dict() == {(2000, 1): 9, (2000, 2): 4, (2010, 1): 16, (2010, 2): 4,
+                                      (2010, 3): 4, (2020, 1): 22, (2020, 3): 9}
+    assert ext.loc[(2020, 1), "area_km2"] == pytest.approx(22 * cell_km2)
+    ev = tr.events.set_index(["t1", "city_id"])
+    assert ev["event"].to_dict() == {(2010, 1): "growth", (2010, 2): "growth",
+                                     (2010, 3): "birth", (2020, 1): "coalescence",
+                                     (2020, 3): "growth"}
+    assert ev.loc[(2020, 1), "parent_ids"] == "1;2"
+    assert ev.loc[(2020, 1), "area_t0_km2"] == pytest.approx(20 * cell_km2)
+    assert ev.loc[(2010, 3), "parent_ids"] == ""
+    co = tr.coalescences()
+    assert co[["t0", "t1", "city_id", "parent_ids"]].values.tolist() == [[2010, 2020, 1, "1;2"]]
+    # the label grids carry the city ids cell by cell
+    lab = tr.city_labels(2020, st.shape)
+    assert lab[3, 9] == 1 and lab[15, 15] == 3 and lab[0, 0] == 0
+    # polygons trace the cells they come from
+    assert ext.geometry.area.groupby(level=0).sum().to_dict() == pytest.approx(
+        {2000: 13e4, 2010: 24e4, 2020: 31e4})
+
+
+def test_track_extents_disappearance_and_split(tmp_path):
+    """Reclassified land (as CORINE does): an extent vanishes, another breaks in two."""
+    from gisfix.extents import track_extents
+
+    a = np.zeros((10, 12), np.uint8)
+    a[1:3, 1:8] = 1                # D: a 2 x 7 bar
+    a[7, 10] = 1                   # E: one cell
+    b = a.copy()
+    b[1:3, 4] = 0                  # the bar breaks: 2 x 3 left (6), 2 x 3 right (6)
+    b[1, 1] = 0                    # the left part is now smaller (5)
+    b[7, 10] = 0                   # E disappears
+    st = _stack_series(tmp_path, {2000: a, 2010: b})
+    tr = track_extents(st, **TRACK_OPTIONS)
+    ev = tr.events.set_index("city_id")
+    assert ev["event"].to_dict() == {1: "growth", 2: "disappearance", 3: "split"}
+    assert ev.loc[3, "parent_ids"] == "1"
+    right = tr.extents[(tr.extents["epoch"] == 2010) & (tr.extents["city_id"] == 1)]
+    assert right["cells"].item() == 6     # the larger part keeps the id
+
+
+@pytest.mark.shared
+def test_geographic_extent_areas_are_geodesic(shared):
+    """Bacau (EPSG:4326): tracked extent areas equal pyproj Geod areas of their polygons."""
+    from pyproj import Geod
+
+    from gisfix.extents import track_extents
+    from gisfix.stack import open_builtup
+
+    st = open_builtup(shared("ghsl_ldsmt_bacau", "bacau_ghs_built_ldsmt_epochs.tif"), "ldsmt")
+    tr = track_extents(st, kind="cluster", block=5, threshold=0.3, min_area_km2=0.5)
+    geod = Geod(ellps="WGS84")
+    # Geod takes polygon edges as geodesics; densify so that they follow the parallels
+    import shapely
+
+    dense = shapely.segmentize(tr.extents.geometry.values, 2e-5)
+    want = [abs(geod.geometry_area_perimeter(g)[0]) / 1e6 for g in dense]
+    assert tr.extents["area_km2"].to_numpy() == pytest.approx(want, rel=1e-7)
+    assert set(tr.events["event"]) <= {"birth", "growth", "coalescence", "split",
+                                       "disappearance"}
+    print(tr.extents.drop(columns="geometry").to_string(), tr.events.to_string(), sep="\n")

@@ -1,10 +1,19 @@
-"""``gisfix run``: the whole per-region job on real data, through the CLI.
+"""``gisfix run PROJECT.toml``: the main job on DC-Baltimore GHSL 1975-2030, with a merger.
 
-Oracles: each layer of results.gpkg equals the API function it comes from run directly
-(the pipeline must compose, not recompute differently), the built-up totals equal the
-stack's own whole-grid count where the units cover the grid, and QGIS opens the result."""
+Oracles: the scenario's values equal a direct API computation on the edited units made by
+``apply_scenario`` and counted by ``builtup_by_unit`` over the raster (the run itself sums
+the base parts through the lineage, a different path); the base layers equal the API
+functions they come from; region totals are conserved by a merger.
+
+Project file: tests/data/dc_merger.toml (``@SHARED@`` replaced by the shared data folder;
+the counties get a ``state`` column, the first two digits of ``fips``, in a tmp folder).
+"""
 
 from __future__ import annotations
+
+import inspect
+import json
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -14,56 +23,160 @@ import pytest
 
 import gisfix
 
+pytestmark = pytest.mark.shared
+
+HERE = Path(__file__).resolve().parent
+#: Relative tolerance of sums of parts against a direct count (issue 10).
+REL = 1e-9
+MERGED = ["11001", "51013", "51510"]
+SCENARIO = "dc_merger"
+
+
+def dc_project(folder: Path, shared_dir: Path, aoi: bool = True) -> Path:
+    """Write the DC project and its boundaries (with `state`) into ``folder``."""
+    g = gpd.read_file(shared_dir / "ghsl_dc_baltimore" / "counties_2017_census.gpkg",
+                      layer="counties")
+    g["state"] = g["fips"].astype(str).str[:2]
+    g.to_file(folder / "counties_state.gpkg", layer="counties")
+    text = (HERE / "data" / "dc_merger.toml").read_text().replace("@SHARED@", str(shared_dir))
+    if aoi and "aoi" in inspect.signature(gisfix.open_builtup).parameters:
+        text = text.replace('encoding = "year-built"', 'encoding = "year-built"\naoi = '
+                            f'"{shared_dir}/ghsl_dc_baltimore/aoi.geojson"')
+    path = folder / "dc.toml"
+    path.write_text(text)
+    return path
+
 
 @pytest.fixture(scope="module")
 def dc_run(tmp_path_factory):
     from click.testing import CliRunner
-    from conftest import shared_path
+    from conftest import SHARED, shared_path
 
     from gisfix.cli.main import cli
 
-    folder = shared_path("ghsl_dc_baltimore")
-    out = tmp_path_factory.mktemp("run") / "dc"
-    args = ["run", str(folder / "counties_2017_census.gpkg"),
-            str(folder / "ghsl_year_built_100m_mollweide.tif"), "--id", "fips",
-            "--lei", "1990,2020", "-o", str(out)]
-    r = CliRunner().invoke(cli, args, catch_exceptions=False)
+    shared_path("ghsl_dc_baltimore")
+    folder = tmp_path_factory.mktemp("run")
+    project = dc_project(folder, SHARED)
+    out = folder / "out"
+    r = CliRunner().invoke(cli, ["run", str(project), "-o", str(out)], catch_exceptions=False)
     assert r.exit_code == 0, r.output
     return folder, out
 
 
-def test_layers_equal_the_api(dc_run):
-    folder, out = dc_run
-    units = gisfix.read_boundaries(folder / "counties_2017_census.gpkg", id="fips")
-    stack = gisfix.open_builtup(folder / "ghsl_year_built_100m_mollweide.tif", "year-built")
-    table = gisfix.builtup_by_unit(units, stack)
-    got = pyogrio.read_dataframe(out / "results.gpkg", layer="builtup")
+@pytest.fixture(scope="module")
+def direct(dc_run):
+    """The scenario computed directly with the API (no reuse of the base pass)."""
+    from gisfix.edits import apply_scenario, load_scenario
+    from gisfix.project import load_project
+
+    folder, _ = dc_run
+    p = load_project(folder / "dc.toml")
+    units = gisfix.read_boundaries(p.boundaries["path"], "fips", layer="counties")
+    stack = gisfix.open_builtup(p.builtup["paths"], "year-built",
+                                **({"aoi": p.builtup["aoi"]} if "aoi" in p.builtup else {}))
+    sc = load_scenario({"scenario": {"name": SCENARIO}, "edit": p.scenarios[0].inline})
+    edited = apply_scenario(units, sc).units
+    return {"units": units, "stack": stack, "edited": edited,
+            "base_table": gisfix.builtup_by_unit(units, stack),
+            "table": gisfix.builtup_by_unit(edited, stack)}
+
+
+def test_every_output_listed_in_the_issue(dc_run):
+    _, out = dc_run
+    layers = set(pyogrio.list_layers(out / "results.gpkg")[:, 0])
+    assert {"units", "units_long", "patches", "summary", "inequality", "stages",
+            f"units_{SCENARIO}", f"lineage_{SCENARIO}", f"change_{SCENARIO}"} <= layers
+    tidy = pd.read_parquet(out / "measures.parquet")
+    assert list(tidy.columns) == ["scenario", "unit_id", "epoch", "measure", "value"]
+    assert set(tidy["scenario"]) == {"base", SCENARIO}
+    assert len(pd.read_csv(out / "measures.csv")) == len(tidy)
+    comp = pd.read_csv(out / "compare.csv")
+    assert list(comp.columns) == ["scenario", "measure", "epoch", "base", "value",
+                                  "abs_change", "rel_change"]
+    # the land-weighted CV is not Williamson's index, which needs a population (issue 11)
+    assert "share_cv_land_weighted" in set(comp["measure"])
+    assert "williamson" not in set(comp["measure"])
+    run = json.loads((out / "run.json").read_text())
+    rasters = run["inputs"]["rasters"]
+    assert len(rasters[0]["sha256"]) == 64 and rasters[0]["bytes"] > 0
+    assert run["versions"]["gisfix"] == gisfix.__version__ and run["versions"]["numpy"]
+    assert {"built-up area by unit and epoch (base)",
+            f"scenario {SCENARIO}: edits and measures"} <= set(run["seconds"])
+    assert "Scenario `dc_merger`" in (out / "REPORT.md").read_text()
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".out.gisfix-")]
+
+
+def test_merged_builtup_is_the_sum_of_its_parts(dc_run, direct):
+    _, out = dc_run
+    tidy = pd.read_parquet(out / "measures.parquet")
+    base = direct["base_table"]
+    parts = base[base["unit_id"].isin(MERGED)].groupby("epoch")["builtup_km2"].sum()
+    got = tidy[(tidy["scenario"] == SCENARIO) & (tidy["unit_id"] == "11001")
+               & (tidy["measure"] == "builtup_km2")].set_index("epoch")["value"]
+    assert len(got) == 12
+    np.testing.assert_allclose(got.loc[parts.index], parts, rtol=REL)
+    # and the direct count of the merged polygon over the raster agrees
+    t = direct["table"]
+    np.testing.assert_allclose(got.to_numpy(), t[t["unit_id"] == "11001"]["builtup_km2"],
+                               rtol=REL)
+    comp = pd.read_csv(out / "compare.csv")
+    for m in ("builtup_km2_total", "valid_km2_total", "builtup_share_region"):
+        rows = comp[comp["measure"] == m]
+        assert len(rows) == 12
+        np.testing.assert_allclose(rows["value"], rows["base"], rtol=1e-12)
+
+
+def test_scenario_theil_and_moran_equal_the_api(dc_run, direct):
+    from gisfix.inequality import theil_decomposition
+
+    _, out = dc_run
+    comp = pd.read_csv(out / "compare.csv").set_index(["measure", "epoch"])
+    edited, t = direct["edited"], direct["table"]
+    graph = gisfix.make_graph(edited)
+    for epoch in (1975, 2000, 2030):
+        part = t[t["epoch"] == epoch].set_index("unit_id").loc[edited.index]
+        d = theil_decomposition(part["builtup_share"], edited["state"], part["valid_km2"],
+                                allow_singletons=True)
+        assert comp.loc[("share_theil_t_between", epoch), "value"] == pytest.approx(
+            d.between, rel=REL)
+        assert comp.loc[("share_theil_t_within", epoch), "value"] == pytest.approx(
+            d.within, rel=REL)
+        m = gisfix.moran(part["builtup_share"], graph, permutations=0)
+        assert comp.loc[("moran_I", epoch), "value"] == pytest.approx(m.I, rel=REL)
+        assert comp.loc[("n_units", epoch), "value"] == 28
+
+
+def test_base_layers_equal_the_api(dc_run, direct):
+    _, out = dc_run
+    table = direct["base_table"]
+    got = pyogrio.read_dataframe(out / "results.gpkg", layer="units_long")
     pd.testing.assert_frame_equal(got[table.columns].reset_index(drop=True),
                                   table.reset_index(drop=True), check_dtype=False)
-    stages = gisfix.city_stages(stack, table=table)
+    stages = gisfix.city_stages(direct["stack"], table=table)
     got = pyogrio.read_dataframe(out / "results.gpkg", layer="stages")
     assert list(got["stage_name"]) == list(stages["stage_name"])
-    patches = pyogrio.read_dataframe(out / "results.gpkg", layer="lei_patches")
-    direct, _ = gisfix.lei_by_unit(stack, units, 1990, 2020, polygons=False)
-    assert len(patches) == len(direct)
-    np.testing.assert_allclose(np.sort(patches["lei"]), np.sort(direct["lei"]))
+    patches = pyogrio.read_dataframe(out / "results.gpkg", layer="patches")
+    d, _ = gisfix.lei_by_unit(direct["stack"], direct["units"], 1990, 2020, polygons=False)
+    assert len(patches) == len(d)
+    np.testing.assert_allclose(np.sort(patches["lei"]), np.sort(d["lei"]))
 
 
-def test_units_layer_and_report(dc_run):
+def test_change_layer_keyed_by_lineage(dc_run):
     _, out = dc_run
-    units = gpd.read_file(out / "results.gpkg", layer="units")
-    assert len(units) == 30 and "share_2030" in units and units.crs is not None
-    report = (out / "REPORT.md").read_text()
-    assert "Four-stage labels" in report and "share_map.png" in report
-    for name in ("share_map.png", "builtup_chart.png"):
-        assert (out / name).stat().st_size > 10_000
+    ch = gpd.read_file(out / "results.gpkg", layer=f"change_{SCENARIO}").set_index("unit_id")
+    row = ch.loc["11001"]
+    assert row["status"] == "merged" and set(row["old_ids"].split(",")) == set(MERGED)
+    assert row["builtup_km2_2030_after"] == pytest.approx(row["builtup_km2_2030_before"],
+                                                          rel=REL)
+    assert (ch.drop(index="11001")["status"] == "unchanged").all()
 
 
 def test_refuses_to_overwrite(dc_run, run_cli):
     folder, out = dc_run
-    r = run_cli("run", folder / "counties_2017_census.gpkg",
-                folder / "ghsl_year_built_100m_mollweide.tif", "--id", "fips", "-o", out)
+    before = (out / "REPORT.md").stat().st_mtime_ns
+    r = run_cli("run", folder / "dc.toml", "-o", out)
     assert r.exit_code == 1 and "pass --overwrite" in r.output
+    assert (out / "REPORT.md").stat().st_mtime_ns == before
 
 
 def test_opens_in_qgis(dc_run):
@@ -72,15 +185,22 @@ def test_opens_in_qgis(dc_run):
     _, out = dc_run
     layers, proc = qgis_layers(out / "results.gpkg")
     assert layers["units"]["renderer"] == "graduatedSymbol"
-    assert layers["lei_patches"]["renderer"] == "categorizedSymbol"
+    assert layers["patches"]["renderer"] == "categorizedSymbol"
+    assert layers[f"change_{SCENARIO}"]["renderer"] == "categorizedSymbol"
 
 
-def test_geographic_raster_skips_lei_with_a_note(shared, run_cli, tmp_path):
+def test_shortcut_writes_an_equivalent_project(shared, run_cli, tmp_path):
     folder = shared("ghsl_ldsmt_bacau")
     out = tmp_path / "bacau"
     r = run_cli("run", folder / "bacau_municipality.shp",
                 folder / "bacau_ghs_built_ldsmt_epochs.tif", "--id", "natcode",
-                "--encoding", "ldsmt", "-o", out)
+                "--encoding", "ldsmt", "--permutations", "0", "-o", out)
     assert r.exit_code == 0, r.output
-    assert "LEI and stages skipped: the raster is geographic" in r.output
-    assert "LEI and stages skipped" in (out / "REPORT.md").read_text()
+    assert "lei not computed" in r.output and "geographic" in r.output
+    assert "lei not computed" in (out / "REPORT.md").read_text()
+    again = tmp_path / "again"
+    r = run_cli("run", out / "project.toml", "-o", again)
+    assert r.exit_code == 0, r.output
+    a = pd.read_parquet(out / "measures.parquet")
+    b = pd.read_parquet(again / "measures.parquet")
+    pd.testing.assert_frame_equal(a, b)

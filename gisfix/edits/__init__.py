@@ -3,13 +3,12 @@
 Operations (:func:`merge`, :func:`split`, :func:`transfer`, :func:`recode`,
 :func:`dissolve`), declarative scenarios (:func:`load_scenario`, :class:`Scenario`) applied
 by :func:`apply_scenario` with a valid coverage guaranteed, attributes reallocated with
-totals conserved, a lineage crosswalk (:func:`harmonise` carries panels through it) and a
-before/after comparison of measures (:func:`compare`).  The vintage diff that writes
-scenarios from two real vintages is :func:`gisfix.edits.diff.diff`.
+totals conserved and a lineage crosswalk (:func:`harmonise` carries panels through it);
+the before/after comparison of measures is :func:`gisfix.compare`.  The vintage diff that
+writes scenarios from two real vintages is :func:`gisfix.edits.diff.diff`.
 """
 
 from gisfix.edits.apply import EditResult, apply_scenario
-from gisfix.edits.compare import compare
 from gisfix.edits.lineage import LINEAGE_COLUMNS, harmonise
 from gisfix.edits.ops import dissolve, merge, recode, split, transfer
 from gisfix.edits.scenario import OPS, Scenario, load_scenario
@@ -23,7 +22,6 @@ __all__ = [
     "Scenario",
     "apply_scenario",
     "check_coverage",
-    "compare",
     "dissolve",
     "harmonise",
     "load_scenario",

@@ -3,11 +3,16 @@
 ``gisfix demo -o DIR`` (and ``make demo``) runs three real cases and writes QGIS-ready
 GeoPackages, a TOML scenario, JSON results, charts and a Markdown report to ``DIR``:
 
-1. **Swiss municipal reform 2018 -> 2024** (embedded ``swiss-2018`` / ``swiss-2024``): the
-   edits between the two vintages are detected (:func:`gisfix.edits.diff.diff`), written as
-   a scenario, applied to 2018 (:func:`gisfix.edits.apply_scenario`) and checked against
-   2024 (IoU of every unit); the before/after change of municipal-size inequality
-   (:func:`gisfix.edits.compare`) says what the mergers did to the territorial structure.
+1. **The main job on Switzerland** (:func:`gisfix.workflows.run.run_project` on the
+   project file ``gisfix/workflows/demo_project.toml``, shipped in the package): the 2018
+   municipalities (embedded ``swiss-2018``) on the GHS-WUP Degree of Urbanisation 2025
+   (embedded ``degurba-switzerland-2025``, JRC, CC BY 4.0; urban = classes 21, 22, 23,
+   30): urban share by municipality, the agglomeration measures, inequality across
+   cantons (Theil by ``KTNR``), and what the 2018 -> 2024 merger wave (the edits that
+   :func:`gisfix.edits.diff.diff` finds against ``swiss-2024``) changed in each of them.
+   The raster has one epoch, so diffusion cannot be shown; the report says so and shows
+   how to run the job on a GHSL stack.  The detected edits are checked against the 2024
+   vintage (IoU of every unit) and written as a scenario.
 2. **Virginia independent-city reversions** (embedded ``virginia-pre1995`` /
    ``virginia-2017``): the three real mergers as a hand-written scenario
    (``data/scenarios/virginia_reversions.toml``), applied and checked.
@@ -20,6 +25,7 @@ Nothing here reads the network or ``../shared/data``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -29,19 +35,29 @@ import pandas as pd
 
 from gisfix.errors import OutputExistsError
 from gisfix.report import markdown_table, plot_backend, save_figure
+from gisfix.workflows.run import OUTPUTS as RUN_OUTPUTS
 
 log = logging.getLogger(__name__)
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+from gisfix.datasets import DATA_DIR  # noqa: E402  (h8 moves data/ into the package)
+
 VIRGINIA_SCENARIO = DATA_DIR / "scenarios" / "virginia_reversions.toml"
 #: Equal-area CRS for Virginia areas and IoU (CONUS Albers).
 VIRGINIA_AREA_CRS = "EPSG:5070"
 MEXICO_SEED = 2010
 MEXICO_PERMUTATIONS = 999
 
-OUTPUTS = ("swiss_2018_2024.gpkg", "swiss_2018_2024_scenario.toml", "virginia.gpkg",
-           "mexico_inequality.json", "mexico_theil.png", "swiss_reform_map.png", "REPORT.md",
-           "summary.json")
+#: The demo's project file, inside the package (read with importlib.resources).
+DEMO_PROJECT = "demo_project.toml"
+#: The scenario of the demo project: the detected 2018 -> 2024 edits.
+SWISS_SCENARIO = "mergers_2018_2024"
+
+#: Files of the demo beyond those of the main job (:data:`gisfix.workflows.run.OUTPUTS`).
+DEMO_FILES = ("swiss_2018_2024.gpkg", "swiss_2018_2024_scenario.toml", "virginia.gpkg",
+              "mexico_inequality.json", "mexico_theil.png", "swiss_reform_map.png",
+              "summary.json")
+#: Every file the demo writes.
+OUTPUTS = (*RUN_OUTPUTS, *DEMO_FILES)
 
 
 def iou(a, b) -> np.ndarray:
@@ -55,51 +71,93 @@ def iou(a, b) -> np.ndarray:
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
-def swiss_reform(out: Path, overwrite: bool) -> dict:
-    """Detect, apply and assess the Swiss municipal edits 2018 -> 2024."""
+@contextlib.contextmanager
+def demo_project():
+    """Yield the path of the demo's project file, shipped inside the package."""
+    from importlib.resources import as_file, files
+
+    with as_file(files("gisfix.workflows") / DEMO_PROJECT) as path:
+        yield Path(path)
+
+
+def swiss_main_job(progress: Callable[[str], None]):
+    """The main job on the Swiss demo project: measures before and after the merger wave."""
+    from gisfix.workflows.run import run_project
+
+    with demo_project() as path:
+        return run_project(path, None, write=False, progress=progress)
+
+
+#: Region-wide rows of the demo's before/after summary (urban share, 2025).
+SWISS_HEADLINE = ("n_units", "share_gini", "share_theil_t", "share_theil_t_between",
+                  "share_theil_t_within", "moran_I", "n_units_share_ge_0.3",
+                  "share_spatial_gini", "builtup_km2_total")
+
+
+def swiss_reform(out: Path, run) -> dict:
+    """Check the detected Swiss edits 2018 -> 2024 against the 2024 vintage.
+
+    ``run`` is the main job's result: its scenario holds the edits that
+    :func:`gisfix.edits.diff.diff` found and the 2018 units they rebuilt.
+    """
     from gisfix import datasets, styles
-    from gisfix.edits import apply_scenario, compare
-    from gisfix.edits.diff import diff
-    from gisfix.edits.lineage import STATUS_COLORS, unit_status
+    from gisfix.edits.lineage import STATUS_COLORS
+    from gisfix.edits.scenario import Scenario
+    from gisfix.inequality import summarize
     from gisfix.io import provenance, write_layers
 
-    old = datasets.load("swiss-2018")
+    old = run.units.copy()
+    sc = run.scenarios[SWISS_SCENARIO]
     new = datasets.load("swiss-2024")
-    old["area_km2"] = old.area / 1e6
-    found = diff(old, new, name="name", scenario_name="Swiss municipalities 2018 -> 2024")
+    scenario: Scenario = sc.scenario
     prov = provenance({"old": str(datasets.get_path("swiss-2018")) + ":municipalities_2018",
                        "new": str(datasets.get_path("swiss-2024")) + ":municipalities_2024"},
-                      {"report": found.report}, "gisfix demo: swiss reform")
-    found.to_toml(out / "swiss_2018_2024_scenario.toml", overwrite=overwrite, provenance=prov)
-    ops = pd.Series([e["op"] for e in found.scenario["edit"]]).value_counts().to_dict()
-
-    result = apply_scenario(old, found.scenario, extensive=["area_km2"])
-    edited = result.units
+                      {"report": sc.source_report}, "gisfix demo: swiss reform")
+    scenario.to_toml(out / "swiss_2018_2024_scenario.toml", overwrite=True, provenance=prov)
+    ops = pd.Series([e["op"] for e in scenario.edits]).value_counts().to_dict()
+    edited = sc.units.copy()
     common = edited.index.intersection(new.index)
     scores = pd.Series(iou(edited.geometry.loc[common].values,
                            new.geometry.loc[common].values), index=common)
     edited["iou_2024"] = scores.reindex(edited.index)
-    edited["status"] = unit_status(result.lineage, edited.index)
-    table = compare(old, found.scenario, value="area_km2")
-
+    edited["status"] = sc.change.set_index("unit_id")["status"].reindex(
+        edited.index.map(str)).to_numpy()
+    old["area_km2"] = old.area / 1e6
+    edited["area_km2"] = edited.area / 1e6
+    size = pd.DataFrame({"before": pd.Series(summarize(old["area_km2"]), dtype=float),
+                         "after": pd.Series(summarize(edited["area_km2"]), dtype=float)})
+    size["change"] = size["after"] - size["before"]
+    size.index.name = "measure"
     layers = {"municipalities_2018": old.reset_index(),
               "municipalities_edited": edited.reset_index(),
               "municipalities_2024": new.reset_index(),
-              "lineage": result.lineage,
-              "comparison": table.reset_index(names="measure")}
-    write_layers(out / "swiss_2018_2024.gpkg", layers, prov, overwrite=overwrite,
+              "lineage": sc.lineage,
+              "comparison": size.reset_index()}
+    write_layers(out / "swiss_2018_2024.gpkg", layers, prov, overwrite=True,
                  styles={"municipalities_edited": styles.categorized(
                      list(STATUS_COLORS), "status", colors=STATUS_COLORS)})
-    _swiss_map(edited, out / "swiss_reform_map.png", overwrite)
+    _swiss_map(edited, out / "swiss_reform_map.png", True)
     return {
         "units_2018": len(old), "units_2024": len(new), "units_edited": len(edited),
         "edits": ops, "ids_match_2024": bool(set(edited.index) == set(new.index)),
         "iou_min": float(scores.min()), "iou_median": float(scores.median()),
         "units_iou_below_0.99": int((scores < 0.99).sum()),
         "status_counts": edited["status"].value_counts().to_dict(),
-        "comparison": table.round(6).to_dict(orient="index"),
-        "tolerance_m": found.report.get("tolerance_m"),
+        "comparison": size.round(6).to_dict(orient="index"),
+        "tolerance_m": (sc.source_report or {}).get("tolerance_m"),
     }
+
+
+def swiss_before_after(run, epoch: int = 2025) -> dict:
+    """The main job's before/after values of :data:`SWISS_HEADLINE` at ``epoch``."""
+    from gisfix.workflows.run import before_after
+
+    sc = run.scenarios[SWISS_SCENARIO]
+    t = before_after(run.base.region, sc.measures.region, SWISS_SCENARIO)
+    t = t[(t["epoch"] == epoch) & t["measure"].isin(SWISS_HEADLINE)].set_index("measure")
+    return {m: {k: float(v) for k, v in t.loc[m, ["base", "value", "abs_change",
+                                                   "rel_change"]].items()}
+            for m in SWISS_HEADLINE if m in t.index}
 
 
 def virginia(out: Path, overwrite: bool) -> dict:
@@ -226,16 +284,20 @@ def _swiss_map(edited, path: Path, overwrite: bool) -> None:
     plt.close(fig)
 
 
-def _report(out: Path, results: dict, overwrite: bool) -> None:
-    from gisfix._version import __version__
-    from gisfix.io import atomic_path
-
+def _report_extra(results: dict) -> str:
     sw, va, mx = results["swiss"], results["virginia"], results["mexico"]
     comp = pd.DataFrame(sw["comparison"]).T
     dec = pd.DataFrame(mx["by_decade"]).set_index("year")
+    ba = pd.DataFrame(results["swiss_main_job"]).T
     lines = [
-        f"# gisfix demo report (gisfix {__version__})", "",
-        "## 1. Swiss municipal reform 2018 -> 2024", "",
+        "", "# The demo, continued", "",
+        "## What the Swiss merger wave changed (urban share, DEGURBA 2025)", "",
+        "Urban means the Degree of Urbanisation classes 21, 22, 23 and 30 (urban clusters "
+        "and centres) of the GHS-WUP DEGURBA 2025 (JRC, CC BY 4.0), sampled at 1 km. "
+        "Before: the 2018 municipalities; after: the same units rebuilt by the detected "
+        "2018 -> 2024 edits. Theil T is split between and within cantons (`KTNR`).", "",
+        markdown_table(ba, 6), "",
+        "## Checking the detected edits against the 2024 vintage", "",
         f"`gisfix.diff` found these edits between the {sw['units_2018']} municipalities of "
         f"2018 and the {sw['units_2024']} of 2024: "
         + ", ".join(f"{n} {op}" for op, n in sw["edits"].items())
@@ -246,17 +308,16 @@ def _report(out: Path, results: dict, overwrite: bool) -> None:
         f"{sw['iou_median']:.4f}, {sw['units_iou_below_0.99']} units below 0.99.", "",
         "![Swiss reform](swiss_reform_map.png)", "",
         "What the mergers did to the size distribution of municipalities (area, km²):", "",
-        markdown_table(comp),
-        "",
+        markdown_table(comp), "",
         "Open `swiss_2018_2024.gpkg` in QGIS: layer `municipalities_edited` is styled by "
         "status; `lineage` is the crosswalk from 2018 to 2024 ids (harmonise a panel with "
         "`gisfix.harmonise`). The scenario is `swiss_2018_2024_scenario.toml`.", "",
-        "## 2. Virginia independent-city reversions", "",
+        "## Virginia independent-city reversions", "",
         f"The three real mergers applied to the {va['units_before']} pre-1995 units give "
         f"{va['units_after']}; IoU of each merged county with its 2017 polygon: "
         + ", ".join(f"{k}: {v}" for k, v in va["merged_iou_vs_2017"].items())
         + " (the two vintages are generalised very differently).", "",
-        "## 3. Regional inequality in Mexico, 1940-2000", "",
+        "## Regional inequality in Mexico, 1940-2000", "",
         "![Theil decomposition](mexico_theil.png)", "",
         markdown_table(dec.round(4)), "",
         f"Spatial Gini 2000 (queen contiguity): Gini {mx['spatial_gini_2000']['gini']:.4f}, "
@@ -264,13 +325,17 @@ def _report(out: Path, results: dict, overwrite: bool) -> None:
         f"({mx['spatial_gini_2000']['permutations']} permutations, seed "
         f"{mx['spatial_gini_2000']['seed']}).", "",
     ]
-    with atomic_path(out / "REPORT.md", overwrite) as tmp:
-        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return "\n".join(lines) + "\n"
 
 
 def run_demo(output, overwrite: bool = False,
              progress: Callable[[str], None] | None = None) -> dict:
     """Run the demo into folder ``output``; return a dict of the headline numbers.
+
+    The main job (:func:`gisfix.workflows.run.run_project`) on the demo project shipped in
+    the package writes its files (``results.gpkg`` with the raster-derived layers,
+    ``measures.parquet``, ``compare.csv``, ``run.json``, ``REPORT.md``...), with the
+    Swiss reform check, the Virginia and the Mexico parts beside them, all or nothing.
 
     Parameters
     ----------
@@ -283,23 +348,31 @@ def run_demo(output, overwrite: bool = False,
         Called with a short message before each step.
     """
     from gisfix.io import write_json
+    from gisfix.workflows.run import write_outputs
 
     out = Path(output)
-    out.mkdir(parents=True, exist_ok=True)
-    if not overwrite:
+    if not overwrite and out.exists():
         existing = [n for n in OUTPUTS if (out / n).exists()]
         if existing:
             raise OutputExistsError(
                 f"{out} already holds demo output ({', '.join(existing[:3])}...); pass "
                 "--overwrite (overwrite=True) to replace it")
     say = progress or (lambda msg: log.info(msg))
-    results = {}
-    say("1/3 Swiss municipal reform 2018 -> 2024: diff, apply, compare")
-    results["swiss"] = swiss_reform(out, overwrite)
-    say("2/3 Virginia independent-city reversions")
-    results["virginia"] = virginia(out, overwrite)
-    say("3/3 Mexico regional inequality 1940-2000")
-    results["mexico"] = mexico(out, overwrite)
-    _report(out, results, overwrite)
-    write_json(results, out / "summary.json", overwrite=overwrite)
+    say("1/3 Swiss municipalities 2018 on the DEGURBA 2025 raster, before and after the "
+        "2018 -> 2024 merger wave")
+    run = swiss_main_job(lambda msg: say(f"    {msg}"))
+    results = {"swiss_main_job": swiss_before_after(run)}
+
+    def extra(d: Path) -> str:
+        say("    checking the detected edits against the 2024 vintage")
+        results["swiss"] = swiss_reform(d, run)
+        say("2/3 Virginia independent-city reversions")
+        results["virginia"] = virginia(d, True)
+        say("3/3 Mexico regional inequality 1940-2000")
+        results["mexico"] = mexico(d, True)
+        write_json(results, d / "summary.json", overwrite=True)
+        return _report_extra(results)
+
+    say("writing the results")
+    write_outputs(run, out, overwrite=overwrite, extra=extra)
     return results

@@ -1,0 +1,1 @@
+"""Workflows: compose readers, engine, measures and edits for a region and its scenarios."""
