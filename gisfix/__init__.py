@@ -95,6 +95,13 @@ _EXPORTS = {
         "load_scenario", "apply_scenario", "Scenario", "EditResult", "merge", "split",
         "transfer", "recode", "dissolve", "harmonize")},
     "diff": "gisfix.edits.diff",
+    # policy evaluation
+    **{name: "gisfix.events" for name in (
+        "read_code_history", "events_from_vintages", "events_from_scenario",
+        "conversions_per_year", "unit_kind")},
+    **{name: "gisfix.policy" for name in (
+        "harmonize_panel", "cohorts_from_events", "assign_treatment", "estimate_did",
+        "plot_event_study", "DidResult")},
     "DiffResult": "gisfix.edits.diff",
     # workflows: the main job (project file -> every measure before and after each scenario)
     "compare": "gisfix.workflows.compare",

@@ -37,6 +37,10 @@ VERBS = {
             "Run the main job on a project file: every measure before and after each edit."),
     "stages": ("gisfix.cli.stages", "stages",
                "Stage of every tracked city (or unit) and period, with its evidence."),
+    "did": ("gisfix.cli.did", "did",
+            "Difference-in-differences of administrative changes (TWFE, Sun-Abraham, CS)."),
+    "events": ("gisfix.cli.events", "events",
+               "Event table of administrative changes (code history, vintages, scenarios)."),
 }
 
 
