@@ -256,7 +256,7 @@ def node_faces(geom, cutters, tolerance: float = 0.0) -> tuple[list, list[int]]:
         contains it (``len(cutters)`` for none).
     """
     if tolerance > 0:
-        cutters = [_valid_like(c, shapely.remove_repeated_points(c, tolerance * 1e-3))
+        cutters = [_valid_like(c, _remove_repeated_points(c, tolerance * 1e-3))
                    for c in cutters]
         cutters = [_valid_like(c, shapely.snap(c, geom, tolerance)) for c in cutters]
         cutters = [_valid_like(c, _onto_boundary(c, geom, tolerance)) for c in cutters]
@@ -306,6 +306,33 @@ def _onto_boundary(cutter, geom, tolerance: float):
     xy = xy.copy()
     xy[near] = shapely.get_coordinates(shapely.get_point(lines, 0))
     return shapely.set_coordinates(shapely.from_wkb(shapely.to_wkb(cutter)), xy)
+
+
+def _remove_repeated_points(geom, tolerance: float):
+    """``shapely.remove_repeated_points``, dropping rings that collapse below ``tolerance``.
+
+    A real boundary piece can hold specks (rings a fraction of a millimetre across) that
+    GEOS cannot reduce to a valid ring; they are noise at any tolerance used here, so a
+    speck shell drops its polygon part and a speck hole is filled.
+    """
+    try:
+        return shapely.remove_repeated_points(geom, tolerance)
+    except shapely.errors.GEOSException:
+        pass
+    kept = []
+    for part in shapely.get_parts(geom):
+        try:
+            shell = shapely.remove_repeated_points(part.exterior, tolerance)
+        except shapely.errors.GEOSException:
+            continue  # the whole part is a speck
+        holes = []
+        for ring in part.interiors:
+            try:
+                holes.append(shapely.remove_repeated_points(ring, tolerance))
+            except shapely.errors.GEOSException:
+                continue  # a speck hole: filled
+        kept.append(shapely.Polygon(shell, holes))
+    return shapely.multipolygons(kept) if kept else geom
 
 
 def _valid_like(original, candidate):
