@@ -619,7 +619,7 @@ def population_lorenz_figure(curves: pd.DataFrame, title: str, caption: str = ""
                 ls=styles_.get(str(weighting), "-."), drawstyle="default",
                 label=f"{int(epoch)}, {weighting}-weighted")
     ax.set_xlabel("cumulative share of population (person) or of land (land)")
-    ax.set_ylabel("cumulative share of built-up land")
+    ax.set_ylabel("cumulative share of built-up m² per capita, weighted")
     ax.legend(fontsize=7)
     ax.set_aspect("equal")
     return figure(fig, title, caption)
@@ -662,7 +662,9 @@ def justice_section(layers: Mapping[str, pd.DataFrame]) -> Section:
         last = lz["epoch"].max()
         s.figures.append(population_lorenz_figure(
             lz[lz["epoch"] == last], f"Lorenz curve of built-up m² per capita, {int(last)}",
-            "Solid: population shares (person-weighted); dotted: land shares."))
+            "Solid: population shares (person-weighted; the y axis is then the share of "
+            "the built-up land held by the poorest-housed share of people); dotted: land "
+            "shares (land-weighted)."))
     base = j[j["scenario"] == "base"] if "scenario" in j else j
     d = base.assign(weighting=base["weighting"].astype(str) + "-weighted").pivot_table(
         index=["epoch", "measure"], columns="weighting", values="value", aggfunc="first")

@@ -6,7 +6,8 @@
 (:func:`write_outputs`, atomically: a failed run leaves nothing half-written):
 
 - ``results.gpkg``: ``units``, ``units_long``, ``patches``, ``summary``, ``inequality``,
-  ``stages``, and per scenario ``units_<name>``, ``lineage_<name>``, ``change_<name>``;
+  ``stages``, ``justice``, ``justice_lorenz``, and per scenario ``units_<name>``,
+  ``lineage_<name>``, ``change_<name>``;
 - ``measures.parquet`` / ``measures.csv``: every value, tidy (``scenario, unit_id, epoch,
   measure, value``; ``unit_id`` is empty for region-wide measures);
 - ``compare.csv``: one row per scenario, region-wide measure and epoch: the base value, the
@@ -31,6 +32,16 @@ The measure families (``[measures] include``) are :data:`gisfix.project.FAMILIES
 9. ``lei``: per-unit Landscape Expansion Index summaries (:func:`gisfix.lei_by_unit`);
 10. ``patches``: FRAGSTATS patch metrics per unit (:func:`gisfix.patch_metrics`);
 11. ``stages``: the four-stage labels of the region (:func:`gisfix.city_stages`).
+
+With a population (``[boundaries] population``: one column, or one per epoch), every pass
+also measures land per person and spatial justice (:func:`population_measures`): built-up
+m² per capita by unit and epoch, LCR, PGR and LCRPGR (SDG 11.3.1) by unit and period and
+for the region, the land-population elasticity, and the inequality of built-up m² per
+capita weighted by people (``percapita_<measure>_person_weighted``) beside the same
+measure weighted by land (``percapita_<measure>_land_weighted``; the ``share_*`` measures
+are land-weighted too) and by unit; the ``justice`` layer lists them with a ``weighting``
+column and ``justice_lorenz`` holds the Lorenz curves.  Without a population nothing of
+this is computed, and the report and the ``justice`` layer say how to give one.
 
 Scenarios reuse the raster work of the base pass: a unit the edits made of whole base
 units (a merger, a recode, an untouched unit) gets the sum of its parts' built-up and
