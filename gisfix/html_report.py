@@ -43,7 +43,17 @@ DPI = 100
 
 @dataclass
 class Figure:
-    """An embedded figure: a PNG data URI or an inline SVG document."""
+    """An embedded figure: a PNG data URI or an inline SVG document.
+
+    Attributes
+    ----------
+    title, caption : str
+        Heading and caption.
+    data_uri : str or None
+        The PNG as a ``data:`` URI.
+    svg : str or None
+        An inline SVG document instead.
+    """
 
     title: str
     caption: str = ""
@@ -53,7 +63,19 @@ class Figure:
 
 @dataclass
 class Table:
-    """A table: column names and rows of already formatted cells."""
+    """A table: column names and rows of already formatted cells.
+
+    Attributes
+    ----------
+    title : str
+        Heading.
+    columns : list of str
+        Column names.
+    rows : list of list of str
+        Formatted cells.
+    caption : str
+        Text below the table.
+    """
 
     title: str
     columns: list[str]
@@ -63,7 +85,19 @@ class Table:
 
 @dataclass
 class Section:
-    """A report section: paragraphs, notes, figures and tables, in that order."""
+    """A report section: paragraphs, notes, figures and tables, in that order.
+
+    Attributes
+    ----------
+    title : str
+        Heading (its anchor is derived from it).
+    paragraphs, notes : list of str
+        Text before the figures, and notes after them.
+    figures : list of Figure
+        Figures.
+    tables : list of Table
+        Tables.
+    """
 
     title: str
     paragraphs: list[str] = field(default_factory=list)
@@ -191,7 +225,23 @@ def _short(v) -> str:
 
 def render(*, title: str, sections: Sequence[Section], provenance: Mapping | None = None,
            subtitle: str | None = None) -> str:
-    """Return the report's HTML (see :func:`write_report`)."""
+    """Return the report's HTML (see :func:`write_report`).
+
+    Parameters
+    ----------
+    title : str
+        Report title.
+    sections : sequence of Section
+        The sections, in order.
+    provenance : mapping, optional
+        A provenance record, shown with package versions.
+    subtitle : str, optional
+        Line under the title.
+
+    Returns
+    -------
+    str
+    """
     import jinja2
 
     from gisfix._version import __version__
@@ -305,7 +355,15 @@ def map_figure(frame, column: str | None, title: str, caption: str = "",
 
 def line_chart(df: pd.DataFrame, title: str, ylabel: str, caption: str = "",
                xlabel: str = "epoch") -> Figure:
-    """Return a line chart of every column of ``df`` against its index."""
+    """Return a line chart of every column of ``df`` against its index.
+
+    Parameters
+    ----------
+    df : DataFrame
+        One line per column, x from the index.
+    title, ylabel, caption, xlabel : str
+        Heading, axis labels and caption.
+    """
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.2, 3.6))
     for col in df.columns:
@@ -349,7 +407,15 @@ def lorenz_figure(values: Mapping[object, Sequence[float]], title: str,
 
 def rank_size_figure(values: Mapping[object, Sequence[float]], title: str,
                      caption: str = "") -> Figure:
-    """Return rank-size plots (log rank against log size), one series per label."""
+    """Return rank-size plots (log rank against log size), one series per label.
+
+    Parameters
+    ----------
+    values : mapping
+        Label (e.g. epoch) -> sizes across units.
+    title, caption : str
+        Heading and caption.
+    """
     plt = _plt()
     fig, ax = plt.subplots(figsize=(4.8, 4.2))
     for label, v in values.items():
@@ -366,7 +432,15 @@ def rank_size_figure(values: Mapping[object, Sequence[float]], title: str,
 
 
 def before_after_figure(df: pd.DataFrame, title: str, caption: str = "") -> Figure:
-    """Return grouped bars of the ``before`` and ``after`` column of each measure (row)."""
+    """Return grouped bars of the ``before`` and ``after`` column of each measure (row).
+
+    Parameters
+    ----------
+    df : DataFrame
+        One row per measure, with ``before`` and ``after`` columns.
+    title, caption : str
+        Heading and caption.
+    """
     plt = _plt()
     d = df[["before", "after"]].astype(float)
     ncols = min(4, len(d))
@@ -387,7 +461,15 @@ def before_after_figure(df: pd.DataFrame, title: str, caption: str = "") -> Figu
 
 
 def stage_timeline(stages: pd.DataFrame, title: str, caption: str = "") -> Figure:
-    """Return a timeline of stage labels per period (``t0``, ``t1``, ``stage_name``)."""
+    """Return a timeline of stage labels per period (``t0``, ``t1``, ``stage_name``).
+
+    Parameters
+    ----------
+    stages : DataFrame
+        ``t0``, ``t1``, ``stage_name`` per period.
+    title, caption : str
+        Heading and caption.
+    """
     from matplotlib.patches import Patch
 
     from gisfix.styles import STAGE_COLORS
@@ -414,7 +496,19 @@ def _epochs(columns, prefix: str) -> list[int]:
 
 
 def run_sections(layers: Mapping[str, pd.DataFrame]) -> list[Section]:
-    """Sections for the layers of a ``gisfix run`` GeoPackage (name -> frame)."""
+    """Sections for the layers of a ``gisfix run`` GeoPackage (name -> frame).
+
+    Parameters
+    ----------
+    layers : mapping
+        Layer name -> frame, as :func:`gisfix.io.read_layers` returns them.
+
+    Returns
+    -------
+    list of Section
+        Built-up land, concentration and inequality, hot spots, land per person and
+        spatial justice, diffusion (those the layers allow).
+    """
     secs: list[Section] = []
     units = layers.get("units")
     builtup = layers.get("builtup", layers.get("units_long"))
@@ -464,6 +558,8 @@ def run_sections(layers: Mapping[str, pd.DataFrame]) -> list[Section]:
             s.tables.append(table(summ.set_index("epoch")[keep],
                                   "Concentration, hierarchy and Moran's I of built-up area"))
         secs.append(s)
+    if units is not None and "justice" in layers:
+        secs.append(justice_section(layers))
     if units is not None and ({"lisa_cluster", "hotspot"} & set(units.columns)):
         s = Section("Hot spots", paragraphs=[
             "Local Moran (LISA) clusters and Getis-Ord Gi* hot and cold spots of built-up "
@@ -497,8 +593,108 @@ def run_sections(layers: Mapping[str, pd.DataFrame]) -> list[Section]:
     return secs
 
 
+def population_lorenz_figure(curves: pd.DataFrame, title: str, caption: str = "") -> Figure:
+    """Return Lorenz curves with population (or land) shares on the x axis.
+
+    Parameters
+    ----------
+    curves : DataFrame
+        ``epoch``, ``weighting`` (``person`` or ``land``), ``weight_share`` (cumulative
+        population or land share) and ``value_share`` (cumulative share of the outcome),
+        as the ``justice_lorenz`` layer of ``gisfix run`` holds them
+        (:func:`gisfix.justice.justice_lorenz`).
+    title, caption : str
+        Heading and caption.
+
+    Returns
+    -------
+    Figure
+    """
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(4.8, 4.6))
+    ax.plot([0, 1], [0, 1], color="#999999", lw=0.8, ls="--", label="equality")
+    styles_ = {"person": "-", "land": ":"}
+    for (epoch, weighting), c in curves.groupby(["epoch", "weighting"], sort=True):
+        ax.plot(c["weight_share"].astype(float), c["value_share"].astype(float),
+                ls=styles_.get(str(weighting), "-."), drawstyle="default",
+                label=f"{int(epoch)}, {weighting}-weighted")
+    ax.set_xlabel("cumulative share of population (person) or of land (land)")
+    ax.set_ylabel("cumulative share of built-up m² per capita, weighted")
+    ax.legend(fontsize=7)
+    ax.set_aspect("equal")
+    return figure(fig, title, caption)
+
+
+def justice_section(layers: Mapping[str, pd.DataFrame]) -> Section:
+    """The "Land per person and spatial justice" section of a ``gisfix run`` report.
+
+    Parameters
+    ----------
+    layers : mapping
+        Layers of the GeoPackage: ``justice`` (``epoch, measure, weighting, value,
+        between, within``, or one ``note`` row without a population), ``justice_lorenz``
+        and ``summary`` (region-wide measures by epoch).
+
+    Returns
+    -------
+    Section
+        A Lorenz curve with population shares and a table saying which numbers are
+        person-weighted and which land-weighted; without a population, what is needed.
+    """
+    s = Section("Land per person and spatial justice")
+    j = layers.get("justice")
+    if j is None or "note" in j.columns or "weighting" not in j.columns:
+        note = (str(j["note"].iloc[0]) if j is not None and "note" in j.columns and len(j)
+                else "built-up land per person and the person-weighted inequality need a "
+                     "population column")
+        s.paragraphs.append(f"Not computed: {note}.")
+        return s
+    s.paragraphs += [
+        "Built-up m² per capita of each unit, and how unequally it is held. Person-weighted "
+        "numbers count every inhabitant once: they say how unequally people possess "
+        "built-up space (spatial justice per person). Land-weighted numbers count every km² "
+        "of observed land once (like the inequality of the built-up share above); "
+        "unit-weighted ones count every unit once.",
+        "The Lorenz curve puts the cumulative share of population (person-weighted) or of "
+        "land (land-weighted) on the x axis, units sorted by built-up m² per capita."]
+    lz = layers.get("justice_lorenz")
+    if lz is not None and {"epoch", "weighting", "weight_share", "value_share"} <= set(lz):
+        last = lz["epoch"].max()
+        s.figures.append(population_lorenz_figure(
+            lz[lz["epoch"] == last], f"Lorenz curve of built-up m² per capita, {int(last)}",
+            "Solid: population shares (person-weighted; the y axis is then the share of "
+            "the built-up land held by the poorest-housed share of people); dotted: land "
+            "shares (land-weighted)."))
+    base = j[j["scenario"] == "base"] if "scenario" in j else j
+    d = base.assign(weighting=base["weighting"].astype(str) + "-weighted").pivot_table(
+        index=["epoch", "measure"], columns="weighting", values="value", aggfunc="first")
+    s.tables.append(table(d, "Inequality of built-up m² per capita across units",
+                          "person-weighted: population weights; land-weighted: observed "
+                          "land weights; unit-weighted: none."))
+    summ = layers.get("summary")
+    keep = ["population_total", "builtup_m2_per_capita_region", "lcr_per_year_region",
+            "pgr_per_year_region", "lcrpgr_region", "land_population_elasticity",
+            "share_gini"]
+    if summ is not None and "epoch" in summ:
+        cols = [c for c in keep if c in summ]
+        eps = sorted(base["epoch"].unique())
+        t = summ.set_index("epoch").loc[eps, cols].rename(
+            columns={"share_gini": "share_gini (land-weighted, built-up share)"})
+        s.tables.append(table(t, "Land per person and SDG 11.3.1 (LCRPGR) of the region",
+                              "LCRPGR: land consumption rate over population growth rate, "
+                              "at the end epoch of each period; > 1: land is consumed faster "
+                              "than the population grows."))
+    return s
+
+
 def scenario_names(names) -> list[str]:
-    """Scenario names of a ``gisfix run`` GeoPackage: its ``units_<name>`` layers."""
+    """Scenario names of a ``gisfix run`` GeoPackage: its ``units_<name>`` layers.
+
+    Parameters
+    ----------
+    names : iterable of str
+        Layer names of the GeoPackage.
+    """
     return [n[len("units_"):] for n in names
             if n.startswith("units_") and n != "units_long"]
 
@@ -557,6 +753,15 @@ def layer_sections(layers: Mapping[str, pd.DataFrame], title: str,
 
     Vector layers are mapped by their default style's column (reference layers are left
     out); tables with ``before`` and ``after`` columns get bars and a table.
+
+    Parameters
+    ----------
+    layers : mapping
+        Layer name -> frame.
+    title : str
+        Heading of the section.
+    skip : sequence of str
+        Layers to leave out (already shown elsewhere).
     """
     import geopandas as gpd
 
@@ -582,7 +787,15 @@ def layer_sections(layers: Mapping[str, pd.DataFrame], title: str,
 
 
 def sections_from_gpkg(path, title: str | None = None) -> list[Section]:
-    """Return the report sections of a gisfix GeoPackage (see the module docstring)."""
+    """Return the report sections of a gisfix GeoPackage (see the module docstring).
+
+    Parameters
+    ----------
+    path : path-like
+        The GeoPackage; a ``compare.csv`` beside it adds the before/after of scenarios.
+    title : str, optional
+        Heading of its generic section; default the file name.
+    """
     from gisfix.io import read_layers
 
     layers = read_layers(path)
@@ -594,8 +807,8 @@ def sections_from_gpkg(path, title: str | None = None) -> list[Section]:
             compare = pd.read_csv(csv)
         scen = scenario_names(layers)
         done = {"units", "builtup", "units_long", "lei_patches", "patches", "stages",
-                "measures", *[f"{k}_{n}" for n in scen for k in ("units", "change",
-                                                                 "lineage")]}
+                "measures", "justice", "justice_lorenz",
+                *[f"{k}_{n}" for n in scen for k in ("units", "change", "lineage")]}
         return run_sections(layers) + scenario_sections(layers, compare) + layer_sections(
             layers, f"Other layers of {Path(path).name}", skip=tuple(done))
     return layer_sections(layers, title)
@@ -635,7 +848,8 @@ def write_folder_report(folder, *, title: str, provenance: Mapping | None = None
 
 
 __all__ = ["Figure", "Section", "Table", "before_after_figure", "figure", "image",
-           "layer_sections", "line_chart", "lorenz_figure", "map_figure", "rank_size_figure",
+           "justice_section", "layer_sections", "line_chart", "lorenz_figure", "map_figure",
+           "population_lorenz_figure", "rank_size_figure",
            "render", "run_sections", "scenario_names", "scenario_sections",
            "sections_from_gpkg", "stage_timeline", "table", "write_folder_report",
            "write_report"]

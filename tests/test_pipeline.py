@@ -208,3 +208,177 @@ def test_shortcut_writes_an_equivalent_project(shared, run_cli, tmp_path):
     a = pd.read_parquet(out / "measures.parquet")
     b = pd.read_parquet(again / "measures.parquet")
     pd.testing.assert_frame_equal(a, b)
+
+
+# -- land per person and spatial justice (issue 16 items 3 and 4) ---------------------------
+POP_EPOCHS = (2000, 2020)
+
+
+def population_project(folder: Path, shared_dir: Path) -> Path:
+    """Write a DC project with one population column per epoch into ``folder``.
+
+    ``pop2020``: the WorldPop 2020 population of the shared urban clusters
+    (``urban_clusters_worldpop2020.geojson``, column ``Pop``) allocated to the counties by
+    the area share of each cluster inside each county (real data, aggregated).
+    ``pop2000``: a synthetic test input, ``pop2020 * (0.75 + 0.01 k)`` for the k-th county
+    (not data: the shared data hold no earlier population).  The oracle of the tests is
+    not these numbers but the API functions called directly on the same inputs.
+    """
+    d = shared_dir / "ghsl_dc_baltimore"
+    g = gpd.read_file(d / "counties_2017_census.gpkg", layer="counties")
+    cl = gpd.read_file(d / "urban_clusters_worldpop2020.geojson").to_crs(g.crs)
+    cl["cluster_m2"] = cl.area
+    ov = gpd.overlay(cl[["Pop", "cluster_m2", "geometry"]], g[["fips", "geometry"]],
+                     how="intersection")
+    pop = (ov["Pop"] * ov.area / ov["cluster_m2"]).groupby(ov["fips"]).sum()
+    g["state"] = g["fips"].astype(str).str[:2]
+    g["pop2020"] = g["fips"].map(pop).fillna(0.0)
+    g["pop2000"] = g["pop2020"] * (0.75 + 0.01 * np.arange(len(g)))
+    g.to_file(folder / "counties_pop.gpkg", layer="counties")
+    (folder / "pop.toml").write_text(f"""[region]
+name = "Washington-Baltimore with population"
+[boundaries]
+path = "counties_pop.gpkg"
+layer = "counties"
+id = "fips"
+groups = ["state"]
+population = {{2000 = "pop2000", 2020 = "pop2020"}}
+[builtup]
+path = "{d}/ghsl_year_built_100m_mollweide.tif"
+encoding = "year-built"
+[measures]
+include = ["builtup", "inequality"]
+permutations = 0
+[[scenario]]
+name = "{SCENARIO}"
+[[scenario.edit]]
+op = "merge"
+units = {MERGED}
+into = "11001"
+""")
+    return folder / "pop.toml"
+
+
+@pytest.fixture(scope="module")
+def pop_run(tmp_path_factory):
+    from conftest import SHARED, shared_path
+
+    from gisfix.workflows.run import run_project
+
+    shared_path("ghsl_dc_baltimore")
+    folder = tmp_path_factory.mktemp("poprun")
+    project = population_project(folder, SHARED)
+    out = folder / "out"
+    with pytest.warns(UserWarning):  # counties without population: NaN per capita, said
+        res = run_project(project, out)
+    return project, out, res
+
+
+def _direct_population(units, table):
+    """The API on the same inputs: per-capita values, weights, groups, land, LCRPGR."""
+    pop = gisfix.population_from_columns(units, {e: f"pop{e}" for e in POP_EPOCHS})
+    with pytest.warns(UserWarning):
+        eff = gisfix.land_use_efficiency(table[["unit_id", "epoch", "builtup_km2"]], pop)
+    out = {"efficiency": eff.set_index("unit_id")}
+    for e in POP_EPOCHS:
+        t = table[table["epoch"] == e].set_index("unit_id")
+        p = pop[pop["epoch"] == e].set_index("unit_id")["population"].reindex(t.index)
+        ok = p > 0
+        x = t.loc[ok, "builtup_km2"] * 1e6 / p[ok]
+        groups = units["state"].set_axis(units.index.astype(str)).loc[x.index]
+        out[e] = gisfix.justice_inequality(x, p[ok], groups, area=t.loc[ok, "valid_km2"],
+                                           measures=("gini", "theil_t"))
+    return out
+
+
+def _check_justice(region, direct, rel):
+    for e in POP_EPOCHS:
+        for r in direct[e].itertuples():
+            name = f"percapita_{r.measure}_{r.weighting}_weighted"
+            assert region.loc[e, name] == pytest.approx(r.value, rel=rel, abs=rel), name
+            if r.measure == "theil_t":
+                assert region.loc[e, f"{name}_between"] == pytest.approx(r.between, rel=rel,
+                                                                          abs=rel)
+                assert region.loc[e, f"{name}_within"] == pytest.approx(r.within, rel=rel,
+                                                                         abs=rel)
+
+
+def test_population_measures_equal_the_api(pop_run):
+    """Person-, land- and unit-weighted inequality and LCRPGR of the run equal the API."""
+    project, out, res = pop_run
+    from gisfix.project import load_project
+
+    p = load_project(project)
+    units = gisfix.read_boundaries(p.boundaries["path"], "fips", layer="counties")
+    stack = gisfix.open_builtup(p.builtup["paths"], "year-built")
+    with pytest.warns(UserWarning):
+        table = gisfix.builtup_by_unit(units, stack)
+    table["unit_id"] = table["unit_id"].astype(str)
+    direct = _direct_population(units, table)
+    _check_justice(res.base.region, direct, 1e-12)
+    # per unit: LCR, PGR, LCRPGR at the period's end epoch, and wide in `units`
+    eff = direct["efficiency"]
+    long = res.base.per_unit[res.base.per_unit["epoch"] == POP_EPOCHS[1]].set_index("unit_id")
+    for c in ("lcr_per_year", "pgr_per_year", "lcrpgr"):
+        np.testing.assert_allclose(long.loc[eff.index, c], eff[c], rtol=1e-12, atol=1e-12)
+    layer = gpd.read_file(out / "results.gpkg", layer="units").set_index("fips")
+    np.testing.assert_allclose(layer.loc[eff.index, "lcrpgr_2000_2020"], eff["lcrpgr"],
+                               rtol=1e-12, atol=1e-12)
+    pc = layer["builtup_m2_per_capita_2020"].dropna()
+    np.testing.assert_allclose(pc, table[table["epoch"] == 2020].set_index("unit_id").loc[
+        pc.index, "builtup_km2"] * 1e6 / layer.loc[pc.index, "pop2020"], rtol=1e-12)
+    # the scenario: edited units made by apply_scenario (population summed), counted directly
+    from gisfix.edits import apply_scenario, load_scenario
+
+    sc = load_scenario({"scenario": {"name": SCENARIO}, "edit": p.scenarios[0].inline})
+    edited = apply_scenario(units, sc, extensive=["pop2000", "pop2020"]).units
+    with pytest.warns(UserWarning):
+        sc_table = gisfix.builtup_by_unit(edited, stack)
+    sc_table["unit_id"] = sc_table["unit_id"].astype(str)
+    _check_justice(res.scenarios[SCENARIO].measures.region,
+                   _direct_population(edited, sc_table), REL)
+
+
+def test_population_measures_in_every_output(pop_run):
+    _, out, res = pop_run
+    layers = set(pyogrio.list_layers(out / "results.gpkg")[:, 0])
+    assert {"justice", "justice_lorenz"} <= layers
+    j = pyogrio.read_dataframe(out / "results.gpkg", layer="justice")
+    assert set(j["weighting"]) == {"person", "land", "unit"}
+    assert set(j["scenario"]) == {"base", SCENARIO}
+    lz = pyogrio.read_dataframe(out / "results.gpkg", layer="justice_lorenz")
+    last = lz[(lz["epoch"] == 2020) & (lz["weighting"] == "person")]
+    assert last["weight_share"].iloc[-1] == pytest.approx(1.0)
+    long = pyogrio.read_dataframe(out / "results.gpkg", layer="units_long")
+    assert {"population", "builtup_m2_per_capita", "lcrpgr"} <= set(long.columns)
+    tidy = pd.read_parquet(out / "measures.parquet")
+    names = set(tidy["measure"])
+    assert {"percapita_gini_person_weighted", "percapita_gini_land_weighted",
+            "percapita_theil_t_person_weighted_between", "builtup_m2_per_capita", "lcrpgr",
+            "lcrpgr_region", "land_population_elasticity", "share_gini"} <= names
+    comp = pd.read_csv(out / "compare.csv")
+    row = comp[(comp["measure"] == "percapita_gini_person_weighted") & (comp["epoch"] == 2020)]
+    assert len(row) == 1 and np.isfinite(row["abs_change"]).all()
+    assert row["abs_change"].iloc[0] != 0  # the merger moves people and land together
+    report = (out / "REPORT.md").read_text()
+    assert "## Land per person and spatial justice" in report
+    assert "Person-weighted" in report and "Land-weighted" in report
+    html = (out / "report.html").read_text(encoding="utf-8")
+    for text in ("Land per person and spatial justice", "Lorenz curve of built-up m² per "
+                 "capita, 2020", "person-weighted", "land-weighted",
+                 "Inequality of built-up m² per capita across units"):
+        assert text in html, text
+
+
+def test_run_without_population_has_no_population_measures(dc_run):
+    _, out = dc_run
+    tidy = pd.read_parquet(out / "measures.parquet")
+    assert not [m for m in set(tidy["measure"]) if m.startswith("percapita_")
+                or "lcrpgr" in m or "per_capita" in m]
+    j = pyogrio.read_dataframe(out / "results.gpkg", layer="justice")
+    assert list(j.columns) == ["note"] and "population" in j["note"].iloc[0]
+    report = (out / "REPORT.md").read_text()
+    section = report.split("## Land per person and spatial justice", 1)[1]
+    assert "Not computed" in section and "[boundaries] population" in section
+    assert "Land per person and spatial justice" in (out / "report.html").read_text(
+        encoding="utf-8")

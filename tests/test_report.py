@@ -87,7 +87,8 @@ def test_dc_run_report_in_chromium(dc_run_output, tmp_path):
         "Lorenz curves", "Rank-size", "Inequality of built-up share over time",
         "LISA clusters", "Gi* hot and cold spots", "Landscape Expansion Index growth types",
         "Stage of the region by period", "Four-stage labels", "Inputs, parameters and versions",
-        "counties_2017_census.gpkg"])
+        "counties_2017_census.gpkg", "Land per person and spatial justice",
+        "a population"])
 
 
 def test_demo_report_in_chromium(demo_output, tmp_path):
@@ -135,3 +136,48 @@ def test_run_folder_with_a_scenario(tmp_path):
               for g in root.find("layer-tree-group").findall("layer-tree-group")}
     assert groups["s1"] == ["units_s1", "change_s1", "lineage_s1"]
     assert groups["base"][0] == "units"
+
+
+def _justice_layers(with_population: bool) -> dict:
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    units = gpd.GeoDataFrame({"unit_id": list("abc"), "share_2020": [.2, .3, .5]},
+                             geometry=[box(i, 0, i + 1, 1) for i in range(3)], crs=3035)
+    long = pd.DataFrame({"unit_id": list("abc"), "epoch": 2020, "builtup_km2": [1., 2, 4],
+                         "valid_km2": [10.] * 3})
+    if not with_population:
+        note = pd.DataFrame({"note": ["a population column is needed: [boundaries] "
+                                      "population = \"pop\""]})
+        return {"units": units, "units_long": long, "justice": note, "justice_lorenz": note}
+    import gisfix
+
+    x = pd.Series([100., 300., 900.], index=list("abc"))
+    pop = pd.Series([5000., 2000., 1000.], index=list("abc"))
+    area = pd.Series([10., 10., 10.], index=list("abc"))
+    j = gisfix.justice_inequality(x, pop, area=area).assign(epoch=2020, scenario="base")
+    lz = gisfix.justice_lorenz(x, pop, area=area).assign(epoch=2020)
+    summ = pd.DataFrame({"epoch": [2020], "population_total": [8000.],
+                         "builtup_m2_per_capita_region": [875.], "share_gini": [0.2]})
+    return {"units": units, "units_long": long, "justice": j, "justice_lorenz": lz,
+            "summary": summ}
+
+
+def test_justice_section_with_and_without_population():
+    """The run report's "Land per person and spatial justice" section: a Lorenz curve with
+    population shares and a table naming each weighting; without a population, the hint."""
+    from gisfix.html_report import render, run_sections
+
+    secs = {s.title: s for s in run_sections(_justice_layers(True))}
+    s = secs["Land per person and spatial justice"]
+    assert [f.title for f in s.figures] == ["Lorenz curve of built-up m² per capita, 2020"]
+    assert s.figures[0].data_uri.startswith("data:image/png;base64,")
+    t = s.tables[0]
+    assert {"person-weighted", "land-weighted", "unit-weighted"} <= set(t.columns)
+    assert any("person-weighted" in p for p in s.paragraphs)
+    html = render(title="t", sections=list(secs.values()))
+    assert "Land per person and spatial justice" in html
+    secs = {s.title: s for s in run_sections(_justice_layers(False))}
+    s = secs["Land per person and spatial justice"]
+    assert not s.figures and not s.tables
+    assert "Not computed" in s.paragraphs[0] and "population" in s.paragraphs[0]

@@ -6,7 +6,8 @@
 (:func:`write_outputs`, atomically: a failed run leaves nothing half-written):
 
 - ``results.gpkg``: ``units``, ``units_long``, ``patches``, ``summary``, ``inequality``,
-  ``stages``, and per scenario ``units_<name>``, ``lineage_<name>``, ``change_<name>``;
+  ``stages``, ``justice``, ``justice_lorenz``, and per scenario ``units_<name>``,
+  ``lineage_<name>``, ``change_<name>``;
 - ``measures.parquet`` / ``measures.csv``: every value, tidy (``scenario, unit_id, epoch,
   measure, value``; ``unit_id`` is empty for region-wide measures);
 - ``compare.csv``: one row per scenario, region-wide measure and epoch: the base value, the
@@ -31,6 +32,16 @@ The measure families (``[measures] include``) are :data:`gisfix.project.FAMILIES
 9. ``lei``: per-unit Landscape Expansion Index summaries (:func:`gisfix.lei_by_unit`);
 10. ``patches``: FRAGSTATS patch metrics per unit (:func:`gisfix.patch_metrics`);
 11. ``stages``: the four-stage labels of the region (:func:`gisfix.city_stages`).
+
+With a population (``[boundaries] population``: one column, or one per epoch), every pass
+also measures land per person and spatial justice (:func:`population_measures`): built-up
+m² per capita by unit and epoch, LCR, PGR and LCRPGR (SDG 11.3.1) by unit and period and
+for the region, the land-population elasticity, and the inequality of built-up m² per
+capita weighted by people (``percapita_<measure>_person_weighted``) beside the same
+measure weighted by land (``percapita_<measure>_land_weighted``; the ``share_*`` measures
+are land-weighted too) and by unit; the ``justice`` layer lists them with a ``weighting``
+column and ``justice_lorenz`` holds the Lorenz curves.  Without a population nothing of
+this is computed, and the report and the ``justice`` layer say how to give one.
 
 Scenarios reuse the raster work of the base pass: a unit the edits made of whole base
 units (a merger, a recode, an untouched unit) gets the sum of its parts' built-up and
@@ -98,6 +109,13 @@ class Measures:
         The per-period and per-unit tables they come from.
     notes : list of str
         Why a measure was not computed.
+    per_capita, efficiency, justice, lorenz : DataFrame or None
+        With a population (:func:`population_measures`): built-up m² per capita by unit
+        and epoch (:func:`gisfix.efficiency.land_per_capita`), LCR, PGR and LCRPGR by unit
+        and period (:func:`gisfix.efficiency.land_use_efficiency`), the person-, land- and
+        unit-weighted inequality of built-up m² per capita
+        (:func:`gisfix.justice.justice_inequality`) and its Lorenz curves
+        (:func:`gisfix.justice.justice_lorenz`); None without a population.
     """
 
     table: pd.DataFrame
@@ -107,11 +125,37 @@ class Measures:
     lei_summary: pd.DataFrame | None = None
     patch_table: pd.DataFrame | None = None
     notes: list = field(default_factory=list)
+    per_capita: pd.DataFrame | None = None
+    efficiency: pd.DataFrame | None = None
+    justice: pd.DataFrame | None = None
+    lorenz: pd.DataFrame | None = None
 
 
 @dataclass
 class ScenarioRun:
-    """One scenario's edited units, lineage, measures and per-unit change."""
+    """One scenario's edited units, lineage, measures and per-unit change.
+
+    Attributes
+    ----------
+    name : str
+        Scenario name.
+    units : GeoDataFrame
+        The edited units.
+    lineage : DataFrame
+        Old -> new unit links with area shares.
+    measures : Measures
+        Every measure of the edited units.
+    change : GeoDataFrame
+        Per new unit: sources, status, built-up before and after (:func:`change_layer`).
+    report : dict
+        What :func:`gisfix.edits.apply_scenario` reported.
+    recounted : list
+        Ids of the new pieces counted again over the raster.
+    scenario : Scenario, optional
+        The scenario applied.
+    source_report : dict, optional
+        For a vintage scenario, the report of the edits found.
+    """
 
     name: str
     units: object
@@ -126,7 +170,29 @@ class ScenarioRun:
 
 @dataclass
 class RunResult:
-    """Everything :func:`run_project` computed; :func:`write_outputs` writes it."""
+    """Everything :func:`run_project` computed; :func:`write_outputs` writes it.
+
+    Attributes
+    ----------
+    project : Project
+        The project run.
+    units : GeoDataFrame
+        The base units.
+    stack : BuiltupStack
+        The built-up rasters.
+    base : Measures
+        Every measure of the base units.
+    scenarios : dict
+        Scenario name -> :class:`ScenarioRun`.
+    lei_patches : GeoDataFrame, optional
+        New built-up patches with their LEI growth type.
+    stages : DataFrame, optional
+        Four-stage labels of the region.
+    timings, parameters, files : dict
+        Seconds per step, parameters and input files (for ``run.json``).
+    notes : list of str
+        Why a measure was not computed.
+    """
 
     project: object
     units: object
@@ -167,7 +233,19 @@ def _agglomeration_measures():
 
 def applicable_families(requested: Sequence[str], stack, n_units: int,
                         explicit: bool = False) -> tuple[set, list]:
-    """Return the families that apply to the data, and a note for each one that does not."""
+    """Return the families that apply to the data, and a note for each one that does not.
+
+    Parameters
+    ----------
+    requested : sequence of str
+        Families asked for (:data:`gisfix.project.FAMILIES`).
+    stack : BuiltupStack
+        The built-up rasters (epochs, CRS).
+    n_units : int
+        Number of units.
+    explicit : bool
+        The families were listed by the user: only notes about those are kept.
+    """
     fams, notes = set(requested), []
     epochs = len(stack.epochs)
     geographic = stack.crs.is_geographic
@@ -287,6 +365,23 @@ def measure_units(units, table: pd.DataFrame, ctx: _Context, *, patch_table=None
 
     ``patch_table`` and ``lei_summary`` are taken as given (the caller reuses the base
     pass's raster work); the graph of the units is built unless given.
+
+    Parameters
+    ----------
+    units : GeoDataFrame
+        The units, indexed by id.
+    table : DataFrame
+        Their long built-up table.
+    ctx : _Context
+        Stack, families and parameters of the run.
+    patch_table, lei_summary : DataFrame, optional
+        Patch metrics and LEI summaries computed elsewhere.
+    graph : libpysal.graph.Graph, optional
+        Spatial graph of the units.
+
+    Returns
+    -------
+    Measures
     """
     from gisfix.agglomeration import concentration, hierarchy
 
@@ -353,7 +448,16 @@ def measure_units(units, table: pd.DataFrame, ctx: _Context, *, patch_table=None
         lei["unit_id"] = lei["unit_id"].astype(str)
         lei["epoch"] = int(ctx.lei_period[1])
         per_unit = per_unit.merge(lei, on=["unit_id", "epoch"], how="left")
-    return Measures(table, per_unit, region, expansion, lei_summary, patch_table, notes)
+    popm: dict = {}
+    if ctx.population:
+        popm = population_measures(units, table, ctx.population, ctx.groups)
+        region = region.join(popm["region"])
+        popm["per_unit"]["unit_id"] = popm["per_unit"]["unit_id"].astype(str)
+        per_unit = per_unit.merge(popm["per_unit"], on=["unit_id", "epoch"], how="left")
+        notes.extend(popm["notes"])
+    return Measures(table, per_unit, region, expansion, lei_summary, patch_table, notes,
+                    popm.get("per_capita"), popm.get("efficiency"), popm.get("justice"),
+                    popm.get("lorenz"))
 
 
 def _spatial_gini(table: pd.DataFrame, graph, ctx: _Context) -> pd.DataFrame:
@@ -374,16 +478,174 @@ def _spatial_gini(table: pd.DataFrame, graph, ctx: _Context) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("epoch")
 
 
+# -- land per person and spatial justice (issue 16, items 3 and 4) -------------------------
+#: Weightings of the per-capita inequality columns ``percapita_<measure>_<weighting>_weighted``:
+#: ``person`` (every inhabitant counts once), ``land`` (every km² of observed land counts
+#: once, as the ``share_*`` measures), ``unit`` (every unit counts once).
+JUSTICE_WEIGHTINGS = ("person", "land", "unit")
+
+
+def _group_values(units, groups: Sequence[str], ids: pd.Index):
+    """The group column(s) of ``units`` aligned on ``ids`` (one Series, or a nested list)."""
+    if not groups:
+        return None
+    keyed = units.set_axis(units.index.map(str))
+    g = [keyed[c].loc[ids] for c in groups]
+    return g[0] if len(g) == 1 else g
+
+
+def population_measures(units, table: pd.DataFrame, population: dict,
+                        groups: Sequence[str] = ()) -> dict:
+    r"""Land per person, SDG 11.3.1 and person-weighted spatial justice of one set of units.
+
+    With :math:`B_{ut}` the built-up km² and :math:`P_{ut}` the population of unit
+    :math:`u` at epoch :math:`t`:
+
+    - ``per_capita``: :math:`L_{ut} = 10^6 B_{ut}/P_{ut}` (built-up m² per capita,
+      :func:`gisfix.efficiency.land_per_capita`);
+    - ``efficiency`` (two population epochs or more, from distinct columns): per unit and
+      period :math:`LCR = \ln(B_{t_1}/B_{t_0})/y`, :math:`PGR = \ln(P_{t_1}/P_{t_0})/y`,
+      :math:`LCRPGR = LCR/PGR` (UN-Habitat 2021, SDG indicator 11.3.1,
+      :func:`gisfix.efficiency.land_use_efficiency`), for the units and for the region's
+      totals;
+    - the land-population elasticity across units, per epoch on log levels and per period
+      on log changes (:func:`gisfix.efficiency.land_population_elasticity`);
+    - ``justice``: Gini, Theil T and Theil L of :math:`L_{ut}` across units with population
+      weights (``person``), observed-land weights (``land``: ``valid_km2``) and no weights
+      (``unit``), Theil split between/within the ``groups`` (Shorrocks 1980;
+      :func:`gisfix.justice.justice_inequality`); Theil L only where every unit has some
+      built-up land;
+    - ``lorenz``: the person- and land-weighted Lorenz curves
+      (:func:`gisfix.justice.justice_lorenz`).
+
+    Units with no population in an epoch are left out of that epoch's inequality.
+
+    Parameters
+    ----------
+    units : GeoDataFrame
+        The units, indexed by id, with the population column(s) and the group columns.
+    table : DataFrame
+        Their long built-up table (``unit_id, epoch, builtup_km2, valid_km2``).
+    population : dict
+        Epoch -> population column of ``units`` (as :func:`gisfix.project.open_inputs`
+        gives it).
+    groups : sequence of str
+        Group columns, outermost first, for the between/within split.
+
+    Returns
+    -------
+    dict
+        ``per_capita``, ``efficiency`` (or None), ``justice``, ``lorenz`` (DataFrames),
+        ``region`` (DataFrame indexed by epoch: ``population_total``,
+        ``builtup_m2_per_capita_region``, ``percapita_<measure>_<weighting>_weighted``
+        (``_between`` / ``_within``), ``land_population_elasticity`` and its ``_r2``, and
+        at the end epoch of each period ``lcr_per_year_region``, ``pgr_per_year_region``,
+        ``lcrpgr_region``, ``land_population_elasticity_growth``), ``per_unit`` (DataFrame
+        ``unit_id, epoch, lcr_per_year, pgr_per_year, lcrpgr, change_m2_per_capita`` at
+        the end epoch of each period) and ``notes`` (list of str).
+    """
+    from gisfix.efficiency import (
+        land_per_capita,
+        land_population_elasticity,
+        land_use_efficiency,
+        population_from_columns,
+    )
+    from gisfix.justice import justice_inequality, justice_lorenz
+
+    notes: list = []
+    pop = population_from_columns(units, {int(e): c for e, c in population.items()})
+    t = table.copy()
+    t["unit_id"] = t["unit_id"].astype(str)
+    t = t[t["epoch"].isin(pop["epoch"].unique())]
+    builtup = t[["unit_id", "epoch", "builtup_km2"]]
+    pc = land_per_capita(builtup, pop)
+    tot = pc.groupby("epoch")[["builtup_km2", "population"]].sum()
+    region = pd.DataFrame({"population_total": tot["population"]})
+    with np.errstate(divide="ignore", invalid="ignore"):
+        region["builtup_m2_per_capita_region"] = np.where(
+            tot["population"] > 0, tot["builtup_km2"] * 1e6 / tot["population"], np.nan)
+    justice, lorenz = [], []
+    for epoch, part in pc.groupby("epoch", sort=True):
+        ok = part[(part["population"] > 0) & part["builtup_m2_per_capita"].notna()]
+        ok = ok.set_index("unit_id")
+        if len(ok) < 2:
+            notes.append(f"per-capita inequality not computed for {int(epoch)}: fewer than "
+                         "two units with a population")
+            continue
+        x, w = ok["builtup_m2_per_capita"], ok["population"]
+        area = t[t["epoch"] == epoch].set_index("unit_id")["valid_km2"].reindex(x.index)
+        measures = ("gini", "theil_t", "theil_l") if (x > 0).all() else ("gini", "theil_t")
+        if len(measures) == 2:
+            notes.append(f"percapita Theil L not computed for {int(epoch)}: some unit with "
+                         "people has no built-up land (Theil L needs positive values)")
+        res = justice_inequality(x, w, _group_values(units, groups, x.index), area=area,
+                                 measures=measures)
+        res.insert(0, "epoch", int(epoch))
+        res.insert(1, "outcome", "builtup_m2_per_capita")
+        justice.append(res)
+        for r in res.itertuples(index=False):
+            name = f"percapita_{r.measure}_{r.weighting}_weighted"
+            region.loc[epoch, name] = r.value
+            if not pd.isna(r.between):
+                region.loc[epoch, f"{name}_between"] = r.between
+                region.loc[epoch, f"{name}_within"] = r.within
+        cur = justice_lorenz(x, w, area=area)
+        cur.insert(0, "epoch", int(epoch))
+        lorenz.append(cur)
+    lev = land_population_elasticity(builtup, pop)
+    if len(lev):
+        lev = lev.set_index("epoch")
+        region["land_population_elasticity"] = lev["elasticity"]
+        region["land_population_elasticity_r2"] = lev["r2"]
+    eff, per_unit = None, pd.DataFrame(columns=["unit_id", "epoch"])
+    cols = list(dict.fromkeys(population.values()))
+    if len(population) >= 2 and len(cols) >= 2:
+        eff = land_use_efficiency(builtup, pop)
+        per_unit = eff[["unit_id", "t1", "lcr_per_year", "pgr_per_year", "lcrpgr",
+                        "change_m2_per_capita"]].rename(columns={"t1": "epoch"})
+        reg_b = tot.reset_index().assign(unit_id="region")
+        reg = land_use_efficiency(reg_b[["unit_id", "epoch", "builtup_km2"]],
+                                  reg_b[["unit_id", "epoch", "population"]]).set_index("t1")
+        for c in ("lcr_per_year", "pgr_per_year", "lcrpgr"):
+            region.loc[reg.index, f"{c}_region"] = reg[c]
+        gro = land_population_elasticity(builtup, pop, growth=True)
+        if len(gro):
+            region.loc[gro["t1"].to_numpy(), "land_population_elasticity_growth"] = (
+                gro["elasticity"].to_numpy())
+    else:
+        notes.append("LCR, PGR and LCRPGR (SDG 11.3.1) not computed: they need the "
+                     "population of two epochs or more, one column per epoch "
+                     "([boundaries] population = {2000 = \"pop2000\", 2020 = \"pop2020\"})")
+    region.index = region.index.astype(int)
+    return {"per_capita": pc, "efficiency": eff, "region": region.rename_axis("epoch"),
+            "per_unit": per_unit,
+            "justice": pd.concat(justice, ignore_index=True) if justice else None,
+            "lorenz": pd.concat(lorenz, ignore_index=True) if lorenz else None,
+            "notes": notes}
+
+
 # -- scenarios: reuse the base pass through the lineage ------------------------------------
 def whole_units(lineage: pd.DataFrame) -> pd.Index:
-    """New ids made only of whole base units (mergers, recodes, untouched units)."""
+    """New ids made only of whole base units (mergers, recodes, untouched units).
+
+    Parameters
+    ----------
+    lineage : DataFrame
+        ``old_id, new_id, area_share``.
+    """
     part = lineage[lineage["area_share"] > 1e-12]
     ok = part.groupby("new_id")["area_share"].min() >= WHOLE
     return pd.Index(ok.index[ok.to_numpy()])
 
 
 def unchanged_units(lineage: pd.DataFrame) -> pd.Index:
-    """New ids that are one base unit, whole, under the same id."""
+    """New ids that are one base unit, whole, under the same id.
+
+    Parameters
+    ----------
+    lineage : DataFrame
+        ``old_id, new_id, area_share``.
+    """
     part = lineage[lineage["area_share"] > 1e-12]
     g = part.groupby("new_id")
     one = (g.size() == 1) & (g["area_share"].min() >= WHOLE)
@@ -398,6 +660,19 @@ def scenario_table(base_table: pd.DataFrame, lineage: pd.DataFrame, units, stack
 
     Returns the table (rows in the order of ``units``, then epoch) and the ids recounted
     over the raster.
+
+    Parameters
+    ----------
+    base_table : DataFrame
+        The base units' long built-up table.
+    lineage : DataFrame
+        ``old_id, new_id, area_share``.
+    units : GeoDataFrame
+        The edited units.
+    stack : BuiltupStack
+        The built-up rasters.
+    method : str
+        Method of :func:`gisfix.builtup_by_unit` for the recounted pieces.
     """
     from gisfix.zonal import builtup_by_unit
 
@@ -475,6 +750,15 @@ def change_layer(units, lineage: pd.DataFrame, base_table: pd.DataFrame,
 
     Before is the source units taken whole (the old units it came from): built-up km² is
     their sum and the share their total built-up over their total valid area.
+
+    Parameters
+    ----------
+    units : GeoDataFrame
+        The edited units.
+    lineage : DataFrame
+        ``old_id, new_id, area_share``.
+    base_table, sc_table : DataFrame
+        Long built-up tables of the base and the edited units.
     """
     from gisfix.edits.lineage import unit_status
 
@@ -504,7 +788,29 @@ def change_layer(units, lineage: pd.DataFrame, base_table: pd.DataFrame,
 
 def run_scenario(name: str, scenario, spec, units, base: Measures, ctx: _Context,
                  population_cols: Sequence[str] = ()) -> ScenarioRun:
-    """Apply one scenario's edits and measure the edited units, reusing the base pass."""
+    """Apply one scenario's edits and measure the edited units, reusing the base pass.
+
+    Parameters
+    ----------
+    name : str
+        Scenario name.
+    scenario : Scenario
+        The edits.
+    spec : ScenarioSpec or None
+        The project's entry (reallocation method).
+    units : GeoDataFrame
+        The base units.
+    base : Measures
+        The base pass.
+    ctx : _Context
+        Stack, families and parameters of the run.
+    population_cols : sequence of str
+        Extensive columns reallocated by the edits (population).
+
+    Returns
+    -------
+    ScenarioRun
+    """
     from gisfix.edits import apply_scenario
 
     dasy = spec is not None and spec.reallocation == "dasymetric"
@@ -524,7 +830,15 @@ def run_scenario(name: str, scenario, spec, units, base: Measures, ctx: _Context
 
 # -- tidy tables ---------------------------------------------------------------------------
 def tidy(m: Measures, scenario: str) -> pd.DataFrame:
-    """Every numeric value of a measure pass as ``scenario, unit_id, epoch, measure, value``."""
+    """Every numeric value of a measure pass as ``scenario, unit_id, epoch, measure, value``.
+
+    Parameters
+    ----------
+    m : Measures
+        A measure pass.
+    scenario : str
+        Its name (``base`` or the scenario's).
+    """
     pu = m.per_unit.copy()
     num = [c for c in pu.columns if c not in ("unit_id", "epoch")
            and (pd.api.types.is_numeric_dtype(pu[c]) or pd.api.types.is_bool_dtype(pu[c]))]
@@ -543,7 +857,15 @@ def tidy(m: Measures, scenario: str) -> pd.DataFrame:
 
 
 def before_after(base: pd.DataFrame, other: pd.DataFrame, scenario: str) -> pd.DataFrame:
-    """One row per region-wide measure and epoch: base, scenario, absolute, relative change."""
+    """One row per region-wide measure and epoch: base, scenario, absolute, relative change.
+
+    Parameters
+    ----------
+    base, other : DataFrame
+        Region-wide measures (indexed by epoch) of the base and of the scenario.
+    scenario : str
+        The scenario's name.
+    """
     b = base.reset_index().melt(id_vars="epoch", var_name="measure", value_name="base")
     o = other.reset_index().melt(id_vars="epoch", var_name="measure", value_name="value")
     out = b.merge(o, on=["epoch", "measure"], how="outer")
@@ -672,6 +994,13 @@ def vintage_scenarios(project, inputs) -> dict:
 
     The scenarios are added to ``inputs.scenarios`` (checked like the others); returns
     the diff reports by scenario name.
+
+    Parameters
+    ----------
+    project : Project
+        The project.
+    inputs : Inputs
+        Its opened inputs (:func:`gisfix.project.open_inputs`).
     """
     from gisfix.edits.diff import diff
     from gisfix.edits.scenario import load_scenario
@@ -728,7 +1057,13 @@ def _versions() -> dict:
 
 
 def project_document(p) -> dict:
-    """The project as a TOML structure with absolute paths (written as ``project.toml``)."""
+    """The project as a TOML structure with absolute paths (written as ``project.toml``).
+
+    Parameters
+    ----------
+    p : Project
+        The project.
+    """
     doc = {"region": {"name": p.region}}
     b = {k: v for k, v in p.boundaries.items() if k not in ("dataset",)}
     b["path"] = str(Path(b["path"]).resolve())
@@ -815,9 +1150,38 @@ def _layer_units(units, m: Measures, last: int, wide_table: pd.DataFrame):
     cur = m.per_unit[m.per_unit["epoch"] == last].set_index("unit_id")
     cur = cur.drop(columns=[c for c in cur.columns if c in ("epoch", "builtup_km2",
                                                             "builtup_share")
-                            or c in layer.columns])
+                            or c in POPULATION_UNIT_COLUMNS or c in layer.columns])
     layer = layer.join(cur)
+    wide = _wide_population(m)
+    layer = layer.join(wide[[c for c in wide.columns if c not in layer.columns]])
     return layer.rename_axis(idname).reset_index()
+
+
+#: Per-unit population columns shown per epoch (wide) in ``units``, not at the last epoch.
+POPULATION_UNIT_COLUMNS = ("population", "builtup_m2_per_capita", "population_per_km2",
+                           "lcr_per_year", "pgr_per_year", "lcrpgr", "change_m2_per_capita")
+
+
+def _wide_population(m: Measures) -> pd.DataFrame:
+    """Population, built-up m² per capita by epoch and LCR/PGR/LCRPGR by period, wide."""
+    parts = []
+    if m.per_capita is not None:
+        pc = m.per_capita.pivot(index="unit_id", columns="epoch",
+                                values=["population", "builtup_m2_per_capita"])
+        pc.columns = [f"{v}_{int(e)}" for v, e in pc.columns]
+        parts.append(pc)
+    if m.efficiency is not None:
+        ef = m.efficiency.assign(period=m.efficiency["t0"].astype(int).astype(str) + "_"
+                                 + m.efficiency["t1"].astype(int).astype(str))
+        ef = ef.pivot(index="unit_id", columns="period",
+                      values=["lcr_per_year", "pgr_per_year", "lcrpgr"])
+        ef.columns = [f"{v}_{p}" for v, p in ef.columns]
+        parts.append(ef)
+    if not parts:
+        return pd.DataFrame(index=pd.Index([], dtype=str))
+    out = pd.concat(parts, axis=1)
+    out.index = out.index.astype(str)
+    return out
 
 
 def _write_all(result: RunResult, d: Path, report_extra: str = "", images: bool = False) -> None:
@@ -844,6 +1208,7 @@ def _write_all(result: RunResult, d: Path, report_extra: str = "", images: bool 
                                                      + "; ".join(n for n in result.notes
                                                                  if n.startswith("stages"))
                                                      or "not requested"]}))}
+    layers["justice"], layers["justice_lorenz"] = justice_layers(result)
     sty = {"units": styles.graduated(unit_layer[share_col], share_col)}
     if result.lei_patches is not None and "growth_type" in layers["patches"]:
         sty["patches"] = styles.categorized(
@@ -884,9 +1249,105 @@ def _write_all(result: RunResult, d: Path, report_extra: str = "", images: bool 
                          for n, s in result.scenarios.items()}}
     write_json(run, d / "run.json", overwrite=True)
     run_charts(unit_layer, share_col, base.region, d)
-    (d / "REPORT.md").write_text(run_markdown(result, compare) + report_extra,
-                                 encoding="utf-8")
+    (d / "REPORT.md").write_text(run_markdown(result, compare) + justice_markdown(result)
+                                 + report_extra, encoding="utf-8")
     _write_deliverables(result, d, unit_layer, prov, images)
+
+
+#: How to give a population, said wherever the per-person measures are missing.
+POPULATION_HINT = ("built-up land per person, LCRPGR (SDG 11.3.1) and the person-weighted "
+                   "inequality need a population: add a population column to the boundaries "
+                   "and name it in the project file, one column per epoch for LCRPGR "
+                   "([boundaries] population = {2000 = \"pop2000\", 2020 = \"pop2020\"}), "
+                   "or one column for every epoch ([boundaries] population = \"pop\"); on "
+                   "the command line: gisfix run BOUNDARIES RASTER --id ID --population COL")
+
+
+def justice_layers(result: RunResult) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ``justice`` and ``justice_lorenz`` tables of a run (a note without population).
+
+    Parameters
+    ----------
+    result : RunResult
+        What :func:`run_project` computed.
+
+    Returns
+    -------
+    (DataFrame, DataFrame)
+        ``justice``: ``scenario, epoch, outcome, measure, weighting, value, between,
+        within, between_share`` for the base and every scenario (``weighting`` is
+        ``person``, ``land`` or ``unit``); ``justice_lorenz``: the base units' curves
+        (``epoch, weighting, unit_id, value, weight_share, value_share``).  Without a
+        population both hold one ``note`` row saying how to give one.
+    """
+    base = result.base
+    if base.justice is None:
+        note = pd.DataFrame({"note": [POPULATION_HINT]})
+        return note, note.copy()
+    parts = [base.justice.assign(scenario=BASE)]
+    parts += [sc.measures.justice.assign(scenario=name)
+              for name, sc in result.scenarios.items() if sc.measures.justice is not None]
+    j = pd.concat(parts, ignore_index=True)
+    j = j[["scenario"] + [c for c in j.columns if c != "scenario"]]
+    lz = base.lorenz.copy()
+    lz["unit_id"] = lz["unit_id"].astype(str)
+    return j, lz
+
+
+def justice_markdown(result: RunResult) -> str:
+    """The "Land per person and spatial justice" section of ``REPORT.md``.
+
+    Parameters
+    ----------
+    result : RunResult
+        What :func:`run_project` computed.
+
+    Returns
+    -------
+    str
+        Markdown: per epoch the region's built-up m² per capita, the person-weighted and
+        the land-weighted Gini and Theil of built-up m² per capita, LCRPGR by period; or,
+        without a population, what is needed and how to give it.
+    """
+    from gisfix.report import markdown_table
+
+    lines = ["## Land per person and spatial justice", ""]
+    base = result.base
+    if base.justice is None:
+        return "\n".join(lines + [f"Not computed: {POPULATION_HINT}.", ""]) + "\n"
+    lines += ["Built-up m² per capita of each unit, and how unequally it is held. "
+              "**Person-weighted** measures (`percapita_*_person_weighted`) count every "
+              "inhabitant once: they answer how unequally people possess built-up space. "
+              "**Land-weighted** measures count every km² of observed land once: "
+              "`percapita_*_land_weighted` for land per capita, and `share_gini`, "
+              "`share_theil_t`... for the built-up share. Unit-weighted "
+              "(`percapita_*_unit_weighted`) count every unit once. Layers `justice` "
+              "(every value, with its `weighting`) and `justice_lorenz` (the Lorenz curves, "
+              "cumulative population share against cumulative share of built-up land) in "
+              "`results.gpkg`.", ""]
+    keep = [c for c in ("population_total", "builtup_m2_per_capita_region",
+                        "percapita_gini_person_weighted", "percapita_gini_land_weighted",
+                        "percapita_theil_t_person_weighted",
+                        "percapita_theil_t_person_weighted_between",
+                        "percapita_theil_t_person_weighted_within",
+                        "percapita_theil_t_land_weighted",
+                        "percapita_theil_l_person_weighted", "share_gini (land-weighted)",
+                        "land_population_elasticity", "lcr_per_year_region",
+                        "pgr_per_year_region", "lcrpgr_region") if c in base.region]
+    eps = sorted(int(e) for e in base.justice["epoch"].unique())
+    reg = base.region.loc[eps, keep]
+    if "share_gini" in base.region:
+        reg = reg.assign(**{"share_gini (land-weighted)": base.region.loc[eps, "share_gini"]})
+    lines += [markdown_table(reg.T.rename(columns=int), 4), ""]
+    if base.efficiency is not None:
+        e = base.efficiency
+        lines += [f"LCRPGR (SDG 11.3.1, ratio of the land consumption rate to the population "
+                  f"growth rate) by unit: median {e['lcrpgr'].median():.3f}; "
+                  f"{int((e['lcrpgr'] > 1).sum())} of {int(e['lcrpgr'].notna().sum())} "
+                  "unit-periods consume land faster than their population grows "
+                  "(LCRPGR > 1); per unit in `units` (`lcrpgr_<t0>_<t1>`) and `units_long`.",
+                  ""]
+    return "\n".join(lines) + "\n"
 
 
 def _write_deliverables(result: RunResult, d: Path, unit_layer, prov, images: bool) -> None:
@@ -913,7 +1374,17 @@ def _patches_layer(result: RunResult):
 
 
 def built_patches(stack, epoch: int, connectivity: int = 8):
-    """Built-up patches (8-connected cells built at ``epoch``) as polygons with their area."""
+    """Built-up patches (8-connected cells built at ``epoch``) as polygons with their area.
+
+    Parameters
+    ----------
+    stack : BuiltupStack
+        The built-up rasters.
+    epoch : int
+        The epoch.
+    connectivity : int
+        8 or 4.
+    """
     import geopandas as gpd
     import shapely
     from rasterio.features import shapes
@@ -990,7 +1461,29 @@ def shortcut_project(boundaries, rasters, *, id_col: str, layer=None, crs=None,
                      make_valid=False, encoding: str, epochs=None, fraction_units=None,
                      population=None, thresholds=None, lei_period=None, permutations=None,
                      seed=None, region: str | None = None) -> dict:
-    """The project structure equivalent to ``gisfix run BOUNDARIES RASTER... --id COL``."""
+    """The project structure equivalent to ``gisfix run BOUNDARIES RASTER... --id COL``.
+
+    Parameters
+    ----------
+    boundaries : path-like
+        The boundaries file.
+    rasters : sequence of path-like
+        The built-up rasters.
+    id_col : str
+        Id column of the boundaries.
+    layer, crs, make_valid : optional
+        Layer, CRS and repair of the boundaries.
+    encoding : str
+        Raster encoding.
+    epochs, fraction_units : optional
+        Epochs and fraction units of the rasters.
+    population : str or dict, optional
+        Population column (or epoch -> column).
+    thresholds, lei_period, permutations, seed : optional
+        Measure parameters.
+    region : str, optional
+        Region name; default the boundaries' file stem.
+    """
     b = {"path": str(Path(boundaries).resolve()), "id": id_col, "layer": layer, "crs": crs,
          "make_valid": bool(make_valid) or None, "population": population}
     r = {"paths": [str(Path(x).resolve()) for x in rasters], "encoding": encoding,
@@ -1004,7 +1497,13 @@ def shortcut_project(boundaries, rasters, *, id_col: str, layer=None, crs=None,
 
 
 def headline(res: RunResult) -> dict:
-    """Headline numbers of a run (printed by the CLI)."""
+    """Headline numbers of a run (printed by the CLI).
+
+    Parameters
+    ----------
+    res : RunResult
+        What :func:`run_project` computed.
+    """
     reg = res.base.region
     last = int(res.stack.epochs[-1])
     out = {"units": len(res.units), "epochs": list(res.stack.epochs),
