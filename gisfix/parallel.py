@@ -1,0 +1,283 @@
+"""Scale-out through dask: one way to name a scheduler, one way to compute a list of tasks.
+
+Every raster measure that accepts ``scheduler=`` passes it to :func:`compute`:
+
+* ``None``: run in this process, in order (dask is not imported);
+* ``"threads"`` / ``"processes"`` / ``"synchronous"``: dask's local schedulers;
+* ``"tcp://host:port"`` (or any address ``distributed.Client`` accepts): an existing
+  ``dask.distributed`` cluster, for example one started by dask-jobqueue on an HPC system or
+  by dask-kubernetes;
+* a ``distributed.Client``: used as it is.
+
+dask and distributed are the ``[dask]`` extra; they are imported only when a scheduler is
+given.
+"""
+
+from __future__ import annotations
+
+from gisfix.errors import DataError
+
+#: dask's local scheduler names accepted as ``scheduler=``.
+LOCAL_SCHEDULERS = ("threads", "processes", "synchronous", "single-threaded", "sync")
+
+
+def resolve_scheduler(scheduler):   # None | "threads" | "processes" | "tcp://addr" | dask Client
+    """Return a value usable as dask.compute(..., scheduler=...) or None for in-process.
+
+    Parameters
+    ----------
+    scheduler : None, str or distributed.Client
+        None (in process), a local scheduler name (:data:`LOCAL_SCHEDULERS`), the address of
+        a ``dask.distributed`` scheduler (``tcp://10.0.0.5:8786``) or a Client.
+
+    Returns
+    -------
+    None, str or distributed.Client
+    """
+    if scheduler is None:
+        return None
+    if isinstance(scheduler, str):
+        if scheduler in LOCAL_SCHEDULERS:
+            _require_dask()
+            return scheduler
+        if "://" in scheduler or ":" in scheduler:
+            _require_dask()
+            try:
+                from distributed import Client
+            except ImportError as err:
+                raise DataError(
+                    f"scheduler {scheduler!r} is a dask.distributed address, but distributed "
+                    "is not installed; pip install 'gisfix[dask]'") from err
+            try:
+                return Client(scheduler)
+            except OSError as err:
+                raise DataError(
+                    f"cannot reach the dask scheduler at {scheduler!r} ({err}); start one "
+                    "(`dask scheduler`) or pass 'threads' or 'processes'") from err
+        raise DataError(
+            f"unknown scheduler {scheduler!r}; use None, one of {', '.join(LOCAL_SCHEDULERS)}, "
+            "a dask.distributed address such as 'tcp://host:8786', or a distributed.Client")
+    if hasattr(scheduler, "get") and hasattr(scheduler, "submit"):  # a distributed.Client
+        return scheduler
+    raise DataError(
+        f"scheduler must be None, a name, an address or a distributed.Client; got "
+        f"{type(scheduler).__name__}")
+
+
+def compute(tasks, scheduler=None) -> list:
+    """Compute a list of dask.delayed tasks (plain callables run in order when scheduler is None).
+
+    Parameters
+    ----------
+    tasks : list
+        ``dask.delayed`` objects, or zero-argument callables (called in order when
+        ``scheduler`` is None; wrapped in ``dask.delayed`` otherwise).
+    scheduler : see :func:`resolve_scheduler`
+
+    Returns
+    -------
+    list
+        The results, in the order of ``tasks``.
+    """
+    tasks = list(tasks)
+    sched = resolve_scheduler(scheduler)
+    if sched is None:
+        out = []
+        for t in tasks:
+            if callable(t) and not hasattr(t, "dask"):
+                out.append(t())
+            else:  # a dask.delayed given without scheduler: compute it in process
+                import dask
+
+                out.append(dask.compute(t, scheduler="sync")[0])
+        return out
+    import dask
+
+    tasks = [dask.delayed(t)() if callable(t) and not hasattr(t, "dask") else t for t in tasks]
+    if not tasks:
+        return []
+    if isinstance(sched, str):
+        return list(dask.compute(*tasks, scheduler=sched))
+    return list(dask.compute(*tasks, scheduler=sched))
+
+
+def _require_dask() -> None:
+    try:
+        import dask  # noqa: F401
+    except ImportError as err:
+        raise DataError(
+            "a dask scheduler was asked for but dask is not installed; "
+            "pip install 'gisfix[dask]'") from err
+
+
+# -- helpers below the shared API (h7) --------------------------------------------------
+
+def map_blocks(func, items, scheduler=None) -> list:
+    """Return ``[func(item) for item in items]``, computed with ``scheduler``.
+
+    Parameters
+    ----------
+    func : callable
+        A picklable function of one argument (module level, for "processes" and clusters).
+    items : iterable
+        The arguments.
+    scheduler : see :func:`resolve_scheduler`
+    """
+    return list(imap_blocks(func, items, scheduler))
+
+
+def imap_blocks(func, items, scheduler=None, batch: int | None = None):
+    """Yield ``func(item)`` for each item, in order, computing ``batch`` items at a time.
+
+    Results are handed back batch by batch so that the caller can reduce them as they come:
+    memory holds one batch of results, not all of them.
+
+    Parameters
+    ----------
+    func : callable
+        A picklable function of one argument.
+    items : iterable
+        The arguments.
+    scheduler : see :func:`resolve_scheduler`
+    batch : int, optional
+        Items per dask computation (default: 4 per worker thread, at least 8).
+    """
+    items = list(items)
+    sched = resolve_scheduler(scheduler)
+    if sched is None:
+        for it in items:
+            yield func(it)
+        return
+    import dask
+
+    if batch is None:
+        batch = 8
+        if not isinstance(sched, str):
+            try:
+                batch = max(8, 4 * sum(sched.nthreads().values()))
+            except Exception:  # noqa: BLE001 - any client without nthreads: keep the default
+                batch = 8
+    for i in range(0, len(items), batch):
+        part = [dask.delayed(func)(it) for it in items[i:i + batch]]
+        yield from compute(part, sched)
+
+
+# -- patches across blocks ---------------------------------------------------------------
+
+class Stitch:
+    """Global patch ids for patches labelled strip by strip (see :func:`stitch_strips`).
+
+    A patch gets the id it would get from one ``scipy.ndimage.label`` of the whole grid:
+    patches are numbered 1..n in the order of their first cell in raster order.
+    """
+
+    def __init__(self, counts, base, ns_labels, ns_gids):
+        self.counts = counts
+        self.base = base
+        self.ns_labels = ns_labels
+        self.ns_gids = ns_gids
+
+    @property
+    def n(self) -> int:
+        """The number of patches of the whole grid."""
+        return int(sum(self.counts) - sum(len(x) for x in self.ns_labels))
+
+    def params(self, s: int) -> tuple:
+        """The (small) facts a worker needs to map strip ``s``'s labels to global ids."""
+        return int(self.base[s]), self.ns_labels[s], self.ns_gids[s]
+
+    def map(self, s: int, labels):
+        """Return the global ids of local labels of strip ``s`` (0 stays 0)."""
+        return map_labels(labels, *self.params(s))
+
+
+def map_labels(labels, base, ns_labels, ns_gids):
+    """Map local labels to global ids given a strip's :meth:`Stitch.params`."""
+    import numpy as np
+
+    k = np.asarray(labels, dtype=np.int64)
+    rank = np.searchsorted(ns_labels, k, side="left")
+    g = base + k - rank
+    if len(ns_labels):
+        pos = np.minimum(rank, len(ns_labels) - 1)
+        hit = ns_labels[pos] == k
+        g = np.where(hit, ns_gids[pos], g)
+    return np.where(k > 0, g, 0)
+
+
+def stitch_strips(first_rows, last_rows, counts, connectivity: int = 8) -> Stitch:
+    """Union-find over the edge labels of consecutive full-width strips.
+
+    Parameters
+    ----------
+    first_rows, last_rows : list of (cols, labels)
+        For each strip, the columns and local labels (1..counts[s]) of the patch cells in its
+        first and last row, columns ascending.
+    counts : list of int
+        Number of local labels of each strip.
+    connectivity : {8, 4}
+        Whether diagonal neighbours across a strip edge join patches.
+
+    Returns
+    -------
+    Stitch
+    """
+    import numpy as np
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    counts = np.asarray(counts, dtype=np.int64)
+    offs = np.concatenate(([0], np.cumsum(counts)))
+    a_list, b_list = [], []
+    shifts = (-1, 0, 1) if connectivity == 8 else (0,)
+    for s in range(len(counts) - 1):
+        cb, lb = (np.asarray(x, dtype=np.int64) for x in last_rows[s])
+        ct, lt = (np.asarray(x, dtype=np.int64) for x in first_rows[s + 1])
+        if not len(cb) or not len(ct):
+            continue
+        for d in shifts:
+            pos = np.searchsorted(ct, cb + d)
+            pos_c = np.minimum(pos, len(ct) - 1)
+            hit = ct[pos_c] == cb + d
+            a_list.append(offs[s] + lb[hit] - 1)
+            b_list.append(offs[s + 1] + lt[pos_c[hit]] - 1)
+    nstrips = len(counts)
+    ns_labels = [np.zeros(0, np.int64) for _ in range(nstrips)]
+    ns_gids = [np.zeros(0, np.int64) for _ in range(nstrips)]
+    a = np.concatenate(a_list) if a_list else np.zeros(0, np.int64)
+    b = np.concatenate(b_list) if b_list else np.zeros(0, np.int64)
+    if len(a):
+        nodes, inv = np.unique(np.concatenate([a, b]), return_inverse=True)
+        m = len(nodes)
+        g = coo_matrix((np.ones(len(a), np.int8), (inv[:len(a)], inv[len(a):])), shape=(m, m))
+        _, comp = connected_components(g, directed=False)
+        # starter of each component: its smallest node (nodes ascend in (strip, label))
+        first = np.full(comp.max() + 1, m, dtype=np.int64)
+        np.minimum.at(first, comp, np.arange(m))
+        starter = nodes[first[comp]]
+        is_ns = starter != nodes
+        strip_of = np.searchsorted(offs, nodes, side="right") - 1
+        ns_nodes, ns_strip = nodes[is_ns], strip_of[is_ns]
+        ns_start = starter[is_ns]
+        ns_count = np.bincount(ns_strip, minlength=nstrips)
+        base = offs[:-1] - np.concatenate(([0], np.cumsum(ns_count)[:-1]))
+        # global id of each starter node
+        st_strip = np.searchsorted(offs, ns_start, side="right") - 1
+        st_label = ns_start - offs[st_strip] + 1
+        order = np.argsort(ns_nodes, kind="stable")
+        ns_nodes, ns_strip, ns_start = ns_nodes[order], ns_strip[order], ns_start[order]
+        st_strip, st_label = st_strip[order], st_label[order]
+        ns_local = ns_nodes - offs[ns_strip] + 1
+        bounds = np.searchsorted(ns_strip, np.arange(nstrips + 1))
+        for s in range(nstrips):
+            ns_labels[s] = ns_local[bounds[s]:bounds[s + 1]]
+        st_gid = np.empty(len(ns_nodes), np.int64)
+        for s in np.unique(st_strip):  # starters are never non-starters: map them directly
+            sel = st_strip == s
+            k = st_label[sel]
+            st_gid[sel] = base[s] + k - np.searchsorted(ns_labels[s], k, side="left")
+        for s in range(nstrips):
+            ns_gids[s] = st_gid[bounds[s]:bounds[s + 1]]
+    else:
+        base = offs[:-1].copy()
+    return Stitch(counts, base, ns_labels, ns_gids)
