@@ -315,7 +315,8 @@ def lei_arrays(built0: np.ndarray, built1: np.ndarray, valid: np.ndarray | None 
                offsets: np.ndarray | None = None, connectivity: int = 8,
                row_areas: np.ndarray | None = None,
                thresholds: LEIThresholds | None = None,
-               max_pairs: int = DEFAULT_MAX_PAIRS) -> tuple[np.ndarray, pd.DataFrame]:
+               max_pairs: int = DEFAULT_MAX_PAIRS,
+               lei_from: str | None = None) -> tuple[np.ndarray, pd.DataFrame]:
     r"""Compute the Landscape Expansion Index of every new patch from boolean arrays.
 
     .. math::
@@ -341,6 +342,9 @@ def lei_arrays(built0: np.ndarray, built1: np.ndarray, valid: np.ndarray | None 
         Class limits.
     max_pairs : int
         Memory bound of the ring computation.
+    lei_from : {"area", "cells"}, optional
+        Whether the LEI is the share of ring area or of ring cells; default area with
+        ``row_areas``, cells without (see :func:`lei_weighting`).
 
     Returns
     -------
@@ -378,16 +382,20 @@ def lei_arrays(built0: np.ndarray, built1: np.ndarray, valid: np.ndarray | None 
         for k, v in zip(("rc", "oc", "rw", "ow"), (rc, oc, rws, ows)):
             cols[k][ids] = v
     counts = np.bincount(labels.ravel(), minlength=n + 1)
+    if lei_from not in (None, "area", "cells"):
+        raise DataError(f"lei_from must be 'area' or 'cells', got {lei_from!r}")
     if row_areas is not None:
         rows = np.nonzero(labels)[0]
         area = np.bincount(labels[labels > 0], weights=np.asarray(row_areas)[rows],
                            minlength=n + 1) / 1e6
         ring_m2, old_m2 = cols["rw"][1:], cols["ow"][1:]
-        lei = _lei_from(old_m2, ring_m2)
     else:
         area = np.full(n + 1, np.nan)
         ring_m2 = old_m2 = np.full(n, np.nan)
+    if lei_from == "cells" or (lei_from is None and row_areas is None):
         lei = _lei_from(cols["oc"][1:], cols["rc"][1:])
+    else:
+        lei = _lei_from(old_m2, ring_m2)
     table = pd.DataFrame({
         "n_cells": counts[1:].astype(np.int64), "area_km2": area[1:],
         "ring_old_cells": cols["oc"][1:].astype(np.int64),
@@ -412,6 +420,23 @@ def cell_size_m(stack) -> tuple[float, float]:
         return float(dx), float(dy)
     factor = stack.crs.axis_info[0].unit_conversion_factor if stack.crs.axis_info else 1.0
     return abs(t.a) * factor, abs(t.e) * factor
+
+
+def lei_weighting(stack, buffer_m: float | None = None) -> str:
+    """Return what the LEI of ``stack`` is a share of: ``"cells"`` or ``"area"``.
+
+    A buffer in cells on a geographic grid is topological: the LEI counts ring cells, so a
+    patch gets the class it gets on the same array taken as a projected grid.  Everywhere
+    else the ring is measured in (geodesic) area; on equal-area grids both are the same.
+
+    Parameters
+    ----------
+    stack : gisfix.stack.BuiltupStack
+        The grid.
+    buffer_m : float, optional
+        The buffer in metres (None: one cell).
+    """
+    return "cells" if buffer_m is None and stack.is_geographic else "area"
 
 
 def row_cell_sizes_m(stack, rows=None) -> tuple[np.ndarray, np.ndarray]:
@@ -590,7 +615,8 @@ def lei_windowed(stack, t0: int, t1: int, *, buffer_m: float | None = None,
     """
     from gisfix.parallel import imap_blocks, stitch_strips
 
-    check_epochs(stack, t0, t1)
+    if stack.epoch_index(t1) <= stack.epoch_index(t0):
+        raise DataError(f"t1 must be a later epoch than t0; got t0={t0}, t1={t1}")
     if connectivity not in (4, 8):
         raise DataError(f"connectivity must be 4 or 8, got {connectivity}")
     if buffer_m is not None:
@@ -641,7 +667,7 @@ def lei_windowed(stack, t0: int, t1: int, *, buffer_m: float | None = None,
             pairs.append(res["units"])
         if "polygons" in res:
             pieces.append(res["polygons"])
-    cell_buffer = buffer_m is None and stack.is_geographic
+    cell_buffer = lei_weighting(stack, buffer_m) == "cells"
     lei = _lei_from(ring[1, 1:], ring[0, 1:]) if cell_buffer else _lei_from(ring[3, 1:],
                                                                              ring[2, 1:])
     table = pd.DataFrame({
@@ -940,6 +966,7 @@ __all__ = [
     "landscape_expansion_index",
     "lei_arrays",
     "lei_by_unit",
+    "lei_weighting",
     "lei_windowed",
     "row_cell_sizes_m",
     "summarize_by_unit",

@@ -135,7 +135,7 @@ def run_pipeline(units, stack, output, *, population: str | None = None,
         from gisfix.stages import city_stages
 
         say(f"Landscape Expansion Index {t0} -> {t1}")
-        patches, lei_summary = lei_by_unit(stack, units, t0, t1)
+        patches, lei_summary = lei_by_unit(units, stack, t0, t1)
         say("four-stage labels")
         stages = city_stages(stack, table=table)
         layers["lei_patches"] = patches

@@ -172,7 +172,7 @@ def stage_evidence(stack, epochs: Sequence[int] | None = None, *, buffer_m: floa
         One row per period, the columns listed in the module docstring.
     """
     from gisfix.diffusion import _built_layers, _epochs, core_mask, largest_patch
-    from gisfix.lei import buffer_offsets, cell_size_m, growth_type_mix, lei_arrays
+    from gisfix.lei import buffer_offsets, cell_size_m, growth_type_mix, lei_arrays, lei_weighting
 
     eps = _epochs(stack, epochs)
     if len(eps) < 2:
@@ -194,7 +194,8 @@ def stage_evidence(stack, epochs: Sequence[int] | None = None, *, buffer_m: floa
         years = float(b - a)
         cagr = (u1 / u0) ** (1 / years) - 1 if u0 > 0 else np.nan
         _, patches = lei_arrays(built[a], built[b], valid, offsets=offsets,
-                                connectivity=connectivity, row_areas=row_area)
+                                connectivity=connectivity, row_areas=row_area,
+                                lei_from=lei_weighting(stack, buffer_m))
         mix = growth_type_mix(patches)
         core = core_mask(stack, a, **core_options) if core_options else None
         if core is None:

@@ -44,7 +44,7 @@ def test_layers_equal_the_api(dc_run):
     got = pyogrio.read_dataframe(out / "results.gpkg", layer="stages")
     assert list(got["stage_name"]) == list(stages["stage_name"])
     patches = pyogrio.read_dataframe(out / "results.gpkg", layer="lei_patches")
-    direct, _ = gisfix.lei_by_unit(stack, units, 1990, 2020, polygons=False)
+    direct, _ = gisfix.lei_by_unit(units, stack, 1990, 2020, polygons=False)
     assert len(patches) == len(direct)
     np.testing.assert_allclose(np.sort(patches["lei"]), np.sort(direct["lei"]))
 

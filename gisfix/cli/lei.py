@@ -80,7 +80,7 @@ def lei(rasters, encoding, fraction_units, epochs, t0, t1, buffer_m, connectivit
         layers = {}
         if boundaries is not None:
             units = read_boundaries_from_options(boundaries, id_col, layer, crs, make_valid)
-            patches, summary = lei_by_unit(stack, units, t0, t1, buffer_m=buffer_m,
+            patches, summary = lei_by_unit(units, stack, t0, t1, buffer_m=buffer_m,
                                            connectivity=conn, thresholds=thresholds)
             layers["patches"] = patches.reset_index()
             layers["summary"] = summary.reset_index()
