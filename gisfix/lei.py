@@ -244,6 +244,9 @@ def _ring_sums(src_r, src_c, src_lab, src_group, groups, tgt_labels, valid, old,
             inside = (tr >= 0) & (tr < h) & (tc >= 0) & (tc < w)
             key_parts.append((lab[sl][sel, None] * hw + tr * w + tc)[inside])
         keys = np.concatenate(key_parts) if len(key_parts) > 1 else key_parts[0]
+        if keys.size == 0:
+            start = stop
+            continue
         keys.sort()  # sort-based unique: faster than numpy's hash-based unique here
         keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
         plab = keys // hw
@@ -583,10 +586,10 @@ def _lei_pass_b(job):
         key = core[sel] * nu + cu[sel]
         u, c, a = _unique_sum(key, np.ones(key.size), row_w[np.nonzero(sel)[0]])
         out["units"] = (u // nu, u % nu, c, a)
-    if polygons:
-        from rasterio.windows import transform as wtransform
+    if polygons:  # in pixel coordinates (exact integers): pieces join exactly
+        from affine import Affine
 
-        out["polygons"] = patch_polygons(core, wtransform(window, stack.transform), stack.crs)
+        out["polygons"] = patch_polygons(core, Affine.translation(0, r0))
     return out
 
 
@@ -613,6 +616,17 @@ def lei_windowed(stack, t0: int, t1: int, *, buffer_m: float | None = None,
     geometry : geopandas.GeoSeries or None
         Patch polygons indexed by ``patch_id``.
     """
+    from gisfix.parallel import scheduler_session
+
+    with scheduler_session(scheduler) as sched:
+        return _lei_windowed(stack, t0, t1, buffer_m=buffer_m, connectivity=connectivity,
+                             thresholds=thresholds, units=units, polygons=polygons,
+                             max_pairs=max_pairs, scheduler=sched, block_rows=block_rows,
+                             window_cells=window_cells)
+
+
+def _lei_windowed(stack, t0, t1, *, buffer_m, connectivity, thresholds, units, polygons,
+                  max_pairs, scheduler, block_rows, window_cells):
     from gisfix.parallel import imap_blocks, stitch_strips
 
     if stack.epoch_index(t1) <= stack.epoch_index(t0):
@@ -681,12 +695,12 @@ def lei_windowed(stack, t0: int, t1: int, *, buffer_m: float | None = None,
     if units is not None:
         unit_pairs = tuple(np.concatenate(x) for x in zip(*pairs)) if pairs else \
             (np.zeros(0, np.int64),) * 2 + (np.zeros(0),) * 2
-    geometry = _join_pieces(pieces, stack.crs) if polygons else None
+    geometry = _join_pieces(pieces, stack.transform, stack.crs) if polygons else None
     return table, unit_pairs, geometry
 
 
-def _join_pieces(pieces, crs):
-    """Patch polygons from per-strip pieces: pieces of one patch are unioned."""
+def _join_pieces(pieces, transform, crs):
+    """Patch polygons from per-strip pieces in pixel coordinates: union, then georeference."""
     import geopandas as gpd
     import shapely
 
@@ -700,12 +714,17 @@ def _join_pieces(pieces, crs):
         vals = d.to_numpy()
         starts = np.flatnonzero(np.concatenate(([True], ids[1:] != ids[:-1])))
         ends = np.append(starts[1:], len(ids))
-        joined = [shapely.coverage_union_all(shapely.get_parts(vals[a:b]))
-                  for a, b in zip(starts, ends)]
+        joined = [shapely.union_all(shapely.get_parts(vals[a:b])) for a, b in zip(starts, ends)]
         s = pd.concat([s[~dup], gpd.GeoSeries(joined, index=pd.Index(ids[starts],
-                                                                      name="patch_id"),
-                                              crs=crs)])
-    return gpd.GeoSeries(s, crs=crs).sort_index()
+                                                                      name="patch_id"))])
+    t = transform
+
+    def _georef(xy):
+        return np.column_stack([t.a * xy[:, 0] + t.b * xy[:, 1] + t.c,
+                                t.d * xy[:, 0] + t.e * xy[:, 1] + t.f])
+
+    geoms = shapely.transform(np.asarray(s.values, dtype=object), _georef)
+    return gpd.GeoSeries(geoms, index=s.index, crs=crs).sort_index()
 
 
 def patch_polygons(labels: np.ndarray, transform, crs=None):

@@ -112,6 +112,29 @@ def _require_dask() -> None:
 
 # -- helpers below the shared API (h7) --------------------------------------------------
 
+class scheduler_session:  # noqa: N801 - used as a context manager, like open()
+    """Resolve a scheduler once for several computations; close a Client made from an address.
+
+    Examples
+    --------
+    >>> with scheduler_session(None) as sched:
+    ...     compute([lambda: 1], sched)
+    [1]
+    """
+
+    def __init__(self, scheduler):
+        self.given = scheduler
+        self.resolved = None
+
+    def __enter__(self):
+        self.resolved = resolve_scheduler(self.given)
+        return self.resolved
+
+    def __exit__(self, *exc):
+        if isinstance(self.given, str) and self.resolved is not None \
+                and not isinstance(self.resolved, str):
+            self.resolved.close()
+
 def map_blocks(func, items, scheduler=None) -> list:
     """Return ``[func(item) for item in items]``, computed with ``scheduler``.
 
