@@ -204,3 +204,39 @@ def test_dask_local_cluster_identical(shared, dask_client):
                                      scheduler=addr)
     ref2 = landscape_expansion_index(stack, 2015, 2020, polygons=False)
     pd.testing.assert_frame_equal(got2, ref2, check_exact=True)
+
+
+def test_cli_scheduler_and_block_rows(tmp_path, run_cli):
+    import geopandas as gpd
+
+    rng = np.random.default_rng(3)
+    years = np.where(rng.random((40, 30)) < 0.3, 2000, 2030).astype(np.uint16)
+    years[rng.random((40, 30)) < 0.2] = 2020
+    path = tmp_path / "yb.tif"
+    _write_year_built(path, years)
+    outs = {}
+    for name, extra in {"plain": [], "threads": ["--scheduler", "threads", "--block-rows", 3]
+                        }.items():
+        outs[name] = tmp_path / f"{name}.gpkg"
+        r = run_cli("lei", path, "--encoding", "year-built", "--epochs", "2000,2020,2030",
+                    "--from", 2000, "--to", 2020, *extra, "-o", outs[name])
+        assert r.exit_code == 0, r.output
+    a, b = (gpd.read_file(outs[k], layer="patches") for k in ("plain", "threads"))
+    pd.testing.assert_frame_equal(a.drop(columns="geometry"), b.drop(columns="geometry"))
+    assert a.geometry.geom_equals(b.geometry).all()
+    r = run_cli("lei", path, "--encoding", "year-built", "--epochs", "2000,2020,2030",
+                "--from", 2000, "--to", 2020, "--scheduler", "fast", "-o", tmp_path / "x.gpkg")
+    assert r.exit_code == 1 and "unknown scheduler 'fast'" in r.output
+
+
+@pytest.mark.shared
+def test_cli_geographic_without_reprojection(shared, run_cli, tmp_path):
+    import geopandas as gpd
+
+    out = tmp_path / "bacau.gpkg"
+    r = run_cli("lei", shared(*LDSMT["bacau"]), "--encoding", "ldsmt", "--from", 1990,
+                "--to", 2014, "-o", out)
+    assert r.exit_code == 0, r.output
+    p = gpd.read_file(out, layer="patches")
+    assert p.crs.to_epsg() == 4326 and len(p) > 100
+    assert p["growth_type"].notna().all()
