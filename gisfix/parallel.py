@@ -228,6 +228,48 @@ def map_labels(labels, base, ns_labels, ns_gids):
     return np.where(k > 0, g, 0)
 
 
+def union_find_min(a, b, m: int):
+    """Connected components of the graph with edges ``a[i] - b[i]`` over nodes ``0..m-1``.
+
+    Vectorised union-find (hooking roots onto the smaller root, then path compression by
+    pointer jumping, until no edge joins two roots): returns, for every node, the smallest
+    node of its component.
+
+    Parameters
+    ----------
+    a, b : numpy.ndarray of int
+        Edge end points.
+    m : int
+        Number of nodes.
+
+    Returns
+    -------
+    numpy.ndarray of int64
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> union_find_min(np.array([3, 1, 4]), np.array([1, 2, 5]), 6).tolist()
+    [0, 1, 1, 1, 4, 4]
+    """
+    import numpy as np
+
+    lab = np.arange(m, dtype=np.int64)
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    while True:
+        ra, rb = lab[a], lab[b]
+        d = ra != rb
+        if not d.any():
+            return lab
+        np.minimum.at(lab, np.maximum(ra[d], rb[d]), np.minimum(ra[d], rb[d]))
+        while True:
+            nxt = lab[lab]
+            if np.array_equal(nxt, lab):
+                break
+            lab = nxt
+
+
 def stitch_strips(first_rows, last_rows, counts, connectivity: int = 8) -> Stitch:
     """Union-find over the edge labels of consecutive full-width strips.
 
@@ -246,8 +288,6 @@ def stitch_strips(first_rows, last_rows, counts, connectivity: int = 8) -> Stitc
     Stitch
     """
     import numpy as np
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
 
     counts = np.asarray(counts, dtype=np.int64)
     offs = np.concatenate(([0], np.cumsum(counts)))
@@ -271,13 +311,9 @@ def stitch_strips(first_rows, last_rows, counts, connectivity: int = 8) -> Stitc
     b = np.concatenate(b_list) if b_list else np.zeros(0, np.int64)
     if len(a):
         nodes, inv = np.unique(np.concatenate([a, b]), return_inverse=True)
-        m = len(nodes)
-        g = coo_matrix((np.ones(len(a), np.int8), (inv[:len(a)], inv[len(a):])), shape=(m, m))
-        _, comp = connected_components(g, directed=False)
+        root = union_find_min(inv[:len(a)], inv[len(a):], len(nodes))
         # starter of each component: its smallest node (nodes ascend in (strip, label))
-        first = np.full(comp.max() + 1, m, dtype=np.int64)
-        np.minimum.at(first, comp, np.arange(m))
-        starter = nodes[first[comp]]
+        starter = nodes[root]
         is_ns = starter != nodes
         strip_of = np.searchsorted(offs, nodes, side="right") - 1
         ns_nodes, ns_strip = nodes[is_ns], strip_of[is_ns]
