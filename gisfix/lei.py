@@ -269,6 +269,69 @@ def _ring_sums(src_r, src_c, src_lab, src_group, groups, tgt_labels, valid, old,
     return tuple(np.concatenate(x) for x in zip(*parts))
 
 
+def _ring_pull(cgrid, r_off: int, h: int, offsets, valid, old, row_w, nc: int,
+               max_pairs: int = DEFAULT_MAX_PAIRS):
+    """Ring sums by gathering, for each target cell, the patches within reach of it.
+
+    The same sums as :func:`_ring_sums` for one ring shape (symmetric offsets), without a
+    global sort: each target's ``k`` neighbours are sorted in a row of ``k`` and counted
+    once per distinct patch.
+
+    Parameters
+    ----------
+    cgrid : numpy.ndarray of int32
+        Compact patch ids (1..nc, 0 = none) of the window and its overlap rows.
+    r_off, h : int
+        The targets are rows ``r_off .. r_off + h - 1`` of ``cgrid``.
+    offsets : numpy.ndarray (k, 2)
+        Ring offsets.
+    valid, old : numpy.ndarray of bool, shape (h, width)
+        Observed targets (None: all) and targets built at t0.
+    row_w : numpy.ndarray
+        Weight of a target in each of the ``h`` rows.
+    nc : int
+        Number of compact ids.
+    max_pairs : int
+        At most about this many (target, neighbour) pairs at once.
+
+    Returns
+    -------
+    ring_cells, old_cells, ring_w, old_w : numpy.ndarray, length nc + 1
+    """
+    hh, width = cgrid.shape
+    off = np.asarray(offsets, dtype=np.int64)
+    ri, rj = int(np.abs(off[:, 0]).max()), int(np.abs(off[:, 1]).max())
+    gp = np.zeros((hh + 2 * ri, width + 2 * rj), np.int32)
+    gp[ri:ri + hh, rj:rj + width] = cgrid
+    own = cgrid[r_off:r_off + h]
+    ok = np.ones((h, width), bool) if valid is None else np.asarray(valid, bool)
+    old = np.asarray(old, bool)
+    w = np.broadcast_to(np.asarray(row_w, float)[:, None], (h, width))
+    out = [np.zeros(nc + 1) for _ in range(4)]
+    # a patch cell at target - offset reaches the target; views of gp, one per offset
+    rows_per = max(1, min(h, max_pairs // max(1, width)))
+    for a in range(0, h, rows_per):
+        b = min(h, a + rows_per)
+        seen = []
+        for di, dj in off:
+            r = r_off + ri - di + a
+            nb = gp[r:r + (b - a), rj - dj:rj - dj + width]
+            keep = (nb != 0) & (nb != own[a:b]) & ok[a:b]
+            for prev in seen:  # count each patch once per target
+                keep &= nb != prev
+            seen.append(nb)
+            lab = nb[keep]
+            if lab.size == 0:
+                continue
+            o = old[a:b][keep]
+            wt = w[a:b][keep]
+            out[0] += np.bincount(lab, minlength=nc + 1)
+            out[1] += np.bincount(lab[o], minlength=nc + 1)
+            out[2] += np.bincount(lab, weights=wt, minlength=nc + 1)
+            out[3] += np.bincount(lab[o], weights=wt[o], minlength=nc + 1)
+    return out
+
+
 def ring_counts(labels: np.ndarray, n: int, built0: np.ndarray, valid: np.ndarray | None,
                 offsets: np.ndarray, cell_weights: np.ndarray | None = None,
                 max_pairs: int = DEFAULT_MAX_PAIRS) -> tuple[np.ndarray, np.ndarray]:
@@ -559,29 +622,43 @@ def _lei_pass_b(job):
     gmap = map_labels(np.arange(n + 1), *mp)
     core = gmap[labels]
     e0, e1 = max(0, r0 - halo), min(stack.height, r1 + halo)
-    grid = np.zeros((e1 - e0, width), np.int64)
-    grid[r0 - e0:r1 - e0] = core
-    for rows, cols, gids in (above, below):
-        grid[rows - e0, cols] = gids
     row_w = stack.row_cell_areas(window)
     out = {}
     # patch cells and areas
-    m = labels > 0
-    rows_m = np.nonzero(m)[0]
-    g_cells = core[m]
-    out["cells"] = _unique_sum(g_cells, np.ones(g_cells.size), row_w[rows_m])
+    cnt = np.bincount(labels.ravel(), minlength=n + 1)[1:]
+    area_l = np.bincount(labels.ravel(), weights=np.repeat(row_w, width),
+                         minlength=n + 1)[1:]
+    out["cells"] = _unique_sum(gmap[1:], cnt.astype(float), area_l)
     # ring: sources anywhere in the extended window, targets in the core rows only
-    rr, cc = np.nonzero(_boundary_cells(grid))
     grp, groups = _row_groups(stack, buffer_m, e0, e1)
-    out["ring"] = _ring_sums(rr.astype(np.int64) + (e0 - r0), cc.astype(np.int64),
-                             grid[rr, cc], grp[rr] if len(groups) > 1 else None, groups,
-                             core, valid, b0, row_w, max_pairs)
-    del grid
+    if len(groups) == 1 and len(groups[0]) <= 24:  # one small ring: pull from neighbours
+        halo_g = np.concatenate([above[2], below[2]])
+        uniq = np.unique(np.concatenate([gmap[1:], halo_g]))
+        local = np.zeros(n + 1, np.int32)
+        local[1:] = np.searchsorted(uniq, gmap[1:]) + 1
+        cgrid = np.zeros((e1 - e0, width), np.int32)
+        cgrid[r0 - e0:r1 - e0] = local[labels]
+        for rows, cols, gids in (above, below):
+            cgrid[rows - e0, cols] = np.searchsorted(uniq, gids) + 1
+        sums = _ring_pull(cgrid, r0 - e0, r1 - r0, groups[0], valid, b0, row_w, len(uniq),
+                          max_pairs)
+        hit = np.flatnonzero(sums[0][1:] > 0)
+        out["ring"] = (uniq[hit],) + tuple(v[1:][hit] for v in sums)
+    else:
+        grid = np.zeros((e1 - e0, width), np.int64)
+        grid[r0 - e0:r1 - e0] = core
+        for rows, cols, gids in (above, below):
+            grid[rows - e0, cols] = gids
+        rr, cc = np.nonzero(_boundary_cells(grid))
+        out["ring"] = _ring_sums(rr.astype(np.int64) + (e0 - r0), cc.astype(np.int64),
+                                 grid[rr, cc], grp[rr], groups, core, valid, b0, row_w,
+                                 max_pairs)
+        del grid
     if units is not None:
         from gisfix.zonal import label_cells
 
         cu = label_cells(units, stack, window)
-        sel = m & (cu >= 0)
+        sel = (labels > 0) & (cu >= 0)
         nu = max(1, len(units))
         key = core[sel] * nu + cu[sel]
         u, c, a = _unique_sum(key, np.ones(key.size), row_w[np.nonzero(sel)[0]])
@@ -666,31 +743,35 @@ def _lei_windowed(stack, t0, t1, *, buffer_m, connectivity, thresholds, units, p
         jobs.append((stack, t0, t1, r0, r1, connectivity, halo, stitch.params(s), above, below,
                      buffer_m, units, polygons, max_pairs))
     del a_res, first, last
+    # one array per output column, filled in place (~64 bytes per patch in all)
     n_cells = np.zeros(n + 1, np.int64)
     area = np.zeros(n + 1)
-    ring = np.zeros((4, n + 1))
+    ring_c = [np.zeros(n + 1, np.int64) for _ in range(2)]  # total, old (cells)
+    ring_w = [np.zeros(n + 1) for _ in range(2)]  # total, old (m2)
     pairs, pieces = [], []
     for res in imap_blocks(_lei_pass_b, jobs, scheduler):
         ids, c, a = res["cells"]
         n_cells[ids] += c.astype(np.int64)
         area[ids] += a
-        ids, *sums = res["ring"]
-        for k, v in enumerate(sums):
-            ring[k, ids] += v
+        ids, rc, oc, rw, ow = res["ring"]
+        ring_c[0][ids] += rc.astype(np.int64)
+        ring_c[1][ids] += oc.astype(np.int64)
+        ring_w[0][ids] += rw
+        ring_w[1][ids] += ow
         if "units" in res:
             pairs.append(res["units"])
         if "polygons" in res:
             pieces.append(res["polygons"])
-    cell_buffer = lei_weighting(stack, buffer_m) == "cells"
-    lei = _lei_from(ring[1, 1:], ring[0, 1:]) if cell_buffer else _lei_from(ring[3, 1:],
-                                                                             ring[2, 1:])
+    area /= 1e6
+    old, total = (ring_c[1], ring_c[0]) if lei_weighting(stack, buffer_m) == "cells" else \
+        (ring_w[1], ring_w[0])
+    lei = _lei_from(old[1:], total[1:])
     table = pd.DataFrame({
-        "n_cells": n_cells[1:], "area_km2": area[1:] / 1e6,
-        "ring_old_cells": ring[1, 1:].astype(np.int64),
-        "ring_total_cells": ring[0, 1:].astype(np.int64),
-        "ring_old_m2": ring[3, 1:], "ring_total_m2": ring[2, 1:], "lei": lei,
+        "n_cells": n_cells[1:], "area_km2": area[1:],
+        "ring_old_cells": ring_c[1][1:], "ring_total_cells": ring_c[0][1:],
+        "ring_old_m2": ring_w[1][1:], "ring_total_m2": ring_w[0][1:], "lei": lei,
         "growth_type": classify_lei(lei, thresholds),
-    }, index=pd.RangeIndex(1, n + 1, name="patch_id"))
+    }, index=pd.RangeIndex(1, n + 1, name="patch_id"), copy=False)
     unit_pairs = None
     if units is not None:
         unit_pairs = tuple(np.concatenate(x) for x in zip(*pairs)) if pairs else \
