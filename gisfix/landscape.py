@@ -416,7 +416,10 @@ def _unit_rows(job):
     """Metric rows of a group of units (one task)."""
     import geopandas as gpd
 
+    from gisfix.parallel import worker_local
+
     stack, items, eps, res, connectivity, edge_length = job
+    stack = worker_local(stack)
     units = gpd.GeoDataFrame(geometry=[g for _, g in items],
                              index=[u for u, _ in items], crs=stack.crs)
     rows = []
@@ -465,7 +468,10 @@ def _strip_stats(job):
     from rasterio.windows import Window
     from scipy import ndimage
 
+    from gisfix.parallel import worker_local
+
     stack, r0, r1, eps, connectivity = job
+    stack = worker_local(stack)
     h, width = stack.height, stack.width
     r1x = min(h, r1 + 1)  # one row of overlap: the vertical pairs across the strip's edge
     structure = CONNECTIVITY[int(connectivity)]

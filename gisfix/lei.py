@@ -594,7 +594,10 @@ def _strip_window(stack, r0, r1):
 
 def _lei_pass_a(job):
     """Label the new patches of one strip; return its label count and edge rows."""
+    from gisfix.parallel import worker_local
+
     stack, t0, t1, r0, r1, conn, hs = job
+    stack = worker_local(stack)
     b0, b1, valid = _read_new(stack, t0, t1, _strip_window(stack, r0, r1))
     labels, n = label_new_patches(b0, b1, valid, conn)
     hs = min(hs, r1 - r0)
@@ -611,10 +614,11 @@ def _unique_sum(ids, *values):
 
 def _lei_pass_b(job):
     """Everything about the patches of one strip, keyed by global patch id."""
-    from gisfix.parallel import map_labels
+    from gisfix.parallel import map_labels, worker_local
 
     (stack, t0, t1, r0, r1, conn, halo, mp, above, below, buffer_m, units, polygons,
      max_pairs) = job
+    stack = worker_local(stack)
     width = stack.width
     window = _strip_window(stack, r0, r1)
     b0, b1, valid = _read_new(stack, t0, t1, window)

@@ -185,6 +185,47 @@ def imap_blocks(func, items, scheduler=None, batch: int | None = None):
         yield from compute(part, sched)
 
 
+def worker_local(stack):
+    """Return a copy of ``stack`` private to this worker thread, reused across its tasks.
+
+    Under dask every task gets its own (unpickled or shared) stack object; reopening the
+    rasters in each task is slow for a VRT of thousands of tiles, and sharing one rasterio
+    handle between threads is unsafe.  In a worker thread (not the main thread) the first
+    task's copy, with its open handles, is kept for the thread's later tasks.  In the main
+    thread ``stack`` itself is returned.
+
+    Parameters
+    ----------
+    stack : gisfix.stack.BuiltupStack
+        The stack a task received.
+    """
+    import copy
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        return stack
+    cache = getattr(_LOCAL, "stacks", None)
+    if cache is None:
+        cache = _LOCAL.stacks = {}
+    key = (tuple(map(str, stack.paths)), stack.encoding, tuple(stack.epochs), stack.classes,
+           stack.fraction_units)
+    st = cache.get(key)
+    if st is None:
+        st = copy.copy(stack)
+        st._handles = []
+        cache[key] = st
+    return st
+
+
+def _local():
+    import threading
+
+    return threading.local()
+
+
+_LOCAL = _local()
+
+
 # -- patches across blocks ---------------------------------------------------------------
 
 class Stitch:

@@ -240,3 +240,21 @@ def test_cli_geographic_without_reprojection(shared, run_cli, tmp_path):
     p = gpd.read_file(out, layer="patches")
     assert p.crs.to_epsg() == 4326 and len(p) > 100
     assert p["growth_type"].notna().all()
+
+
+@pytest.mark.shared
+def test_dask_patch_metrics_identical(shared, dask_client):
+    import geopandas as gpd
+
+    from gisfix.landscape import patch_metrics
+
+    stack = open_builtup(shared(*DC_RASTER), "year-built")
+    eps = [1990, 2030]
+    ref = patch_metrics(None, stack, epochs=eps)
+    got = patch_metrics(None, stack, epochs=eps, block_rows=16, scheduler=dask_client)
+    pd.testing.assert_frame_equal(got, ref, check_exact=True)
+    counties = gpd.read_file(shared("ghsl_dc_baltimore", "counties_2017_census.gpkg"),
+                             layer="counties").set_index("fips")
+    ref_u = patch_metrics(counties, stack, epochs=eps)
+    got_u = patch_metrics(counties, stack, epochs=eps, scheduler="threads")
+    pd.testing.assert_frame_equal(got_u, ref_u, check_exact=True)
