@@ -436,15 +436,18 @@ def _unit_rows(job):
     return rows
 
 
-def _label_moments(labels, n, r0):
+def _label_moments(labels, n, r0, want=None):
     """Return per-label moments and first cells of a strip's labels.
 
     Rows 0..4 of the first array: cells, sums of columns, rows and their squares (exact
     int64), per label 0..n; the second array: the flat index of each label's first cell in
-    raster order.
+    raster order.  With ``want`` (bool, length n + 1) only those labels are filled.
     """
     width = labels.shape[1]
-    flat = np.flatnonzero(labels)  # ascending: raster order
+    if want is None:
+        flat = np.flatnonzero(labels)  # ascending: raster order
+    else:
+        flat = np.flatnonzero(want[labels])
     lab = labels.ravel()[flat]
     r = flat // width + r0
     c = flat % width
@@ -485,7 +488,7 @@ def _strip_stats(job):
                  int(np.count_nonzero(lu & ld & (bu != bd))),
                  int(np.count_nonzero(bl & br)), int(np.count_nonzero(bu & bd)))
         labels, n = ndimage.label(core_b, structure=structure)
-        mom, first = _label_moments(labels, n, r0)
+        sizes = np.bincount(labels.ravel(), minlength=n + 1)
         edge = np.zeros(n + 1, bool)
         top, bottom = labels[0], labels[-1]
         edge[top] = True
@@ -493,16 +496,19 @@ def _strip_stats(job):
         edge[0] = False
         # edge patches are merged across strips; of the others only the largest matters
         inner = np.flatnonzero(~edge)[1:] if n else np.zeros(0, np.int64)
+        want = edge.copy()
+        if inner.size:
+            cand = inner[sizes[inner] == sizes[inner].max()]
+            want[cand] = True
+        mom, first = _label_moments(labels, n, r0, want)
         best = None
         if inner.size:
-            sizes = mom[0, inner]
-            cand = inner[sizes == sizes.max()]
             k = cand[np.argmin(first[cand])]
             best = (mom[:, k].copy(), int(first[k]))
         ek = np.flatnonzero(edge)
         tc = np.flatnonzero(top)
         bc = np.flatnonzero(bottom)
-        out.append({"n_land": int(np.count_nonzero(core_l)), "n_built": int(mom[0].sum()),
+        out.append({"n_land": int(np.count_nonzero(core_l)), "n_built": int(sizes[1:].sum()),
                     "pairs": pairs, "n": int(n), "first_row": (tc, top[tc].astype(np.int64)),
                     "last_row": (bc, bottom[bc].astype(np.int64)), "edge_labels": ek,
                     "edge_mom": mom[:, ek], "edge_first": first[ek], "best": best})
