@@ -33,6 +33,24 @@ pass, then the offsets of the structuring element are applied to the patch *boun
 only (a ring cell's nearest patch point lies on a boundary edge, so interior cells add
 nothing), the (patch, cell) pairs are made unique and counted with ``numpy.bincount``.
 Memory is bounded by processing patches in blocks of at most ``max_pairs`` pairs.
+
+Windows and dask
+----------------
+:func:`landscape_expansion_index` reads the stack in full-width strips that overlap by the
+ring's reach.  Pass 1 labels each strip and keeps the labels of its edge rows; a union-find
+over the edge rows of neighbouring strips (:func:`gisfix.parallel.stitch_strips`) gives
+every patch the id a whole-grid ``scipy.ndimage.label`` would give it (patches numbered in
+the order of their first cell).  Pass 2 computes, per strip, the cells, area and ring of
+every patch, each ring cell counted by the strip that holds it (targets in the strip,
+patch cells anywhere in the strip and its overlap), so partial sums add up exactly.  Both
+passes are lists of independent tasks, run in the process or on dask (``scheduler=``).
+
+Geographic grids
+----------------
+Lon/lat rasters are used as they come.  A buffer in cells (the default) is topological and
+the LEI counts ring cells (:func:`lei_weighting`); a buffer in metres uses the geodesic
+cell width and height of each row (:func:`row_cell_sizes_m`) of the patch cell the ring
+is measured from, and weighs ring cells by their geodesic area; patch areas are geodesic.
 """
 
 from __future__ import annotations
@@ -373,8 +391,31 @@ def ring_counts(labels: np.ndarray, n: int, built0: np.ndarray, valid: np.ndarra
 
 
 def _lei_from(old, ring) -> np.ndarray:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(ring > 0, 100.0 * old / np.where(ring > 0, ring, 1.0), np.nan)
+    """``100 * old / ring`` (NaN where the ring is empty), with one temporary mask."""
+    out = np.multiply(old, 100.0, dtype=float)
+    ok = ring > 0
+    np.divide(out, ring, out=out, where=ok)
+    out[~ok] = np.nan
+    return out
+
+
+def growth_types(lei, thresholds: LEIThresholds | None = None) -> pd.Categorical:
+    """Return :func:`classify_lei` as a categorical (one byte per patch; NaN for no LEI).
+
+    Parameters
+    ----------
+    lei : array-like of float
+        LEI values on the 0-100 scale.
+    thresholds : LEIThresholds, optional
+        Class limits; Liu et al. (2010) by default.
+    """
+    t = thresholds or LEIThresholds()
+    v = np.asarray(lei, dtype=float)
+    codes = np.full(v.shape, -1, dtype=np.int8)
+    codes[v < t.outlying_below] = 0
+    codes[(v >= t.outlying_below) & (v <= t.infilling_above)] = 1
+    codes[v > t.infilling_above] = 2
+    return pd.Categorical.from_codes(codes, categories=list(GROWTH_TYPES))
 
 
 def lei_arrays(built0: np.ndarray, built1: np.ndarray, valid: np.ndarray | None = None, *,
@@ -420,7 +461,7 @@ def lei_arrays(built0: np.ndarray, built1: np.ndarray, valid: np.ndarray | None 
         Indexed by ``patch_id`` (1..n): ``n_cells``, ``area_km2`` (NaN without
         ``row_areas``), ``ring_old_cells``, ``ring_total_cells`` (cells),
         ``ring_old_m2``, ``ring_total_m2`` (NaN without ``row_areas``), ``lei`` (from the
-        areas with ``row_areas``, else from the cells), ``growth_type``.
+        cells unless ``lei_from="area"`` or unequal ``row_areas``), ``growth_type``.
 
     References
     ----------
@@ -450,10 +491,14 @@ def lei_arrays(built0: np.ndarray, built1: np.ndarray, valid: np.ndarray | None 
     counts = np.bincount(labels.ravel(), minlength=n + 1)
     if lei_from not in (None, "area", "cells"):
         raise DataError(f"lei_from must be 'area' or 'cells', got {lei_from!r}")
-    if row_areas is not None:
+    ra = None if row_areas is None else np.asarray(row_areas, dtype=float)
+    if ra is not None and ra.size and np.all(ra == ra[0]):  # equal cells: exact products
+        area = counts * ra[0] / 1e6
+        ring_m2, old_m2 = cols["rc"][1:] * ra[0], cols["oc"][1:] * ra[0]
+        lei_from = lei_from or "cells"
+    elif ra is not None:
         rows = np.nonzero(labels)[0]
-        area = np.bincount(labels[labels > 0], weights=np.asarray(row_areas)[rows],
-                           minlength=n + 1) / 1e6
+        area = np.bincount(labels[labels > 0], weights=ra[rows], minlength=n + 1) / 1e6
         ring_m2, old_m2 = cols["rw"][1:], cols["ow"][1:]
     else:
         area = np.full(n + 1, np.nan)
@@ -467,7 +512,7 @@ def lei_arrays(built0: np.ndarray, built1: np.ndarray, valid: np.ndarray | None 
         "ring_old_cells": cols["oc"][1:].astype(np.int64),
         "ring_total_cells": cols["rc"][1:].astype(np.int64),
         "ring_old_m2": old_m2, "ring_total_m2": ring_m2, "lei": lei,
-        "growth_type": classify_lei(lei, thresholds),
+        "growth_type": growth_types(lei, thresholds),
     }, index=pd.RangeIndex(1, n + 1, name="patch_id"))
     return labels, table
 
@@ -491,9 +536,12 @@ def cell_size_m(stack) -> tuple[float, float]:
 def lei_weighting(stack, buffer_m: float | None = None) -> str:
     """Return what the LEI of ``stack`` is a share of: ``"cells"`` or ``"area"``.
 
-    A buffer in cells on a geographic grid is topological: the LEI counts ring cells, so a
-    patch gets the class it gets on the same array taken as a projected grid.  Everywhere
-    else the ring is measured in (geodesic) area; on equal-area grids both are the same.
+    Where every cell has the same area (projected grids) the share of ring cells *is* the
+    share of ring area, and counting cells keeps the LEI an exact ratio of integers (no
+    class flips at a threshold by float rounding).  A buffer in cells on a geographic grid
+    is topological: the LEI counts ring cells too, so a patch gets the class it gets on the
+    same array taken as a projected grid.  Only a buffer in metres on a geographic grid
+    weighs ring cells by their geodesic area.
 
     Parameters
     ----------
@@ -502,7 +550,7 @@ def lei_weighting(stack, buffer_m: float | None = None) -> str:
     buffer_m : float, optional
         The buffer in metres (None: one cell).
     """
-    return "cells" if buffer_m is None and stack.is_geographic else "area"
+    return "area" if buffer_m is not None and stack.is_geographic else "cells"
 
 
 def row_cell_sizes_m(stack, rows=None) -> tuple[np.ndarray, np.ndarray]:
@@ -766,6 +814,10 @@ def _lei_windowed(stack, t0, t1, *, buffer_m, connectivity, thresholds, units, p
             pairs.append(res["units"])
         if "polygons" in res:
             pieces.append(res["polygons"])
+    ra = stack.row_cell_areas()
+    if ra.size and np.all(ra == ra[0]):  # equal cells: exact products, as lei_arrays
+        area = n_cells * ra[0]
+        ring_w = [ring_c[0] * ra[0], ring_c[1] * ra[0]]
     area /= 1e6
     old, total = (ring_c[1], ring_c[0]) if lei_weighting(stack, buffer_m) == "cells" else \
         (ring_w[1], ring_w[0])
@@ -774,7 +826,7 @@ def _lei_windowed(stack, t0, t1, *, buffer_m, connectivity, thresholds, units, p
         "n_cells": n_cells[1:], "area_km2": area[1:],
         "ring_old_cells": ring_c[1][1:], "ring_total_cells": ring_c[0][1:],
         "ring_old_m2": ring_w[1][1:], "ring_total_m2": ring_w[0][1:], "lei": lei,
-        "growth_type": classify_lei(lei, thresholds),
+        "growth_type": growth_types(lei, thresholds),
     }, index=pd.RangeIndex(1, n + 1, name="patch_id"), copy=False)
     unit_pairs = None
     if units is not None:
@@ -1067,6 +1119,7 @@ __all__ = [
     "buffer_offsets",
     "classify_lei",
     "growth_type_mix",
+    "growth_types",
     "landscape_expansion_index",
     "lei_arrays",
     "lei_by_unit",
