@@ -30,7 +30,9 @@ from gisfix.lei import landscape_expansion_index
 from gisfix.stack import open_builtup
 st = open_builtup(sys.argv[1], "year-built", epochs={EPOCHS!r})
 t = landscape_expansion_index(st, {EPOCHS[0]}, {EPOCHS[-1]}, polygons=False)
-print("patches", len(t), t["growth_type"].value_counts().to_dict())
+import numpy as np
+codes = np.bincount(t["growth_type"].cat.codes.to_numpy() + 1, minlength=4)
+print("patches", len(t), "outlying/edge/infill/none", codes[1:].tolist() + codes[:1].tolist())
 """
 
 DASK = f"""

@@ -795,27 +795,31 @@ def _lei_windowed(stack, t0, t1, *, buffer_m, connectivity, thresholds, units, p
         jobs.append((stack, t0, t1, r0, r1, connectivity, halo, stitch.params(s), above, below,
                      buffer_m, units, polygons, max_pairs))
     del a_res, first, last
-    # one array per output column, filled in place (~64 bytes per patch in all)
+    # one array per output column, filled in place (~57 bytes per patch in all); where all
+    # cells have one area, areas are products of counts made at the end (exact)
+    ra = stack.row_cell_areas()
+    equal = bool(ra.size) and bool(np.all(ra == ra[0]))
     n_cells = np.zeros(n + 1, np.int64)
-    area = np.zeros(n + 1)
     ring_c = [np.zeros(n + 1, np.int64) for _ in range(2)]  # total, old (cells)
-    ring_w = [np.zeros(n + 1) for _ in range(2)]  # total, old (m2)
+    area = None if equal else np.zeros(n + 1)
+    ring_w = None if equal else [np.zeros(n + 1) for _ in range(2)]  # total, old (m2)
     pairs, pieces = [], []
     for res in imap_blocks(_lei_pass_b, jobs, scheduler):
         ids, c, a = res["cells"]
         n_cells[ids] += c.astype(np.int64)
-        area[ids] += a
         ids, rc, oc, rw, ow = res["ring"]
         ring_c[0][ids] += rc.astype(np.int64)
         ring_c[1][ids] += oc.astype(np.int64)
-        ring_w[0][ids] += rw
-        ring_w[1][ids] += ow
+        if not equal:
+            area[res["cells"][0]] += a
+            ring_w[0][ids] += rw
+            ring_w[1][ids] += ow
         if "units" in res:
             pairs.append(res["units"])
         if "polygons" in res:
             pieces.append(res["polygons"])
-    ra = stack.row_cell_areas()
-    if ra.size and np.all(ra == ra[0]):  # equal cells: exact products, as lei_arrays
+    del jobs
+    if equal:  # as lei_arrays: exact products
         area = n_cells * ra[0]
         ring_w = [ring_c[0] * ra[0], ring_c[1] * ra[0]]
     area /= 1e6
