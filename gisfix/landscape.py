@@ -413,6 +413,14 @@ def _epoch_layers(stack, window, eps, inside=None):
 
 
 def _unit_rows(job):
+    """Run :func:`_unit_rows_body` with GDAL's block cache bounded."""
+    from gisfix.parallel import bounded_reads
+
+    with bounded_reads():
+        return _unit_rows_body(job)
+
+
+def _unit_rows_body(job):
     """Metric rows of a group of units (one task)."""
     import geopandas as gpd
 
@@ -467,6 +475,14 @@ def _label_moments(labels, n, r0, want=None):
 
 
 def _strip_stats(job):
+    """Run :func:`_strip_stats_body` with GDAL's block cache bounded."""
+    from gisfix.parallel import bounded_reads
+
+    with bounded_reads():
+        return _strip_stats_body(job)
+
+
+def _strip_stats_body(job):
     """One strip of the whole-grid path: per epoch, counts, edge labels and patch moments."""
     from rasterio.windows import Window
     from scipy import ndimage

@@ -641,6 +641,14 @@ def _strip_window(stack, r0, r1):
 
 
 def _lei_pass_a(job):
+    """Run :func:`_lei_pass_a_body` with GDAL's block cache bounded."""
+    from gisfix.parallel import bounded_reads
+
+    with bounded_reads():
+        return _lei_pass_a_body(job)
+
+
+def _lei_pass_a_body(job):
     """Label the new patches of one strip; return its label count and edge rows."""
     from gisfix.parallel import worker_local
 
@@ -661,6 +669,14 @@ def _unique_sum(ids, *values):
 
 
 def _lei_pass_b(job):
+    """Run :func:`_lei_pass_b_body` with GDAL's block cache bounded."""
+    from gisfix.parallel import bounded_reads
+
+    with bounded_reads():
+        return _lei_pass_b_body(job)
+
+
+def _lei_pass_b_body(job):
     """Everything about the patches of one strip, keyed by global patch id."""
     from gisfix.parallel import map_labels, worker_local
 
