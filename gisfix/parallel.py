@@ -180,6 +180,19 @@ def imap_blocks(func, items, scheduler=None, batch: int | None = None):
                 batch = max(8, 4 * sum(sched.nthreads().values()))
             except Exception:  # noqa: BLE001 - any client without nthreads: keep the default
                 batch = 8
+    if hasattr(sched, "submit"):  # a distributed Client: a pipeline, results in order
+        from collections import deque
+
+        it = iter(items)
+        queue = deque(sched.submit(func, x, pure=False) for x, _ in zip(it, range(batch)))
+        while queue:
+            head = queue.popleft()
+            for x in it:  # keep ``batch`` tasks in flight while waiting for the head
+                queue.append(sched.submit(func, x, pure=False))
+                break
+            yield head.result()
+            head.release()
+        return
     for i in range(0, len(items), batch):
         part = [dask.delayed(func)(it) for it in items[i:i + batch]]
         yield from compute(part, sched)
