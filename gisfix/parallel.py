@@ -182,9 +182,10 @@ def imap_blocks(func, items, scheduler=None, batch: int | None = None):
                 batch = 8
     if hasattr(sched, "submit"):  # a distributed Client: a pipeline, results in order
         from collections import deque
+        from itertools import islice
 
         it = iter(items)
-        queue = deque(sched.submit(func, x, pure=False) for x, _ in zip(it, range(batch)))
+        queue = deque(sched.submit(func, x, pure=False) for x in islice(it, batch))
         while queue:
             head = queue.popleft()
             for x in it:  # keep ``batch`` tasks in flight while waiting for the head
