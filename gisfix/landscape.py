@@ -525,8 +525,11 @@ def _strip_stats_body(job):
         tc = np.flatnonzero(top)
         bc = np.flatnonzero(bottom)
         out.append({"n_land": int(np.count_nonzero(core_l)), "n_built": int(sizes[1:].sum()),
-                    "pairs": pairs, "n": int(n), "first_row": (tc, top[tc].astype(np.int64)),
-                    "last_row": (bc, bottom[bc].astype(np.int64)), "edge_labels": ek,
+                    "pairs": pairs, "n": int(n),
+                    # int32: the client keeps these for every strip until it stitches
+                    "first_row": (tc.astype(np.int32), top[tc].astype(np.int32)),
+                    "last_row": (bc.astype(np.int32), bottom[bc].astype(np.int32)),
+                    "edge_labels": ek,
                     "edge_mom": mom[:, ek], "edge_first": first[ek], "best": best})
     return out
 
