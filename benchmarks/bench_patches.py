@@ -20,8 +20,11 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("GISFIX_SHARED_DATA", ROOT.parent / "shared" / "data"))
-METRICS = ["total_area", "number_of_patches", "patch_density", "largest_patch_index",
-           "total_edge", "edge_density", "area_mn"]
+#: gisfix column -> pylandstats metric.
+METRICS = {"total_area_ha": "total_area", "number_of_patches": "number_of_patches",
+           "patch_density_per_100ha": "patch_density",
+           "largest_patch_index": "largest_patch_index", "total_edge_m": "total_edge",
+           "edge_density_m_per_ha": "edge_density", "area_mn_ha": "area_mn"}
 
 
 def _arrays(stack, units):
@@ -47,7 +50,7 @@ def _pylandstats(arrays, conn):
         if not (arr == 1).any():
             continue
         ls = pls.Landscape(arr, res=(100, 100), nodata=0, neighborhood_rule=str(conn))
-        rows[(uid, e)] = ls.compute_class_metrics_df(metrics=METRICS).loc[1]
+        rows[(uid, e)] = ls.compute_class_metrics_df(metrics=list(METRICS.values())).loc[1]
     return rows
 
 
@@ -67,7 +70,7 @@ def main():
 
     def run_gisfix():
         with open_builtup(d / "ghsl_year_built_100m_mollweide.tif", "year-built") as st:
-            return patch_metrics(st, units, connectivity=conn)
+            return patch_metrics(units, st, connectivity=conn)
 
     def run_pls_with_masks():
         with open_builtup(d / "ghsl_year_built_100m_mollweide.tif", "year-built") as st:
@@ -77,8 +80,8 @@ def main():
         arrays = _arrays(st, units)
     ours = run_gisfix().set_index(["unit_id", "epoch"])
     ref = _pylandstats(arrays, conn)
-    worst = max(abs(ours.loc[k, m] - v[m]) / max(abs(v[m]), 1e-300)
-                for k, v in ref.items() for m in METRICS)
+    worst = max(abs(ours.loc[k, m] - v[p]) / max(abs(v[p]), 1e-300)
+                for k, v in ref.items() for m, p in METRICS.items())
     print(f"{len(units)} counties x 12 epochs, connectivity {conn}: {len(ref)} non-empty "
           f"(county, epoch) landscapes; worst relative difference {worst:.2e}")
 

@@ -27,7 +27,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import ndimage
 
 from gisfix.crs import require_projected
 from gisfix.errors import DataError, GeometryError
@@ -35,13 +34,20 @@ from gisfix.errors import DataError, GeometryError
 log = logging.getLogger(__name__)
 
 #: Connectivity rules accepted by :func:`patch_metrics` and their structuring elements.
-CONNECTIVITY = {4: ndimage.generate_binary_structure(2, 1),
-                8: ndimage.generate_binary_structure(2, 2)}
+CONNECTIVITY = {4: np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], bool),
+                8: np.ones((3, 3), bool)}
 
-#: Output columns of :func:`patch_metrics`, in order.
-METRICS = ("landscape_area", "total_area", "number_of_patches", "patch_density",
-           "largest_patch_index", "total_edge", "edge_density", "area_mn",
-           "aggregation_index", "main_patch_area", "main_patch_nmi")
+#: Output columns of :func:`patch_metrics`, in order (FRAGSTATS names with their units).
+METRICS = ("landscape_area_ha", "total_area_ha", "number_of_patches",
+           "patch_density_per_100ha", "largest_patch_index", "total_edge_m",
+           "edge_density_m_per_ha", "area_mn_ha", "aggregation_index", "main_patch_area_ha",
+           "main_patch_nmi")
+
+#: Old column names (before units were added) -> new names.
+RENAMED = {"landscape_area": "landscape_area_ha", "total_area": "total_area_ha",
+           "patch_density": "patch_density_per_100ha", "total_edge": "total_edge_m",
+           "edge_density": "edge_density_m_per_ha", "area_mn": "area_mn_ha",
+           "main_patch_area": "main_patch_area_ha"}
 
 
 def _check_connectivity(connectivity) -> np.ndarray:
@@ -138,15 +144,25 @@ def _pair_counts(built: np.ndarray, land: np.ndarray) -> tuple[int, int, int, in
 def _main_patch_nmi(labels: np.ndarray, main: int, cw: float, ch: float) -> float:
     r"""Normalized moment of inertia of patch ``main`` (exact for a union of cells)."""
     rows, cols = np.nonzero(labels == main)
-    n = rows.size
-    if n == 0:
+    if rows.size == 0:
         return math.nan
-    y = rows * ch
-    x = cols * cw
+    r = rows.astype(np.int64)
+    c = cols.astype(np.int64)
+    return _nmi_from_moments(r.size, int(c.sum()), int(r.sum()), int((c * c).sum()),
+                             int((r * r).sum()), cw, ch)
+
+
+def _nmi_from_moments(n: int, sc: int, sr: int, scc: int, srr: int, cw: float,
+                      ch: float) -> float:
+    """NMI from integer cell moments (column and row sums and sums of squares).
+
+    ``n * scc - sc**2`` is computed in Python integers (exact), so the result does not
+    depend on where the grid's origin is nor on how the sums were split into windows.
+    """
     a = cw * ch
-    # second moment about the centroid: cell centres plus each cell's own moment
-    inertia = a * (((x - x.mean()) ** 2).sum() + ((y - y.mean()) ** 2).sum()) + n * a * (
-        cw * cw + ch * ch) / 12.0
+    var_c = (n * scc - sc * sc) / n   # sum of squared column deviations, in cells^2
+    var_r = (n * srr - sr * sr) / n
+    inertia = a * (cw * cw * var_c + ch * ch * var_r) + n * a * (cw * cw + ch * ch) / 12.0
     area = n * a
     return area * area / (2.0 * math.pi * inertia)
 
@@ -206,41 +222,49 @@ def landscape_metrics(built: np.ndarray, land: np.ndarray, *, res: tuple[float, 
         a disc and :math:`3/\pi \approx 0.955` for a square.  Metrics of a landscape with
         no built cell are 0 (NaN for LPI-free shape measures: AI, NMI, AREA_MN).
     """
+    from scipy import ndimage
+
     structure = _check_connectivity(connectivity)
     built = np.asarray(built, bool) & np.asarray(land, bool)
     land = np.asarray(land, bool)
     cw, ch = float(res[0]), float(res[1])
-    cell = cw * ch
+    _check_edge_length(edge_length)
     n_land = int(np.count_nonzero(land))
-    area = n_land * cell
     labels, n = ndimage.label(built, structure=structure)
     sizes = np.bincount(labels.ravel())[1:]
     unlike_h, unlike_v, like_h, like_v = _pair_counts(built, land)
+    n_built = int(sizes.sum())
+    main = int(np.argmax(sizes)) + 1 if n else 0
+    nmi = _main_patch_nmi(labels, main, cw, ch) if n else math.nan
+    return _metrics(n_land, n_built, int(n), int(sizes.max()) if n else 0, nmi,
+                    (unlike_h, unlike_v, like_h, like_v), cw, ch, edge_length)
+
+
+def _metrics(n_land, n_built, n, main_cells, nmi, pairs, cw, ch, edge_length) -> dict:
+    """The :data:`METRICS` from counts (shared by the whole-grid and windowed paths)."""
+    unlike_h, unlike_v, like_h, like_v = pairs
+    cell = cw * ch
+    area = n_land * cell
     if _check_edge_length(edge_length) == "true":
         edge = unlike_h * ch + unlike_v * cw
     else:
         edge = (unlike_h + unlike_v) * cw
-    n_built = int(sizes.sum())
-    out = {"landscape_area": area / 1e4, "total_area": n_built * cell / 1e4,
+    out = {"landscape_area_ha": area / 1e4, "total_area_ha": n_built * cell / 1e4,
            "number_of_patches": int(n)}
     if area > 0:
-        out["patch_density"] = n / area * 1e6
-        out["largest_patch_index"] = (sizes.max() * cell / area * 100.0) if n else 0.0
-        out["edge_density"] = edge / area * 1e4
+        out["patch_density_per_100ha"] = n / area * 1e6
+        out["largest_patch_index"] = (main_cells * cell / area * 100.0) if n else 0.0
+        out["edge_density_m_per_ha"] = edge / area * 1e4
     else:
-        out["patch_density"] = out["largest_patch_index"] = out["edge_density"] = math.nan
-    out["total_edge"] = float(edge)
-    out["area_mn"] = n_built * cell / n / 1e4 if n else math.nan
+        out["patch_density_per_100ha"] = out["largest_patch_index"] = \
+            out["edge_density_m_per_ha"] = math.nan
+    out["total_edge_m"] = float(edge)
+    out["area_mn_ha"] = n_built * cell / n / 1e4 if n else math.nan
     out["aggregation_index"] = float(aggregation_index(like_h + like_v, n_built)) if n \
         else math.nan
-    if n:
-        main = int(np.argmax(sizes)) + 1
-        out["main_patch_area"] = sizes[main - 1] * cell / 1e4
-        out["main_patch_nmi"] = _main_patch_nmi(labels, main, cw, ch)
-    else:
-        out["main_patch_area"] = 0.0
-        out["main_patch_nmi"] = math.nan
-    return out
+    out["main_patch_area_ha"] = main_cells * cell / 1e4 if n else 0.0
+    out["main_patch_nmi"] = nmi if n else math.nan
+    return {k: out[k] for k in METRICS}
 
 
 def _unit_windows(units, stack):
@@ -271,40 +295,50 @@ def _unit_windows(units, stack):
         yield uid, w, inside
 
 
-def patch_metrics(stack, units=None, *, epochs: Sequence[int] | None = None,
-                  connectivity: int = 8, edge_length: str = "true") -> pd.DataFrame:
+def patch_metrics(units, stack, *, epochs: Sequence[int] | None = None,
+                  connectivity: int = 8, edge_length: str = "true", scheduler=None,
+                  block_rows: int | None = None,
+                  window_cells: int = 4_000_000) -> pd.DataFrame:
     r"""Return FRAGSTATS class metrics of built-up land per unit and epoch.
 
     Parameters
     ----------
+    units : GeoDataFrame or None
+        Units indexed by id (as from :func:`gisfix.read_boundaries`); reprojected to the
+        raster's CRS.  Each unit is masked with the cell-centre rule.  None: the whole grid
+        is one landscape with id ``"all"``, processed in windows (full-width strips; patches
+        crossing window edges are stitched by a union-find over their edge labels, so the
+        metrics equal a whole-grid labelling and memory depends on the window size).
     stack : BuiltupStack
         Built-up rasters (any encoding; fraction rasters count a cell as built when its
         fraction is >= 0.5).  The grid must be projected.
-    units : GeoDataFrame, optional
-        Units indexed by id (as from :func:`gisfix.read_boundaries`); reprojected to the
-        raster's CRS.  Each unit is masked with the cell-centre rule.  Without units the
-        whole grid is one landscape with id ``"all"``.
     epochs : list of int, optional
         Epochs to compute (default: all the stack's epochs).
     connectivity : {8, 4}
         Patch neighbourhood: 8 (queen, FRAGSTATS default) or 4 (rook).
     edge_length : {"true", "cell_width"}
         Edge convention for non-square cells (see :func:`landscape_metrics`).
+    scheduler : None, str or distributed.Client
+        Where windows (whole grid) or groups of units are computed
+        (:func:`gisfix.parallel.resolve_scheduler`).
+    block_rows : int, optional
+        Rows per window of the whole-grid path (default: ``window_cells`` cells).
+    window_cells : int
+        Cells per window when ``block_rows`` is not given.
 
     Returns
     -------
     pandas.DataFrame
         Long table with columns ``unit_id``, ``epoch`` and the :data:`METRICS`:
-        ``landscape_area`` (ha, observed area of the unit), ``total_area`` (CA, ha of
-        built land), ``number_of_patches`` (NP), ``patch_density`` (PD, per 100 ha),
-        ``largest_patch_index`` (LPI, %), ``total_edge`` (TE, m), ``edge_density``
-        (ED, m/ha), ``area_mn`` (mean patch area, ha), ``aggregation_index`` (AI, %, He
-        et al. 2000), ``main_patch_area`` (ha) and ``main_patch_nmi`` (normalized moment
-        of inertia of the largest patch, Li et al. 2013).  See
-        :func:`landscape_metrics` for the formulas.  Units that cover no cell of the
-        grid get NaN rows.  Units are masked by the cell-centre rule (as
-        ``builtup_by_unit(..., method="centre")``), so ``total_area`` equals its built-up
-        area in hectares.
+        ``landscape_area_ha`` (observed area of the unit), ``total_area_ha`` (CA, built
+        land), ``number_of_patches`` (NP), ``patch_density_per_100ha`` (PD),
+        ``largest_patch_index`` (LPI, %), ``total_edge_m`` (TE), ``edge_density_m_per_ha``
+        (ED), ``area_mn_ha`` (mean patch area), ``aggregation_index`` (AI, %, He et al.
+        2000), ``main_patch_area_ha`` and ``main_patch_nmi`` (normalized moment of inertia
+        of the largest patch, Li et al. 2013).  See :func:`landscape_metrics` for the
+        formulas.  Units that cover no cell of the grid get NaN rows.  Units are masked by
+        the cell-centre rule (as ``builtup_by_unit(..., method="centre")``), so
+        ``total_area_ha`` equals its built-up area in hectares.
 
     Raises
     ------
@@ -322,58 +356,230 @@ def patch_metrics(stack, units=None, *, epochs: Sequence[int] | None = None,
     application in regionalization problems. IJGIS 27(6), 1227-1250.  Bosch, M. (2019).
     PyLandStats. PLoS ONE 14(12), e0225734.
     """
+    from gisfix.parallel import imap_blocks, scheduler_session
+
+    if units is not None and not hasattr(units, "geometry") and hasattr(units, "epoch_index"):
+        raise DataError("patch_metrics takes (units, stack): units first (None for the whole "
+                        "grid), then the built-up stack")
     _check_connectivity(connectivity)
+    _check_edge_length(edge_length)
     require_projected(stack.crs, what="the built-up raster", purpose="patch metrics")
     t = stack.transform
     if abs(t.b) > 0 or abs(t.d) > 0:
         raise DataError("patch metrics need a north-up raster (no rotation); warp it first")
     res = (abs(t.a), abs(t.e))
     eps = list(stack.epochs) if epochs is None else [int(e) for e in epochs]
-    idx = [stack.epoch_index(e) for e in eps]
-    if units is None:
-        from rasterio.windows import Window
-
-        jobs = [("all", Window(0, 0, stack.width, stack.height), None)]
-    else:
-        if units.crs is None:
-            from gisfix.crs import resolve_crs
-
-            resolve_crs(None, what="the units")
-        if len(units) == 0:
-            raise GeometryError("no units given; pass a GeoDataFrame with at least one polygon")
-        jobs = _unit_windows(units.to_crs(stack.crs), stack)
-    rows = []
-    for uid, w, inside in jobs:
-        if w is None:
-            for e in eps:
-                rows.append({"unit_id": uid, "epoch": e, **dict.fromkeys(METRICS, math.nan)})
-            continue
-        if stack.is_ordinal:
-            codes = stack.read_ordinal(w)
-            observed = codes != 255
-            if inside is not None:
-                observed &= inside
-            per_epoch = ((codes <= j, observed) for j in idx)
+    for e in eps:
+        stack.epoch_index(e)
+    with scheduler_session(scheduler) as sched:
+        if units is None:
+            rows = _whole_grid_windowed(stack, eps, res, connectivity, edge_length, sched,
+                                        block_rows, window_cells)
         else:
-            frac = stack.read_fraction(w, eps)
+            if units.crs is None:
+                from gisfix.crs import resolve_crs
 
-            def _gen(frac=frac, inside=inside):
-                for k in range(len(eps)):
-                    ok = ~np.isnan(frac[k])
-                    if inside is not None:
-                        ok &= inside
-                    yield ok & (np.nan_to_num(frac[k]) >= 0.5), ok
-
-            per_epoch = _gen()
-        for e, (built, land) in zip(eps, per_epoch):
-            rows.append({"unit_id": uid, "epoch": e,
-                         **landscape_metrics(built & land, land, res=res,
-                                             connectivity=connectivity,
-                                             edge_length=edge_length)})
+                resolve_crs(None, what="the units")
+            if len(units) == 0:
+                raise GeometryError(
+                    "no units given; pass a GeoDataFrame with at least one polygon")
+            geoms = units.to_crs(stack.crs).geometry
+            items = list(zip(units.index, geoms.values))
+            size = max(1, min(64, -(-len(items) // 8)))
+            jobs = [(stack, items[i:i + size], eps, res, connectivity, edge_length)
+                    for i in range(0, len(items), size)]
+            rows = [r for part in imap_blocks(_unit_rows, jobs, sched) for r in part]
     out = pd.DataFrame(rows, columns=["unit_id", "epoch", *METRICS])
     out["number_of_patches"] = out["number_of_patches"].astype("Int64")
     return out
 
 
-__all__ = ["CONNECTIVITY", "METRICS", "aggregation_index", "landscape_metrics",
+def _epoch_layers(stack, window, eps, inside=None):
+    """Yield (built, land) per epoch for ``window`` (``inside``: extra mask)."""
+    if stack.is_ordinal:
+        codes = stack.read_ordinal(window)
+        observed = codes != 255
+        if inside is not None:
+            observed &= inside
+        for e in eps:
+            yield codes <= stack.epoch_index(e), observed
+    else:
+        frac = stack.read_fraction(window, eps)
+        for k in range(len(eps)):
+            ok = ~np.isnan(frac[k])
+            if inside is not None:
+                ok &= inside
+            yield ok & (np.nan_to_num(frac[k]) >= 0.5), ok
+
+
+def _unit_rows(job):
+    """Run :func:`_unit_rows_body` with GDAL's block cache bounded."""
+    from gisfix.stack import bounded_reads
+
+    with bounded_reads():
+        return _unit_rows_body(job)
+
+
+def _unit_rows_body(job):
+    """Metric rows of a group of units (one task)."""
+    import geopandas as gpd
+
+    from gisfix.parallel import worker_local
+
+    stack, items, eps, res, connectivity, edge_length = job
+    stack = worker_local(stack)
+    units = gpd.GeoDataFrame(geometry=[g for _, g in items],
+                             index=[u for u, _ in items], crs=stack.crs)
+    rows = []
+    for uid, w, inside in _unit_windows(units, stack):
+        if w is None:
+            for e in eps:
+                rows.append({"unit_id": uid, "epoch": e, **dict.fromkeys(METRICS, math.nan)})
+            continue
+        for e, (built, land) in zip(eps, _epoch_layers(stack, w, eps, inside)):
+            rows.append({"unit_id": uid, "epoch": e,
+                         **landscape_metrics(built & land, land, res=res,
+                                             connectivity=connectivity,
+                                             edge_length=edge_length)})
+    return rows
+
+
+def _label_moments(labels, n, r0, want=None):
+    """Return per-label moments and first cells of a strip's labels.
+
+    Rows 0..4 of the first array: cells, sums of columns, rows and their squares (exact
+    int64), per label 0..n; the second array: the flat index of each label's first cell in
+    raster order.  With ``want`` (bool, length n + 1) only those labels are filled.
+    """
+    width = labels.shape[1]
+    if want is None:
+        flat = np.flatnonzero(labels)  # ascending: raster order
+    else:
+        flat = np.flatnonzero(want[labels])
+    lab = labels.ravel()[flat]
+    r = flat // width + r0
+    c = flat % width
+    out = np.zeros((5, n + 1), np.int64)
+    first = np.full(n + 1, np.iinfo(np.int64).max, np.int64)
+    if lab.size:
+        order = np.argsort(lab, kind="stable")  # stable: the first of a label is its first cell
+        ls = lab[order]
+        rs, cs = r[order], c[order]
+        starts = np.flatnonzero(np.concatenate(([True], ls[1:] != ls[:-1])))
+        u = ls[starts]
+        out[0, u] = np.diff(np.append(starts, ls.size))
+        for k, v in enumerate((cs, rs, cs * cs, rs * rs), start=1):
+            out[k, u] = np.add.reduceat(v, starts)
+        first[u] = rs[starts] * width + cs[starts]
+    return out, first
+
+
+def _strip_stats(job):
+    """Run :func:`_strip_stats_body` with GDAL's block cache bounded."""
+    from gisfix.stack import bounded_reads
+
+    with bounded_reads():
+        return _strip_stats_body(job)
+
+
+def _strip_stats_body(job):
+    """One strip of the whole-grid path: per epoch, counts, edge labels and patch moments."""
+    from rasterio.windows import Window
+    from scipy import ndimage
+
+    from gisfix.parallel import worker_local
+
+    stack, r0, r1, eps, connectivity = job
+    stack = worker_local(stack)
+    h, width = stack.height, stack.width
+    r1x = min(h, r1 + 1)  # one row of overlap: the vertical pairs across the strip's edge
+    structure = CONNECTIVITY[int(connectivity)]
+    out = []
+    for built, land in _epoch_layers(stack, Window(0, r0, width, r1x - r0), eps):
+        built = built & land
+        core_b, core_l = built[:r1 - r0], land[:r1 - r0]
+        bl, br, ll, lr = core_b[:, :-1], core_b[:, 1:], core_l[:, :-1], core_l[:, 1:]
+        bu, bd, lu, ld = built[:-1], built[1:], land[:-1], land[1:]
+        pairs = (int(np.count_nonzero(ll & lr & (bl != br))),
+                 int(np.count_nonzero(lu & ld & (bu != bd))),
+                 int(np.count_nonzero(bl & br)), int(np.count_nonzero(bu & bd)))
+        labels, n = ndimage.label(core_b, structure=structure)
+        sizes = np.bincount(labels.ravel(), minlength=n + 1)
+        edge = np.zeros(n + 1, bool)
+        top, bottom = labels[0], labels[-1]
+        edge[top] = True
+        edge[bottom] = True
+        edge[0] = False
+        # edge patches are merged across strips; of the others only the largest matters
+        inner = np.flatnonzero(~edge)[1:] if n else np.zeros(0, np.int64)
+        want = edge.copy()
+        if inner.size:
+            cand = inner[sizes[inner] == sizes[inner].max()]
+            want[cand] = True
+        mom, first = _label_moments(labels, n, r0, want)
+        best = None
+        if inner.size:
+            k = cand[np.argmin(first[cand])]
+            best = (mom[:, k].copy(), int(first[k]))
+        ek = np.flatnonzero(edge)
+        tc = np.flatnonzero(top)
+        bc = np.flatnonzero(bottom)
+        out.append({"n_land": int(np.count_nonzero(core_l)), "n_built": int(sizes[1:].sum()),
+                    "pairs": pairs, "n": int(n),
+                    # int32: the client keeps these for every strip until it stitches
+                    "first_row": (tc.astype(np.int32), top[tc].astype(np.int32)),
+                    "last_row": (bc.astype(np.int32), bottom[bc].astype(np.int32)),
+                    "edge_labels": ek,
+                    "edge_mom": mom[:, ek], "edge_first": first[ek], "best": best})
+    return out
+
+
+def _whole_grid_windowed(stack, eps, res, connectivity, edge_length, scheduler, block_rows,
+                         window_cells):
+    """Metric rows of the whole grid, computed strip by strip (see :func:`patch_metrics`)."""
+    from gisfix.parallel import imap_blocks, stitch_strips
+
+    rows_per = int(block_rows) if block_rows else max(1, int(window_cells) // max(1, stack.width))
+    strips = [(r0, min(r0 + rows_per, stack.height)) for r0 in range(0, stack.height, rows_per)]
+    res_strips = list(imap_blocks(_strip_stats, [(stack, r0, r1, eps, connectivity)
+                                                 for r0, r1 in strips], scheduler))
+    cw, ch = res
+    out = []
+    for k, e in enumerate(eps):
+        parts = [r[k] for r in res_strips]
+        stitch = stitch_strips([p["first_row"] for p in parts], [p["last_row"] for p in parts],
+                               [p["n"] for p in parts], connectivity)
+        n = stitch.n
+        pairs = tuple(sum(p["pairs"][i] for p in parts) for i in range(4))
+        n_land = sum(p["n_land"] for p in parts)
+        n_built = sum(p["n_built"] for p in parts)
+        # candidates for the main patch: merged edge patches and each strip's largest other
+        gids = np.concatenate([stitch.map(s, p["edge_labels"]) for s, p in enumerate(parts)]
+                              + [np.zeros(0, np.int64)])
+        moms = np.concatenate([p["edge_mom"] for p in parts] + [np.zeros((5, 0), np.int64)],
+                              axis=1)
+        firsts = np.concatenate([p["edge_first"] for p in parts] + [np.zeros(0, np.int64)])
+        cands = []
+        if gids.size:
+            u, inv = np.unique(gids, return_inverse=True)
+            m = np.zeros((5, len(u)), np.int64)
+            for i in range(5):
+                np.add.at(m[i], inv, moms[i])
+            f = np.full(len(u), np.iinfo(np.int64).max, np.int64)
+            np.minimum.at(f, inv, firsts)
+            cands += [(m[:, j], int(f[j])) for j in range(len(u))]
+        cands += [p["best"] for p in parts if p["best"] is not None]
+        if n:
+            size_max = max(int(c[0][0]) for c in cands)
+            mom, _ = min((c for c in cands if int(c[0][0]) == size_max), key=lambda c: c[1])
+            nmi = _nmi_from_moments(*(int(v) for v in mom), cw, ch)
+        else:
+            size_max, nmi = 0, math.nan
+        out.append({"unit_id": "all", "epoch": e,
+                    **_metrics(n_land, n_built, n, size_max, nmi, pairs, cw, ch,
+                               edge_length)})
+    return out
+
+
+__all__ = ["CONNECTIVITY", "METRICS", "RENAMED", "aggregation_index", "landscape_metrics",
            "max_like_adjacencies", "patch_metrics"]

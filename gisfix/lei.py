@@ -33,6 +33,24 @@ pass, then the offsets of the structuring element are applied to the patch *boun
 only (a ring cell's nearest patch point lies on a boundary edge, so interior cells add
 nothing), the (patch, cell) pairs are made unique and counted with ``numpy.bincount``.
 Memory is bounded by processing patches in blocks of at most ``max_pairs`` pairs.
+
+Windows and dask
+----------------
+:func:`landscape_expansion_index` reads the stack in full-width strips that overlap by the
+ring's reach.  Pass 1 labels each strip and keeps the labels of its edge rows; a union-find
+over the edge rows of neighbouring strips (:func:`gisfix.parallel.stitch_strips`) gives
+every patch the id a whole-grid ``scipy.ndimage.label`` would give it (patches numbered in
+the order of their first cell).  Pass 2 computes, per strip, the cells, area and ring of
+every patch, each ring cell counted by the strip that holds it (targets in the strip,
+patch cells anywhere in the strip and its overlap), so partial sums add up exactly.  Both
+passes are lists of independent tasks, run in the process or on dask (``scheduler=``).
+
+Geographic grids
+----------------
+Lon/lat rasters are used as they come.  A buffer in cells (the default) is topological and
+the LEI counts ring cells (:func:`lei_weighting`); a buffer in metres uses the geodesic
+cell width and height of each row (:func:`row_cell_sizes_m`) of the patch cell the ring
+is measured from, and weighs ring cells by their geodesic area; patch areas are geodesic.
 """
 
 from __future__ import annotations
@@ -52,6 +70,9 @@ GROWTH_TYPES = ("outlying", "edge-expansion", "infilling")
 
 #: Upper bound on the (patch, ring cell) pairs held in memory at once.
 DEFAULT_MAX_PAIRS = 4_000_000
+
+#: Cells per window of the windowed LEI (full-width strips of about this many cells).
+DEFAULT_WINDOW_CELLS = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -181,6 +202,154 @@ def _boundary_cells(labels: np.ndarray) -> np.ndarray:
                       | (p[1:-1, :-2] != c) | (p[1:-1, 2:] != c))
 
 
+def _ring_sums(src_r, src_c, src_lab, src_group, groups, tgt_labels, valid, old, row_w,
+               max_pairs: int = DEFAULT_MAX_PAIRS):
+    """Sum the ring of every patch over a target grid; the core of the ring computation.
+
+    Parameters
+    ----------
+    src_r, src_c, src_lab : numpy.ndarray of int64
+        Patch cells (rows in the target grid's coordinates, may lie outside it), their
+        columns and patch ids.
+    src_group : numpy.ndarray of int or None
+        Index into ``groups`` of each source cell's offsets (None: all use ``groups[0]``).
+    groups : list of numpy.ndarray (k, 2)
+        Ring offsets (:func:`buffer_offsets`).
+    tgt_labels : numpy.ndarray of int, shape (h, w)
+        Patch ids of the target grid (a target in the patch itself is not ring).
+    valid, old : numpy.ndarray of bool, shape (h, w)
+        Observed targets (None: all), targets built at t0.
+    row_w : numpy.ndarray of float, length h
+        Weight (area) of a target cell in each row.
+    max_pairs : int
+        Memory bound: at most about this many (patch, cell) pairs at once.
+
+    Returns
+    -------
+    ids, ring_cells, old_cells, ring_w, old_w : numpy.ndarray
+        Patch ids (ascending, unique) with a non-empty ring and their sums.
+    """
+    h, w = tgt_labels.shape
+    hw = np.int64(h * w)
+    empty = (np.zeros(0, np.int64),) + (np.zeros(0),) * 4
+    if len(src_lab) == 0 or hw == 0:
+        return empty
+    order = np.argsort(src_lab, kind="stable")
+    rr, cc, lab = src_r[order], src_c[order], src_lab[order]
+    grp = None if src_group is None else np.asarray(src_group)[order]
+    kmax = max(1, max(len(g) for g in groups))
+    flat_lab = tgt_labels.ravel()
+    flat_old = np.asarray(old, bool).ravel()
+    flat_valid = None if valid is None else np.asarray(valid, bool).ravel()
+    row_w = np.asarray(row_w, dtype=float)
+    step = max(1, max_pairs // kmax)
+    parts = []
+    start = 0
+    while start < len(lab):
+        stop = min(len(lab), start + step)
+        if stop < len(lab):  # end the block at a patch boundary: pairs of a patch stay together
+            stop = int(np.searchsorted(lab, lab[stop - 1], side="left"))
+            if stop <= start:
+                stop = int(np.searchsorted(lab, lab[start], side="right"))
+        sl = slice(start, stop)
+        key_parts = []
+        gids = [0] if grp is None else np.unique(grp[sl])
+        for g in gids:
+            sel = slice(None) if grp is None else (grp[sl] == g)
+            off = groups[g]
+            tr = rr[sl][sel, None] + off[None, :, 0].astype(np.int64)
+            tc = cc[sl][sel, None] + off[None, :, 1].astype(np.int64)
+            inside = (tr >= 0) & (tr < h) & (tc >= 0) & (tc < w)
+            key_parts.append((lab[sl][sel, None] * hw + tr * w + tc)[inside])
+        keys = np.concatenate(key_parts) if len(key_parts) > 1 else key_parts[0]
+        if keys.size == 0:
+            start = stop
+            continue
+        keys.sort()  # sort-based unique: faster than numpy's hash-based unique here
+        keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
+        plab = keys // hw
+        cell = keys - plab * hw
+        keep = flat_lab[cell] != plab
+        if flat_valid is not None:
+            keep &= flat_valid[cell]
+        plab, cell = plab[keep], cell[keep]
+        if plab.size:
+            starts = np.flatnonzero(np.concatenate(([True], plab[1:] != plab[:-1])))
+            wts = row_w[cell // w]
+            is_old = flat_old[cell]
+            parts.append((plab[starts], np.diff(np.append(starts, plab.size)).astype(float),
+                          np.add.reduceat(is_old.astype(float), starts),
+                          np.add.reduceat(wts, starts),
+                          np.add.reduceat(np.where(is_old, wts, 0.0), starts)))
+        start = stop
+    if not parts:
+        return empty
+    return tuple(np.concatenate(x) for x in zip(*parts))
+
+
+def _ring_pull(cgrid, r_off: int, h: int, offsets, valid, old, row_w, nc: int,
+               max_pairs: int = DEFAULT_MAX_PAIRS):
+    """Ring sums by gathering, for each target cell, the patches within reach of it.
+
+    The same sums as :func:`_ring_sums` for one ring shape (symmetric offsets), without a
+    global sort: each target's ``k`` neighbours are sorted in a row of ``k`` and counted
+    once per distinct patch.
+
+    Parameters
+    ----------
+    cgrid : numpy.ndarray of int32
+        Compact patch ids (1..nc, 0 = none) of the window and its overlap rows.
+    r_off, h : int
+        The targets are rows ``r_off .. r_off + h - 1`` of ``cgrid``.
+    offsets : numpy.ndarray (k, 2)
+        Ring offsets.
+    valid, old : numpy.ndarray of bool, shape (h, width)
+        Observed targets (None: all) and targets built at t0.
+    row_w : numpy.ndarray
+        Weight of a target in each of the ``h`` rows.
+    nc : int
+        Number of compact ids.
+    max_pairs : int
+        At most about this many (target, neighbour) pairs at once.
+
+    Returns
+    -------
+    ring_cells, old_cells, ring_w, old_w : numpy.ndarray, length nc + 1
+    """
+    hh, width = cgrid.shape
+    off = np.asarray(offsets, dtype=np.int64)
+    ri, rj = int(np.abs(off[:, 0]).max()), int(np.abs(off[:, 1]).max())
+    gp = np.zeros((hh + 2 * ri, width + 2 * rj), np.int32)
+    gp[ri:ri + hh, rj:rj + width] = cgrid
+    own = cgrid[r_off:r_off + h]
+    ok = np.ones((h, width), bool) if valid is None else np.asarray(valid, bool)
+    old = np.asarray(old, bool)
+    w = np.broadcast_to(np.asarray(row_w, float)[:, None], (h, width))
+    out = [np.zeros(nc + 1) for _ in range(4)]
+    # a patch cell at target - offset reaches the target; views of gp, one per offset
+    rows_per = max(1, min(h, max_pairs // max(1, width)))
+    for a in range(0, h, rows_per):
+        b = min(h, a + rows_per)
+        seen = []
+        for di, dj in off:
+            r = r_off + ri - di + a
+            nb = gp[r:r + (b - a), rj - dj:rj - dj + width]
+            keep = (nb != 0) & (nb != own[a:b]) & ok[a:b]
+            for prev in seen:  # count each patch once per target
+                keep &= nb != prev
+            seen.append(nb)
+            lab = nb[keep]
+            if lab.size == 0:
+                continue
+            o = old[a:b][keep]
+            wt = w[a:b][keep]
+            out[0] += np.bincount(lab, minlength=nc + 1)
+            out[1] += np.bincount(lab[o], minlength=nc + 1)
+            out[2] += np.bincount(lab, weights=wt, minlength=nc + 1)
+            out[3] += np.bincount(lab[o], weights=wt[o], minlength=nc + 1)
+    return out
+
+
 def ring_counts(labels: np.ndarray, n: int, built0: np.ndarray, valid: np.ndarray | None,
                 offsets: np.ndarray, cell_weights: np.ndarray | None = None,
                 max_pairs: int = DEFAULT_MAX_PAIRS) -> tuple[np.ndarray, np.ndarray]:
@@ -207,56 +376,54 @@ def ring_counts(labels: np.ndarray, n: int, built0: np.ndarray, valid: np.ndarra
     -------
     old, ring : numpy.ndarray of float, length n + 1 (index 0 unused)
     """
-    h, w = labels.shape
-    hw = h * w
     old = np.zeros(n + 1)
     ring = np.zeros(n + 1)
     if n == 0:
         return old, ring
     rr, cc = np.nonzero(_boundary_cells(labels))
-    lab = labels[rr, cc].astype(np.int64)
-    order = np.argsort(lab, kind="stable")
-    rr, cc, lab = rr[order], cc[order], lab[order]
-    di = offsets[:, 0].astype(np.int64)
-    dj = offsets[:, 1].astype(np.int64)
-    k = max(1, len(offsets))
-    flat_labels = labels.ravel()
-    flat_old = np.asarray(built0, bool).ravel()
-    flat_valid = None if valid is None else np.asarray(valid, bool).ravel()
-    step = max(1, max_pairs // k)
-    start = 0
-    while start < len(lab):
-        stop = min(len(lab), start + step)
-        if stop < len(lab):  # end the block at a patch boundary: pairs of a patch stay together
-            stop = int(np.searchsorted(lab, lab[stop - 1], side="left"))
-            if stop <= start:
-                stop = int(np.searchsorted(lab, lab[start], side="right"))
-        tr = rr[start:stop, None] + di[None, :]
-        tc = cc[start:stop, None] + dj[None, :]
-        inside = (tr >= 0) & (tr < h) & (tc >= 0) & (tc < w)
-        keys = (lab[start:stop, None] * hw + tr * w + tc)[inside]
-        keys.sort()  # sort-based unique: faster than numpy's hash-based unique here
-        keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
-        plab = keys // hw
-        cell = keys - plab * hw
-        keep = flat_labels[cell] != plab
-        if flat_valid is not None:
-            keep &= flat_valid[cell]
-        plab, cell = plab[keep], cell[keep]
-        wts = None if cell_weights is None else cell_weights[cell // w]
-        ring += np.bincount(plab, weights=wts, minlength=n + 1)
-        is_old = flat_old[cell]
-        old += np.bincount(plab[is_old], weights=None if wts is None else wts[is_old],
-                           minlength=n + 1)
-        start = stop
+    rw = np.ones(labels.shape[0]) if cell_weights is None else cell_weights
+    ids, _, _, rw_sum, ow_sum = _ring_sums(
+        rr.astype(np.int64), cc.astype(np.int64), labels[rr, cc].astype(np.int64), None,
+        [np.asarray(offsets)], labels, valid, built0, rw, max_pairs)
+    ring[ids] = rw_sum
+    old[ids] = ow_sum
     return old, ring
+
+
+def _lei_from(old, ring) -> np.ndarray:
+    """``100 * old / ring`` (NaN where the ring is empty), with one temporary mask."""
+    out = np.multiply(old, 100.0, dtype=float)
+    ok = ring > 0
+    np.divide(out, ring, out=out, where=ok)
+    out[~ok] = np.nan
+    return out
+
+
+def growth_types(lei, thresholds: LEIThresholds | None = None) -> pd.Categorical:
+    """Return :func:`classify_lei` as a categorical (one byte per patch; NaN for no LEI).
+
+    Parameters
+    ----------
+    lei : array-like of float
+        LEI values on the 0-100 scale.
+    thresholds : LEIThresholds, optional
+        Class limits; Liu et al. (2010) by default.
+    """
+    t = thresholds or LEIThresholds()
+    v = np.asarray(lei, dtype=float)
+    codes = np.full(v.shape, -1, dtype=np.int8)
+    codes[v < t.outlying_below] = 0
+    codes[(v >= t.outlying_below) & (v <= t.infilling_above)] = 1
+    codes[v > t.infilling_above] = 2
+    return pd.Categorical.from_codes(codes, categories=list(GROWTH_TYPES))
 
 
 def lei_arrays(built0: np.ndarray, built1: np.ndarray, valid: np.ndarray | None = None, *,
                offsets: np.ndarray | None = None, connectivity: int = 8,
                row_areas: np.ndarray | None = None,
                thresholds: LEIThresholds | None = None,
-               max_pairs: int = DEFAULT_MAX_PAIRS) -> tuple[np.ndarray, pd.DataFrame]:
+               max_pairs: int = DEFAULT_MAX_PAIRS,
+               lei_from: str | None = None) -> tuple[np.ndarray, pd.DataFrame]:
     r"""Compute the Landscape Expansion Index of every new patch from boolean arrays.
 
     .. math::
@@ -282,6 +449,9 @@ def lei_arrays(built0: np.ndarray, built1: np.ndarray, valid: np.ndarray | None 
         Class limits.
     max_pairs : int
         Memory bound of the ring computation.
+    lei_from : {"area", "cells"}, optional
+        Whether the LEI is the share of ring area or of ring cells; default area with
+        ``row_areas``, cells without (see :func:`lei_weighting`).
 
     Returns
     -------
@@ -289,8 +459,9 @@ def lei_arrays(built0: np.ndarray, built1: np.ndarray, valid: np.ndarray | None 
         Patch label of each cell (0 = none); patch ``k`` is row ``k - 1`` of the table.
     table : pandas.DataFrame
         Indexed by ``patch_id`` (1..n): ``n_cells``, ``area_km2`` (NaN without
-        ``row_areas``), ``ring_old``, ``ring_total`` (cells, or m² with ``row_areas``),
-        ``lei``, ``growth_type``.
+        ``row_areas``), ``ring_old_cells``, ``ring_total_cells`` (cells),
+        ``ring_old_m2``, ``ring_total_m2`` (NaN without ``row_areas``), ``lei`` (from the
+        cells unless ``lei_from="area"`` or unequal ``row_areas``), ``growth_type``.
 
     References
     ----------
@@ -308,20 +479,40 @@ def lei_arrays(built0: np.ndarray, built1: np.ndarray, valid: np.ndarray | None 
     if offsets is None:
         offsets = buffer_offsets(None)
     labels, n = label_new_patches(b0, b1, valid, connectivity)
-    old, ring = ring_counts(labels, n, b0, valid, offsets, row_areas, max_pairs)
+    cols = {k: np.zeros(n + 1) for k in ("rc", "oc", "rw", "ow")}
+    if n:
+        rr, cc = np.nonzero(_boundary_cells(labels))
+        rw = np.ones(b0.shape[0]) if row_areas is None else np.asarray(row_areas, float)
+        ids, rc, oc, rws, ows = _ring_sums(
+            rr.astype(np.int64), cc.astype(np.int64), labels[rr, cc].astype(np.int64), None,
+            [np.asarray(offsets)], labels, valid, b0, rw, max_pairs)
+        for k, v in zip(("rc", "oc", "rw", "ow"), (rc, oc, rws, ows)):
+            cols[k][ids] = v
     counts = np.bincount(labels.ravel(), minlength=n + 1)
-    if row_areas is not None:
+    if lei_from not in (None, "area", "cells"):
+        raise DataError(f"lei_from must be 'area' or 'cells', got {lei_from!r}")
+    ra = None if row_areas is None else np.asarray(row_areas, dtype=float)
+    if ra is not None and ra.size and np.all(ra == ra[0]):  # equal cells: exact products
+        area = counts * ra[0] / 1e6
+        ring_m2, old_m2 = cols["rc"][1:] * ra[0], cols["oc"][1:] * ra[0]
+        lei_from = lei_from or "cells"
+    elif ra is not None:
         rows = np.nonzero(labels)[0]
-        area = np.bincount(labels[labels > 0], weights=np.asarray(row_areas)[rows],
-                           minlength=n + 1) / 1e6
+        area = np.bincount(labels[labels > 0], weights=ra[rows], minlength=n + 1) / 1e6
+        ring_m2, old_m2 = cols["rw"][1:], cols["ow"][1:]
     else:
         area = np.full(n + 1, np.nan)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        lei = np.where(ring[1:] > 0, 100.0 * old[1:] / ring[1:], np.nan)
+        ring_m2 = old_m2 = np.full(n, np.nan)
+    if lei_from == "cells" or (lei_from is None and row_areas is None):
+        lei = _lei_from(cols["oc"][1:], cols["rc"][1:])
+    else:
+        lei = _lei_from(old_m2, ring_m2)
     table = pd.DataFrame({
-        "n_cells": counts[1:].astype(np.int64), "area_km2": area[1:], "ring_old": old[1:],
-        "ring_total": ring[1:], "lei": lei,
-        "growth_type": classify_lei(lei, thresholds),
+        "n_cells": counts[1:].astype(np.int64), "area_km2": area[1:],
+        "ring_old_cells": cols["oc"][1:].astype(np.int64),
+        "ring_total_cells": cols["rc"][1:].astype(np.int64),
+        "ring_old_m2": old_m2, "ring_total_m2": ring_m2, "lei": lei,
+        "growth_type": growth_types(lei, thresholds),
     }, index=pd.RangeIndex(1, n + 1, name="patch_id"))
     return labels, table
 
@@ -342,18 +533,355 @@ def cell_size_m(stack) -> tuple[float, float]:
     return abs(t.a) * factor, abs(t.e) * factor
 
 
-def _read_pair(stack, t0: int, t1: int):
-    """Return built0, built1 and valid for the whole grid."""
+def lei_weighting(stack, buffer_m: float | None = None) -> str:
+    """Return what the LEI of ``stack`` is a share of: ``"cells"`` or ``"area"``.
+
+    Where every cell has the same area (projected grids) the share of ring cells *is* the
+    share of ring area, and counting cells keeps the LEI an exact ratio of integers (no
+    class flips at a threshold by float rounding).  A buffer in cells on a geographic grid
+    is topological: the LEI counts ring cells too, so a patch gets the class it gets on the
+    same array taken as a projected grid.  Only a buffer in metres on a geographic grid
+    weighs ring cells by their geodesic area.
+
+    Parameters
+    ----------
+    stack : gisfix.stack.BuiltupStack
+        The grid.
+    buffer_m : float, optional
+        The buffer in metres (None: one cell).
+    """
+    return "area" if buffer_m is not None and stack.is_geographic else "cells"
+
+
+def row_cell_sizes_m(stack, rows=None) -> tuple[np.ndarray, np.ndarray]:
+    """Return the cell width and height in metres of each row (geodesic on geographic grids).
+
+    Parameters
+    ----------
+    stack : gisfix.stack.BuiltupStack
+        The grid.
+    rows : array of int, optional
+        Rows (default: all).
+
+    Returns
+    -------
+    dx, dy : numpy.ndarray of float
+        On a geographic grid, ``dx`` is the geodesic length of one cell along the parallel
+        through the row's centre and ``dy`` the meridian arc of one cell there (WGS84);
+        on a projected grid both are constant.
+    """
+    rows = np.arange(stack.height) if rows is None else np.asarray(rows)
+    t = stack.transform
+    if not stack.is_geographic:
+        dx, dy = cell_size_m(stack)
+        return np.full(rows.shape, dx), np.full(rows.shape, dy)
+    from pyproj import Geod
+
+    geod = Geod(ellps="WGS84")
+    lat = t.f + t.e * (rows + 0.5)
+    lon = np.full(rows.shape, t.c + t.a * stack.width / 2)
+    dx = geod.inv(lon, lat, lon + abs(t.a), lat)[2]
+    dy = geod.inv(lon, lat - abs(t.e) / 2, lon, lat + abs(t.e) / 2)[2]
+    return np.asarray(dx, float), np.asarray(dy, float)
+
+
+def _halo_rows(stack, buffer_m) -> int:
+    """Rows a ring reaches beyond its patch: the overlap of the windows."""
+    if buffer_m is None:
+        return 1
+    _, dy = row_cell_sizes_m(stack)
+    return int(np.floor(buffer_m / dy.min() + 0.5)) + 1
+
+
+def _row_groups(stack, buffer_m, r0: int, r1: int):
+    """Ring offsets of the rows ``r0 .. r1 - 1``: (group index per row, list of offsets)."""
+    if buffer_m is None:
+        return np.zeros(r1 - r0, np.int64), [buffer_offsets(None)]
+    dx, dy = row_cell_sizes_m(stack, np.arange(r0, r1))
+    groups, index, grp = [], {}, np.empty(r1 - r0, np.int64)
+    for i, (a, b) in enumerate(zip(dx, dy)):
+        off = buffer_offsets(buffer_m, (a, b))
+        key = off.tobytes()
+        if key not in index:
+            index[key] = len(groups)
+            groups.append(off)
+        grp[i] = index[key]
+    return grp, groups
+
+
+def _read_new(stack, t0: int, t1: int, window):
+    """Return built0, built1 and valid (observed at both epochs) for ``window``."""
     from gisfix.stack import INVALID
 
     j0, j1 = stack.epoch_index(t0), stack.epoch_index(t1)
-    if j1 <= j0:
-        raise DataError(f"t1 must be a later epoch than t0; got t0={t0}, t1={t1}")
     if stack.is_ordinal:
-        codes = stack.read_ordinal()
+        codes = stack.read_ordinal(window)
         return codes <= j0, codes <= j1, codes != INVALID
-    valid = stack.valid(epoch=t0) & stack.valid(epoch=t1)
-    return stack.built(t0), stack.built(t1), valid
+    valid = stack.valid(window, epoch=t0) & stack.valid(window, epoch=t1)
+    return stack.built(t0, window), stack.built(t1, window), valid
+
+
+def _strips(stack, halo: int, block_rows: int | None, window_cells: int):
+    """Full-width row strips (r0, r1), each at least ``halo`` rows high (but the last)."""
+    rows = int(block_rows) if block_rows else max(1, int(window_cells) // max(1, stack.width))
+    rows = max(rows, halo, 1)
+    return [(r0, min(r0 + rows, stack.height)) for r0 in range(0, stack.height, rows)]
+
+
+def _sparse_rows(labels, a: int, b: int, r0: int):
+    sub = labels[a:b]
+    rr, cc = np.nonzero(sub)
+    return (rr + a + r0).astype(np.int64), cc.astype(np.int64), sub[rr, cc].astype(np.int64)
+
+
+def _strip_window(stack, r0, r1):
+    from rasterio.windows import Window
+
+    return Window(0, r0, stack.width, r1 - r0)
+
+
+def _lei_pass_a(job):
+    """Run :func:`_lei_pass_a_body` with GDAL's block cache bounded."""
+    from gisfix.stack import bounded_reads
+
+    with bounded_reads():
+        return _lei_pass_a_body(job)
+
+
+def _lei_pass_a_body(job):
+    """Label the new patches of one strip; return its label count and edge rows."""
+    from gisfix.parallel import worker_local
+
+    stack, t0, t1, r0, r1, conn, hs = job
+    stack = worker_local(stack)
+    b0, b1, valid = _read_new(stack, t0, t1, _strip_window(stack, r0, r1))
+    labels, n = label_new_patches(b0, b1, valid, conn)
+    hs = min(hs, r1 - r0)
+    return n, _sparse_rows(labels, 0, hs, r0), _sparse_rows(labels, r1 - r0 - hs, r1 - r0, r0)
+
+
+def _unique_sum(ids, *values):
+    """Sort ``ids``, merge duplicates and sum each of ``values`` over them."""
+    if ids.size == 0:
+        return (ids,) + tuple(np.zeros(0) for _ in values)
+    u, inv = np.unique(ids, return_inverse=True)
+    return (u,) + tuple(np.bincount(inv, weights=v, minlength=len(u)) for v in values)
+
+
+def _lei_pass_b(job):
+    """Run :func:`_lei_pass_b_body` with GDAL's block cache bounded."""
+    from gisfix.stack import bounded_reads
+
+    with bounded_reads():
+        return _lei_pass_b_body(job)
+
+
+def _lei_pass_b_body(job):
+    """Everything about the patches of one strip, keyed by global patch id."""
+    from gisfix.parallel import map_labels, worker_local
+
+    (stack, t0, t1, r0, r1, conn, halo, mp, above, below, buffer_m, units, polygons,
+     max_pairs) = job
+    stack = worker_local(stack)
+    width = stack.width
+    window = _strip_window(stack, r0, r1)
+    b0, b1, valid = _read_new(stack, t0, t1, window)
+    labels, n = label_new_patches(b0, b1, valid, conn)
+    gmap = map_labels(np.arange(n + 1), *mp)
+    core = gmap[labels]
+    e0, e1 = max(0, r0 - halo), min(stack.height, r1 + halo)
+    row_w = stack.row_cell_areas(window)
+    out = {}
+    # patch cells and areas
+    cnt = np.bincount(labels.ravel(), minlength=n + 1)[1:]
+    area_l = np.bincount(labels.ravel(), weights=np.repeat(row_w, width),
+                         minlength=n + 1)[1:]
+    out["cells"] = _unique_sum(gmap[1:], cnt.astype(float), area_l)
+    # ring: sources anywhere in the extended window, targets in the core rows only
+    grp, groups = _row_groups(stack, buffer_m, e0, e1)
+    if len(groups) == 1 and len(groups[0]) <= 24:  # one small ring: pull from neighbours
+        halo_g = np.concatenate([above[2], below[2]])
+        uniq = np.unique(np.concatenate([gmap[1:], halo_g]))
+        local = np.zeros(n + 1, np.int32)
+        local[1:] = np.searchsorted(uniq, gmap[1:]) + 1
+        cgrid = np.zeros((e1 - e0, width), np.int32)
+        cgrid[r0 - e0:r1 - e0] = local[labels]
+        for rows, cols, gids in (above, below):
+            cgrid[rows - e0, cols] = np.searchsorted(uniq, gids) + 1
+        sums = _ring_pull(cgrid, r0 - e0, r1 - r0, groups[0], valid, b0, row_w, len(uniq),
+                          max_pairs)
+        hit = np.flatnonzero(sums[0][1:] > 0)
+        out["ring"] = (uniq[hit],) + tuple(v[1:][hit] for v in sums)
+    else:
+        grid = np.zeros((e1 - e0, width), np.int64)
+        grid[r0 - e0:r1 - e0] = core
+        for rows, cols, gids in (above, below):
+            grid[rows - e0, cols] = gids
+        rr, cc = np.nonzero(_boundary_cells(grid))
+        out["ring"] = _ring_sums(rr.astype(np.int64) + (e0 - r0), cc.astype(np.int64),
+                                 grid[rr, cc], grp[rr], groups, core, valid, b0, row_w,
+                                 max_pairs)
+        del grid
+    if units is not None:
+        from gisfix.zonal import label_cells
+
+        cu = label_cells(units, stack, window)
+        sel = (labels > 0) & (cu >= 0)
+        nu = max(1, len(units))
+        key = core[sel] * nu + cu[sel]
+        u, c, a = _unique_sum(key, np.ones(key.size), row_w[np.nonzero(sel)[0]])
+        out["units"] = (u // nu, u % nu, c, a)
+    if polygons:  # in pixel coordinates (exact integers): pieces join exactly
+        from affine import Affine
+
+        out["polygons"] = patch_polygons(core, Affine.translation(0, r0))
+    return out
+
+
+def lei_windowed(stack, t0: int, t1: int, *, buffer_m: float | None = None,
+                 connectivity: int = 8, thresholds: LEIThresholds | None = None,
+                 units=None, polygons: bool = True, max_pairs: int = DEFAULT_MAX_PAIRS,
+                 scheduler=None, block_rows: int | None = None,
+                 window_cells: int = DEFAULT_WINDOW_CELLS):
+    """Windowed LEI: the table (and unit pairs) of :func:`landscape_expansion_index`.
+
+    The grid is processed in full-width strips of ``block_rows`` rows (default:
+    ``window_cells`` cells), each read with an overlap of the ring's reach.  Patches are
+    labelled per strip with ``scipy.ndimage.label`` and stitched with a union-find over the
+    labels of the strips' edge rows (:func:`gisfix.parallel.stitch_strips`), so every patch
+    gets the id, cells and ring of a whole-grid run.  Each ring cell is counted by the strip
+    that holds it, so strips add up without double counting.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        As :func:`landscape_expansion_index` (without ``unit_id`` and geometry).
+    unit_pairs : tuple or None
+        ``(patch_id, unit position, n_cells, area_m2)`` over the (patch, unit) pairs.
+    geometry : geopandas.GeoSeries or None
+        Patch polygons indexed by ``patch_id``.
+    """
+    from gisfix.parallel import scheduler_session
+
+    with scheduler_session(scheduler) as sched:
+        return _lei_windowed(stack, t0, t1, buffer_m=buffer_m, connectivity=connectivity,
+                             thresholds=thresholds, units=units, polygons=polygons,
+                             max_pairs=max_pairs, scheduler=sched, block_rows=block_rows,
+                             window_cells=window_cells)
+
+
+def _lei_windowed(stack, t0, t1, *, buffer_m, connectivity, thresholds, units, polygons,
+                  max_pairs, scheduler, block_rows, window_cells):
+    from gisfix.parallel import imap_blocks, stitch_strips
+
+    if stack.epoch_index(t1) <= stack.epoch_index(t0):
+        raise DataError(f"t1 must be a later epoch than t0; got t0={t0}, t1={t1}")
+    if connectivity not in (4, 8):
+        raise DataError(f"connectivity must be 4 or 8, got {connectivity}")
+    if buffer_m is not None:
+        dx, dy = row_cell_sizes_m(stack)
+        off = buffer_offsets(buffer_m, (float(dx.max()), float(dy.max())))
+        if len(off) < 8:
+            raise DataError(
+                f"a buffer of {buffer_m} m is narrower than half a cell "
+                f"({max(dx.max(), dy.max()) / 2:.3g} m) and reaches no neighbouring cell; "
+                "give at least half the cell size")
+    halo = _halo_rows(stack, buffer_m)
+    strips = _strips(stack, halo, block_rows, window_cells)
+    a_res = list(imap_blocks(_lei_pass_a, [(stack, t0, t1, r0, r1, connectivity, halo)
+                                           for r0, r1 in strips], scheduler))
+    counts = [r[0] for r in a_res]
+    first = [(c[r == r0], lab[r == r0]) for (r0, _), (_, (r, c, lab), _) in zip(strips, a_res)]
+    last = [(c[r == r1 - 1], lab[r == r1 - 1])
+            for (_, r1), (_, _, (r, c, lab)) in zip(strips, a_res)]
+    stitch = stitch_strips(first, last, counts, connectivity)
+    n = stitch.n
+    empty = (np.zeros(0, np.int64),) * 3
+    jobs = []
+    for s, (r0, r1) in enumerate(strips):
+        above = below = empty
+        if s > 0:
+            r, c, lab = a_res[s - 1][2]
+            k = r >= r0 - halo
+            above = (r[k], c[k], stitch.map(s - 1, lab[k]))
+        if s + 1 < len(strips):
+            r, c, lab = a_res[s + 1][1]
+            k = r < r1 + halo
+            below = (r[k], c[k], stitch.map(s + 1, lab[k]))
+        jobs.append((stack, t0, t1, r0, r1, connectivity, halo, stitch.params(s), above, below,
+                     buffer_m, units, polygons, max_pairs))
+    del a_res, first, last
+    # one array per output column, filled in place (~57 bytes per patch in all); where all
+    # cells have one area, areas are products of counts made at the end (exact)
+    ra = stack.row_cell_areas()
+    equal = bool(ra.size) and bool(np.all(ra == ra[0]))
+    n_cells = np.zeros(n + 1, np.int64)
+    ring_c = [np.zeros(n + 1, np.int64) for _ in range(2)]  # total, old (cells)
+    area = None if equal else np.zeros(n + 1)
+    ring_w = None if equal else [np.zeros(n + 1) for _ in range(2)]  # total, old (m2)
+    pairs, pieces = [], []
+    for res in imap_blocks(_lei_pass_b, jobs, scheduler):
+        ids, c, a = res["cells"]
+        n_cells[ids] += c.astype(np.int64)
+        ids, rc, oc, rw, ow = res["ring"]
+        ring_c[0][ids] += rc.astype(np.int64)
+        ring_c[1][ids] += oc.astype(np.int64)
+        if not equal:
+            area[res["cells"][0]] += a
+            ring_w[0][ids] += rw
+            ring_w[1][ids] += ow
+        if "units" in res:
+            pairs.append(res["units"])
+        if "polygons" in res:
+            pieces.append(res["polygons"])
+    del jobs
+    if equal:  # as lei_arrays: exact products
+        area = n_cells * ra[0]
+        ring_w = [ring_c[0] * ra[0], ring_c[1] * ra[0]]
+    area /= 1e6
+    old, total = (ring_c[1], ring_c[0]) if lei_weighting(stack, buffer_m) == "cells" else \
+        (ring_w[1], ring_w[0])
+    lei = _lei_from(old[1:], total[1:])
+    table = pd.DataFrame({
+        "n_cells": n_cells[1:], "area_km2": area[1:],
+        "ring_old_cells": ring_c[1][1:], "ring_total_cells": ring_c[0][1:],
+        "ring_old_m2": ring_w[1][1:], "ring_total_m2": ring_w[0][1:], "lei": lei,
+        "growth_type": growth_types(lei, thresholds),
+    }, index=pd.RangeIndex(1, n + 1, name="patch_id"), copy=False)
+    unit_pairs = None
+    if units is not None:
+        unit_pairs = tuple(np.concatenate(x) for x in zip(*pairs)) if pairs else \
+            (np.zeros(0, np.int64),) * 2 + (np.zeros(0),) * 2
+    geometry = _join_pieces(pieces, stack.transform, stack.crs) if polygons else None
+    return table, unit_pairs, geometry
+
+
+def _join_pieces(pieces, transform, crs):
+    """Patch polygons from per-strip pieces in pixel coordinates: union, then georeference."""
+    import geopandas as gpd
+    import shapely
+
+    if not pieces:
+        return gpd.GeoSeries([], index=pd.Index([], name="patch_id", dtype=int), crs=crs)
+    s = pd.concat(pieces)
+    dup = s.index.duplicated(keep=False)
+    if dup.any():
+        d = s[dup].sort_index()
+        ids = d.index.to_numpy()
+        vals = d.to_numpy()
+        starts = np.flatnonzero(np.concatenate(([True], ids[1:] != ids[:-1])))
+        ends = np.append(starts[1:], len(ids))
+        joined = [shapely.union_all(shapely.get_parts(vals[a:b])) for a, b in zip(starts, ends)]
+        s = pd.concat([s[~dup], gpd.GeoSeries(joined, index=pd.Index(ids[starts],
+                                                                      name="patch_id"))])
+    t = transform
+
+    def _georef(xy):
+        return np.column_stack([t.a * xy[:, 0] + t.b * xy[:, 1] + t.c,
+                                t.d * xy[:, 0] + t.e * xy[:, 1] + t.f])
+
+    geoms = shapely.transform(np.asarray(s.values, dtype=object), _georef)
+    return gpd.GeoSeries(geoms, index=s.index, crs=crs).sort_index()
 
 
 def patch_polygons(labels: np.ndarray, transform, crs=None):
@@ -400,7 +928,9 @@ def patch_polygons(labels: np.ndarray, transform, crs=None):
 def landscape_expansion_index(stack, t0: int, t1: int, *, buffer_m: float | None = None,
                               connectivity: int = 8, thresholds: LEIThresholds | None = None,
                               units=None, polygons: bool = True,
-                              max_pairs: int = DEFAULT_MAX_PAIRS):
+                              max_pairs: int = DEFAULT_MAX_PAIRS, scheduler=None,
+                              block_rows: int | None = None,
+                              window_cells: int = DEFAULT_WINDOW_CELLS):
     r"""Landscape Expansion Index of every new built-up patch between epochs t0 and t1.
 
     .. math::
@@ -413,17 +943,26 @@ def landscape_expansion_index(stack, t0: int, t1: int, *, buffer_m: float | None
     ``thresholds``).  See the module docstring for how the raster ring reproduces the
     vector buffer of the paper.
 
+    The raster is read in windows (full-width strips overlapping by the ring's reach) and
+    patches crossing window edges are stitched with a union-find over their edge labels:
+    the result is identical to a whole-grid run, and memory depends on the window size
+    (about 60 bytes per cell of a window, plus ~40 bytes per ring pair, ``max_pairs`` at a
+    time), not on the raster; the table itself holds ~90 bytes per patch.
+
+    Geographic (lon/lat) grids are used as they come: a buffer in cells (the default) is
+    topological and the LEI counts ring cells; a buffer in metres uses the geodesic cell
+    size of each row (of the patch cell the ring is measured from) and the LEI weighs ring
+    cells by their geodesic area; patch areas are geodesic
+    (:meth:`~gisfix.stack.BuiltupStack.row_cell_areas`).
+
     Parameters
     ----------
     stack : gisfix.stack.BuiltupStack
-        The built-up stack, read whole into memory (about 12 bytes per cell plus up to
-        ~40 bytes per ring pair, ``max_pairs`` at a time: a 10,000 x 10,000 grid needs
-        ~1.4 GB; clip large rasters to the region first).
+        The built-up stack.
     t0, t1 : int
         The two epochs, ``t0 < t1``.
     buffer_m : float, optional
-        Buffer width in metres; default one cell (the 8-neighbourhood ring).  On a
-        geographic grid the cell size in metres is taken at the grid centre.
+        Buffer width in metres; default one cell (the 8-neighbourhood ring).
     connectivity : {8, 4}
         Connectivity of new patches (8 as in most LEI work; GOSTurban uses 4).
     thresholds : LEIThresholds, optional
@@ -435,12 +974,20 @@ def landscape_expansion_index(stack, t0: int, t1: int, *, buffer_m: float | None
         Return patch polygons (a GeoDataFrame) or only the table (faster).
     max_pairs : int
         Memory bound of the ring computation.
+    scheduler : None, str or distributed.Client
+        Where the windows are computed (:func:`gisfix.parallel.resolve_scheduler`): None in
+        this process, ``"threads"``, ``"processes"``, a dask.distributed address or Client.
+    block_rows : int, optional
+        Rows per window (default: ``window_cells`` cells per window).
+    window_cells : int
+        Cells per window when ``block_rows`` is not given.
 
     Returns
     -------
     geopandas.GeoDataFrame or pandas.DataFrame
-        Indexed by ``patch_id``: ``area_km2``, ``n_cells``, ``ring_old``, ``ring_total``
-        (m²), ``lei``, ``growth_type`` (+ ``unit_id``) (+ ``geometry``).
+        Indexed by ``patch_id``: ``n_cells``, ``area_km2``, ``ring_old_cells``,
+        ``ring_total_cells``, ``ring_old_m2``, ``ring_total_m2``, ``lei``, ``growth_type``
+        (+ ``unit_id``) (+ ``geometry``).
 
     References
     ----------
@@ -448,76 +995,68 @@ def landscape_expansion_index(stack, t0: int, t1: int, *, buffer_m: float | None
     quantifying urban expansion using multi-temporal remotely sensed data. Landscape
     Ecology 25, 671-682.
     """
-    result = _lei_with_labels(stack, t0, t1, buffer_m=buffer_m, connectivity=connectivity,
-                              thresholds=thresholds, units=units, polygons=polygons,
-                              max_pairs=max_pairs)
-    return result[0]
+    return _lei_table(stack, t0, t1, buffer_m=buffer_m, connectivity=connectivity,
+                      thresholds=thresholds, units=units, polygons=polygons,
+                      max_pairs=max_pairs, scheduler=scheduler, block_rows=block_rows,
+                      window_cells=window_cells)[0]
 
 
-def _lei_with_labels(stack, t0, t1, *, buffer_m=None, connectivity=8, thresholds=None,
-                     units=None, polygons=True, max_pairs=DEFAULT_MAX_PAIRS):
-    if buffer_m is not None and stack.is_geographic:
-        log.info("geographic grid: buffer of %s m uses the cell size at the grid centre",
-                 buffer_m)
-    offsets = buffer_offsets(buffer_m, cell_size_m(stack)) if buffer_m is not None else None
-    if offsets is not None and len(offsets) < 8:
-        raise DataError(
-            f"a buffer of {buffer_m} m is narrower than half a cell "
-            f"({min(cell_size_m(stack)) / 2:.3g} m) and reaches no neighbouring cell; "
-            "give at least half the cell size"
-        )
-    b0, b1, valid = _read_pair(stack, t0, t1)
-    labels, table = lei_arrays(b0, b1, valid, offsets=offsets, connectivity=connectivity,
-                               row_areas=stack.row_cell_areas(), thresholds=thresholds,
-                               max_pairs=max_pairs)
-    log.info("LEI %s->%s: %d new patches", t0, t1, len(table))
-    cell_unit = None
+def _lei_table(stack, t0, t1, *, units=None, polygons=True, **kw):
+    geoms = None
     if units is not None:
-        from gisfix.zonal import label_cells
+        from gisfix.zonal import _units_in_crs
 
-        cell_unit = label_cells(units, stack)
-        table["unit_id"] = _majority_unit(labels, cell_unit, len(table), units.index)
+        geoms = _units_in_crs(units, stack)
+    table, pairs, geometry = lei_windowed(stack, t0, t1, units=geoms, polygons=polygons, **kw)
+    log.info("LEI %s->%s: %d new patches", t0, t1, len(table))
+    if units is not None:
+        table["unit_id"] = _majority_unit(pairs, len(table), units.index)
     if polygons:
         import geopandas as gpd
 
-        geom = patch_polygons(labels, stack.transform, stack.crs)
-        table = gpd.GeoDataFrame(table, geometry=geom.reindex(table.index).values,
+        table = gpd.GeoDataFrame(table, geometry=geometry.reindex(table.index).values,
                                  crs=stack.crs)
-    return table, labels, cell_unit
+    return table, pairs
 
 
-def _majority_unit(labels, cell_unit, n, unit_index) -> pd.Series:
-    """Unit (id) holding most cells of each patch; None for patches outside every unit.
-
-    Sparse: only the (patch, unit) pairs that occur are counted (no patches x units array).
-    """
-    m = (labels > 0) & (cell_unit >= 0)
+def _majority_unit(pairs, n, unit_index) -> pd.Series:
+    """Unit (id) holding most cells of each patch; None for patches outside every unit."""
+    pid, upos, cnt, _ = pairs
     nu = max(1, len(unit_index))
-    keys = np.sort(labels[m].astype(np.int64) * nu + cell_unit[m].astype(np.int64))
+    key, cnt = _unique_sum(pid * nu + upos, cnt)
     ids = np.full(n, None, dtype=object)
-    if keys.size:
-        starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
-        counts = np.diff(np.append(starts, keys.size))
-        pk = keys[starts]
-        patch, unit = pk // nu, pk % nu
+    if key.size:
+        patch, unit = key // nu, key % nu
         # most cells first, then the first unit: the first row of each patch wins
-        order = np.lexsort((unit, -counts, patch))
+        order = np.lexsort((unit, -cnt, patch))
         patch, unit = patch[order], unit[order]
         first = np.concatenate(([True], patch[1:] != patch[:-1]))
         ids[patch[first] - 1] = np.asarray(unit_index, dtype=object)[unit[first]]
     return pd.Series(ids, index=pd.RangeIndex(1, n + 1, name="patch_id"), name="unit_id")
 
 
-def lei_by_unit(stack, units, t0: int, t1: int, *, buffer_m: float | None = None,
+def lei_by_unit(units, stack, t0: int, t1: int, *, buffer_m: float | None = None,
                 connectivity: int = 8, thresholds: LEIThresholds | None = None,
-                polygons: bool = True, max_pairs: int = DEFAULT_MAX_PAIRS):
+                polygons: bool = True, max_pairs: int = DEFAULT_MAX_PAIRS, scheduler=None,
+                block_rows: int | None = None, window_cells: int = DEFAULT_WINDOW_CELLS):
     """Return the patch layer and the per-unit summary of growth types.
 
     The summary (indexed by unit id, every unit listed) has, for each growth type ``T``,
-    ``n_T`` (patches whose majority unit is the unit) and ``km2_T`` (new built-up area of
+    ``n_T`` (patches whose majority unit is the unit) and ``T_km2`` (new built-up area of
     type ``T`` inside the unit, cell by cell, so a patch crossing a boundary is split),
-    plus ``new_km2`` and ``share_T`` (``km2_T / new_km2``); ``T`` is written with ``_``
+    plus ``new_km2`` and ``share_T`` (``T_km2 / new_km2``); ``T`` is written with ``_``
     for ``-`` (``n_edge_expansion``).
+
+    Parameters
+    ----------
+    units : geopandas.GeoDataFrame
+        Boundaries indexed by unit id.
+    stack : gisfix.stack.BuiltupStack
+        The built-up stack.
+    t0, t1 : int
+        The two epochs.
+    buffer_m, connectivity, thresholds, polygons, max_pairs, scheduler, block_rows, window_cells
+        As :func:`landscape_expansion_index`.
 
     Returns
     -------
@@ -528,11 +1067,14 @@ def lei_by_unit(stack, units, t0: int, t1: int, *, buffer_m: float | None = None
     """
     if units is None or len(units) == 0:
         raise DataError("lei_by_unit needs boundaries with at least one unit")
-    patches, labels, cell_unit = _lei_with_labels(
-        stack, t0, t1, buffer_m=buffer_m, connectivity=connectivity, thresholds=thresholds,
-        units=units, polygons=polygons, max_pairs=max_pairs)
-    return patches, summarise_by_unit(patches, labels, cell_unit, units.index,
-                                      stack.row_cell_areas())
+    if not hasattr(units, "geometry") or not hasattr(stack, "epoch_index"):
+        raise DataError("lei_by_unit takes (units, stack, t0, t1): units first, then the "
+                        "built-up stack")
+    patches, pairs = _lei_table(stack, t0, t1, buffer_m=buffer_m, connectivity=connectivity,
+                                thresholds=thresholds, units=units, polygons=polygons,
+                                max_pairs=max_pairs, scheduler=scheduler,
+                                block_rows=block_rows, window_cells=window_cells)
+    return patches, summarize_by_unit(patches, pairs, units.index)
 
 
 def _col(name: str) -> str:
@@ -540,19 +1082,17 @@ def _col(name: str) -> str:
     return name.replace("-", "_")
 
 
-def summarise_by_unit(patches, labels, cell_unit, unit_index, row_areas) -> pd.DataFrame:
+def summarize_by_unit(patches, pairs, unit_index) -> pd.DataFrame:
     """Count and area of new patches by growth type and unit (see :func:`lei_by_unit`)."""
     nu = len(unit_index)
     type_code = np.full(len(patches) + 1, -1, dtype=np.int64)
     gt = patches["growth_type"].to_numpy()
     for k, name in enumerate(GROWTH_TYPES):
         type_code[1:][gt == name] = k
-    m = (labels > 0) & (cell_unit >= 0)
-    rows = np.nonzero(m)[0]
-    tc = type_code[labels[m]]
+    pid, upos, _, area_m2 = pairs
+    tc = type_code[pid]
     ok = tc >= 0
-    key = cell_unit[m][ok].astype(np.int64) * 3 + tc[ok]
-    km2 = np.bincount(key, weights=np.asarray(row_areas)[rows][ok] / 1e6,
+    km2 = np.bincount(upos[ok] * 3 + tc[ok], weights=area_m2[ok] / 1e6,
                       minlength=nu * 3).reshape(nu, 3)
     out = pd.DataFrame(index=pd.Index(unit_index, name="unit_id"))
     pos = pd.Series(np.arange(nu), index=unit_index)
@@ -560,9 +1100,9 @@ def summarise_by_unit(patches, labels, cell_unit, unit_index, row_areas) -> pd.D
         sel = patches["growth_type"] == name
         ids = patches.loc[sel, "unit_id"].dropna()
         out[f"n_{_col(name)}"] = np.bincount(pos.loc[ids].to_numpy(dtype=np.int64),
-                                       minlength=nu) if len(ids) else 0
+                                             minlength=nu) if len(ids) else 0
     for k, name in enumerate(GROWTH_TYPES):
-        out[f"km2_{_col(name)}"] = km2[:, k]
+        out[f"{_col(name)}_km2"] = km2[:, k]
     out["new_km2"] = km2.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         for k, name in enumerate(GROWTH_TYPES):
@@ -599,7 +1139,12 @@ __all__ = [
     "buffer_offsets",
     "classify_lei",
     "growth_type_mix",
+    "growth_types",
     "landscape_expansion_index",
     "lei_arrays",
     "lei_by_unit",
+    "lei_weighting",
+    "lei_windowed",
+    "row_cell_sizes_m",
+    "summarize_by_unit",
 ]

@@ -1,29 +1,34 @@
-"""Scale-out through dask: one way for every raster measure to run on blocks.
+"""Scale-out through dask: one way to name a scheduler, one way to compute a list of tasks.
 
-A measure splits its raster into blocks, builds one task per block returning partial sums,
-and merges them in block order, so the answer does not depend on where the blocks ran.
-``scheduler`` is None (in-process, no dask needed), ``"threads"``, ``"processes"``, the
-address of a ``dask.distributed`` scheduler (``"tcp://host:8786"``) or a
-``distributed.Client``.  dask and distributed come with the ``[dask]`` extra and are
-imported only when a scheduler is given.
+Every raster measure that accepts ``scheduler=`` passes it to :func:`compute`:
+
+* ``None``: run in this process, in order (dask is not imported);
+* ``"threads"`` / ``"processes"`` / ``"synchronous"``: dask's local schedulers;
+* ``"tcp://host:port"`` (or any address ``distributed.Client`` accepts): an existing
+  ``dask.distributed`` cluster, for example one started by dask-jobqueue on an HPC system or
+  by dask-kubernetes;
+* a ``distributed.Client``: used as it is.
+
+dask and distributed are the ``[dask]`` extra; they are imported only when a scheduler is
+given.
 """
 
 from __future__ import annotations
 
-from gisfix.errors import UsageError
+from gisfix.errors import DataError, UsageError
 
-SCHEDULERS = ("threads", "processes")
+#: dask's local scheduler names accepted as ``scheduler=``.
+LOCAL_SCHEDULERS = ("threads", "processes", "synchronous", "single-threaded", "sync")
 
 
-def resolve_scheduler(scheduler):
-    """Return a value usable as ``dask.compute(..., scheduler=...)``, or None for in-process.
+def resolve_scheduler(scheduler):   # None | "threads" | "processes" | "tcp://addr" | dask Client
+    """Return a value usable as dask.compute(..., scheduler=...) or None for in-process.
 
     Parameters
     ----------
     scheduler : None, str or distributed.Client
-        None: in-process; ``"threads"`` / ``"processes"``: dask's local schedulers; a
-        ``tcp://``, ``tls://``, ``ucx://`` or ``inproc://`` address: a running
-        ``dask.distributed`` scheduler (a Client is connected to it); a Client: used as is.
+        None (in process), a local scheduler name (:data:`LOCAL_SCHEDULERS`), the address of
+        a ``dask.distributed`` scheduler (``tcp://10.0.0.5:8786``) or a Client.
 
     Returns
     -------
@@ -32,39 +37,42 @@ def resolve_scheduler(scheduler):
     if scheduler is None:
         return None
     if isinstance(scheduler, str):
-        s = scheduler.strip()
-        if s in SCHEDULERS or s in ("sync", "synchronous", "single-threaded"):
+        if scheduler in LOCAL_SCHEDULERS:
             _require_dask()
-            return s
-        if "://" in s:
-            _require_dask(distributed=True)
-            from distributed import Client
-
+            return scheduler
+        if "://" in scheduler or ":" in scheduler:
+            _require_dask()
             try:
-                return Client(s, set_as_default=False, timeout="10s")
-            except OSError as exc:
-                raise UsageError(
-                    f"cannot connect to the dask scheduler at {s}: {exc}; start one "
-                    "(dask scheduler / dask-jobqueue / dask-kubernetes) or use "
-                    "--scheduler processes") from exc
+                from distributed import Client
+            except ImportError as err:
+                raise DataError(
+                    f"scheduler {scheduler!r} is a dask.distributed address, but distributed "
+                    "is not installed; pip install 'gisfix[dask]'") from err
+            try:
+                return Client(scheduler)
+            except OSError as err:
+                raise DataError(
+                    f"cannot reach the dask scheduler at {scheduler!r} ({err}); start one "
+                    "(`dask scheduler`) or pass 'threads' or 'processes'") from err
         raise UsageError(
-            f"scheduler must be None, 'threads', 'processes', a dask.distributed address "
-            f"(tcp://host:port) or a Client; got {scheduler!r}")
+            f"unknown scheduler {scheduler!r}: scheduler must be None, one of "
+            f"{', '.join(LOCAL_SCHEDULERS)}, a dask.distributed address such as "
+            "'tcp://host:8786', or a distributed.Client")
     if hasattr(scheduler, "get") and hasattr(scheduler, "submit"):  # a distributed.Client
         return scheduler
     raise UsageError(
-        f"scheduler must be None, 'threads', 'processes', an address or a "
-        f"distributed.Client; got {type(scheduler).__name__}")
+        f"scheduler must be None, a name, an address or a distributed.Client; got "
+        f"{type(scheduler).__name__}")
 
 
 def compute(tasks, scheduler=None) -> list:
-    """Compute a list of dask.delayed tasks (or run plain callables in order when None).
+    """Compute a list of dask.delayed tasks (plain callables run in order when scheduler is None).
 
     Parameters
     ----------
     tasks : list
-        ``dask.delayed`` objects when ``scheduler`` is given; zero-argument callables
-        when it is None.
+        ``dask.delayed`` objects, or zero-argument callables (called in order when
+        ``scheduler`` is None; wrapped in ``dask.delayed`` otherwise).
     scheduler : see :func:`resolve_scheduler`
 
     Returns
@@ -72,18 +80,26 @@ def compute(tasks, scheduler=None) -> list:
     list
         The results, in the order of ``tasks``.
     """
+    tasks = list(tasks)
     sched = resolve_scheduler(scheduler)
     if sched is None:
-        return [t() if callable(t) else t for t in tasks]
+        out = []
+        for t in tasks:
+            if callable(t) and not hasattr(t, "dask"):
+                out.append(t())
+            else:  # a dask.delayed given without scheduler: compute it in process
+                import dask
+
+                out.append(dask.compute(t, scheduler="sync")[0])
+        return out
     import dask
 
+    tasks = [dask.delayed(t)() if callable(t) and not hasattr(t, "dask") else t for t in tasks]
+    if not tasks:
+        return []
     if isinstance(sched, str):
         return list(dask.compute(*tasks, scheduler=sched))
-    try:  # a distributed Client
-        return list(dask.compute(*tasks, scheduler=sched))
-    finally:
-        if isinstance(scheduler, str):  # connected here for this call: disconnect
-            sched.close()
+    return list(dask.compute(*tasks, scheduler=sched))
 
 
 def delayed(fn, *args, **kwargs):
@@ -105,13 +121,327 @@ def delayed(fn, *args, **kwargs):
     return dask.delayed(fn, pure=True)(*args, **kwargs)
 
 
-def _require_dask(distributed: bool = False) -> None:
+def _require_dask() -> None:
     try:
         import dask  # noqa: F401
+    except ImportError as err:
+        raise DataError(
+            "a dask scheduler was asked for but dask is not installed; "
+            "pip install 'gisfix[dask]'") from err
 
-        if distributed:
-            import distributed as _d  # noqa: F401
-    except ImportError as exc:
-        raise UsageError(
-            "a dask scheduler needs dask (and distributed for an address); install the "
-            "extra: pip install 'gisfix[dask]'") from exc
+
+# -- helpers below the shared API (h7) --------------------------------------------------
+
+class scheduler_session:  # noqa: N801 - used as a context manager, like open()
+    """Resolve a scheduler once for several computations; close a Client made from an address.
+
+    Parameters
+    ----------
+    scheduler : None, str or distributed.Client
+        As for :func:`resolve_scheduler`.
+
+    Examples
+    --------
+    >>> with scheduler_session(None) as sched:
+    ...     compute([lambda: 1], sched)
+    [1]
+    """
+
+    def __init__(self, scheduler):
+        self.given = scheduler
+        self.resolved = None
+
+    def __enter__(self):
+        self.resolved = resolve_scheduler(self.given)
+        return self.resolved
+
+    def __exit__(self, *exc):
+        if isinstance(self.given, str) and self.resolved is not None \
+                and not isinstance(self.resolved, str):
+            self.resolved.close()
+
+def map_blocks(func, items, scheduler=None) -> list:
+    """Return ``[func(item) for item in items]``, computed with ``scheduler``.
+
+    Parameters
+    ----------
+    func : callable
+        A picklable function of one argument (module level, for "processes" and clusters).
+    items : iterable
+        The arguments.
+    scheduler : see :func:`resolve_scheduler`
+    """
+    return list(imap_blocks(func, items, scheduler))
+
+
+def imap_blocks(func, items, scheduler=None, batch: int | None = None):
+    """Yield ``func(item)`` for each item, in order, computing ``batch`` items at a time.
+
+    Results are handed back batch by batch so that the caller can reduce them as they come:
+    memory holds one batch of results, not all of them.
+
+    Parameters
+    ----------
+    func : callable
+        A picklable function of one argument.
+    items : iterable
+        The arguments.
+    scheduler : see :func:`resolve_scheduler`
+    batch : int, optional
+        Items per dask computation (default: 4 per worker thread, at least 8).
+    """
+    items = list(items)
+    sched = resolve_scheduler(scheduler)
+    if sched is None:
+        for it in items:
+            yield func(it)
+        return
+    import dask
+
+    if batch is None:
+        batch = 8
+        if not isinstance(sched, str):
+            try:
+                batch = max(8, 4 * sum(sched.nthreads().values()))
+            except Exception:  # noqa: BLE001 - any client without nthreads: keep the default
+                batch = 8
+    if hasattr(sched, "submit"):  # a distributed Client: a pipeline, results in order
+        from collections import deque
+        from itertools import islice
+
+        it = iter(items)
+        queue = deque(sched.submit(func, x, pure=False) for x in islice(it, batch))
+        while queue:
+            head = queue.popleft()
+            for x in it:  # keep ``batch`` tasks in flight while waiting for the head
+                queue.append(sched.submit(func, x, pure=False))
+                break
+            yield head.result()
+            head.release()
+        return
+    for i in range(0, len(items), batch):
+        part = [dask.delayed(func)(it) for it in items[i:i + batch]]
+        yield from compute(part, sched)
+
+
+def worker_local(stack):
+    """Return a copy of ``stack`` private to this worker thread, reused across its tasks.
+
+    Under dask every task gets its own (unpickled or shared) stack object; reopening the
+    rasters in each task is slow for a VRT of thousands of tiles, and sharing one rasterio
+    handle between threads is unsafe.  In a worker thread (not the main thread) the first
+    task's copy, with its open handles, is kept for the thread's later tasks.  In the main
+    thread ``stack`` itself is returned.
+
+    Parameters
+    ----------
+    stack : gisfix.stack.BuiltupStack
+        The stack a task received.
+    """
+    import copy
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        return stack
+    cache = getattr(_LOCAL, "stacks", None)
+    if cache is None:
+        cache = _LOCAL.stacks = {}
+    key = (tuple(map(str, stack.paths)), stack.encoding, tuple(stack.epochs), stack.classes,
+           stack.fraction_units)
+    st = cache.get(key)
+    if st is None:
+        st = copy.copy(stack)
+        st._handles = []
+        cache[key] = st
+    return st
+
+
+def _local():
+    import threading
+
+    return threading.local()
+
+
+_LOCAL = _local()
+
+
+# -- patches across blocks ---------------------------------------------------------------
+
+class Stitch:
+    """Global patch ids for patches labelled strip by strip (see :func:`stitch_strips`).
+
+    A patch gets the id it would get from one ``scipy.ndimage.label`` of the whole grid:
+    patches are numbered 1..n in the order of their first cell in raster order.
+
+    Parameters
+    ----------
+    counts : sequence of int
+        Number of local labels of each strip.
+    base : sequence of int
+        Global id of each strip's first label that continues no patch from above.
+    ns_labels, ns_gids : sequence of ndarray
+        Per strip, the sorted local labels that are not new (they continue a patch of an
+        earlier strip) and their global ids.
+    """
+
+    def __init__(self, counts, base, ns_labels, ns_gids):
+        self.counts = counts
+        self.base = base
+        self.ns_labels = ns_labels
+        self.ns_gids = ns_gids
+
+    @property
+    def n(self) -> int:
+        """The number of patches of the whole grid."""
+        return int(sum(self.counts) - sum(len(x) for x in self.ns_labels))
+
+    def params(self, s: int) -> tuple:
+        """The (small) facts a worker needs to map strip ``s``'s labels to global ids."""
+        return int(self.base[s]), self.ns_labels[s], self.ns_gids[s]
+
+    def map(self, s: int, labels):
+        """Return the global ids of local labels of strip ``s`` (0 stays 0)."""
+        return map_labels(labels, *self.params(s))
+
+
+def map_labels(labels, base, ns_labels, ns_gids):
+    """Map local labels to global ids given a strip's :meth:`Stitch.params`.
+
+    Parameters
+    ----------
+    labels : array-like of int
+        Local labels of one strip (0 = background).
+    base : int
+        Global id of the strip's first new label.
+    ns_labels, ns_gids : ndarray
+        Sorted local labels that continue earlier patches, and their global ids.
+
+    Returns
+    -------
+    ndarray
+        Global ids (0 stays 0).
+    """
+    import numpy as np
+
+    k = np.asarray(labels, dtype=np.int64)
+    rank = np.searchsorted(ns_labels, k, side="left")
+    g = base + k - rank
+    if len(ns_labels):
+        pos = np.minimum(rank, len(ns_labels) - 1)
+        hit = ns_labels[pos] == k
+        g = np.where(hit, ns_gids[pos], g)
+    return np.where(k > 0, g, 0)
+
+
+def union_find_min(a, b, m: int):
+    """Connected components of the graph with edges ``a[i] - b[i]`` over nodes ``0..m-1``.
+
+    Vectorised union-find (hooking roots onto the smaller root, then path compression by
+    pointer jumping, until no edge joins two roots): returns, for every node, the smallest
+    node of its component.
+
+    Parameters
+    ----------
+    a, b : numpy.ndarray of int
+        Edge end points.
+    m : int
+        Number of nodes.
+
+    Returns
+    -------
+    numpy.ndarray of int64
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> union_find_min(np.array([3, 1, 4]), np.array([1, 2, 5]), 6).tolist()
+    [0, 1, 1, 1, 4, 4]
+    """
+    import numpy as np
+
+    lab = np.arange(m, dtype=np.int64)
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    while True:
+        ra, rb = lab[a], lab[b]
+        d = ra != rb
+        if not d.any():
+            return lab
+        np.minimum.at(lab, np.maximum(ra[d], rb[d]), np.minimum(ra[d], rb[d]))
+        while True:
+            nxt = lab[lab]
+            if np.array_equal(nxt, lab):
+                break
+            lab = nxt
+
+
+def stitch_strips(first_rows, last_rows, counts, connectivity: int = 8) -> Stitch:
+    """Union-find over the edge labels of consecutive full-width strips.
+
+    Parameters
+    ----------
+    first_rows, last_rows : list of (cols, labels)
+        For each strip, the columns and local labels (1..counts[s]) of the patch cells in its
+        first and last row, columns ascending.
+    counts : list of int
+        Number of local labels of each strip.
+    connectivity : {8, 4}
+        Whether diagonal neighbours across a strip edge join patches.
+
+    Returns
+    -------
+    Stitch
+    """
+    import numpy as np
+
+    counts = np.asarray(counts, dtype=np.int64)
+    offs = np.concatenate(([0], np.cumsum(counts)))
+    a_list, b_list = [], []
+    shifts = (-1, 0, 1) if connectivity == 8 else (0,)
+    for s in range(len(counts) - 1):
+        cb, lb = (np.asarray(x, dtype=np.int64) for x in last_rows[s])
+        ct, lt = (np.asarray(x, dtype=np.int64) for x in first_rows[s + 1])
+        if not len(cb) or not len(ct):
+            continue
+        for d in shifts:
+            pos = np.searchsorted(ct, cb + d)
+            pos_c = np.minimum(pos, len(ct) - 1)
+            hit = ct[pos_c] == cb + d
+            a_list.append(offs[s] + lb[hit] - 1)
+            b_list.append(offs[s + 1] + lt[pos_c[hit]] - 1)
+    nstrips = len(counts)
+    ns_labels = [np.zeros(0, np.int64) for _ in range(nstrips)]
+    ns_gids = [np.zeros(0, np.int64) for _ in range(nstrips)]
+    a = np.concatenate(a_list) if a_list else np.zeros(0, np.int64)
+    b = np.concatenate(b_list) if b_list else np.zeros(0, np.int64)
+    if len(a):
+        nodes, inv = np.unique(np.concatenate([a, b]), return_inverse=True)
+        root = union_find_min(inv[:len(a)], inv[len(a):], len(nodes))
+        # starter of each component: its smallest node (nodes ascend in (strip, label))
+        starter = nodes[root]
+        is_ns = starter != nodes
+        strip_of = np.searchsorted(offs, nodes, side="right") - 1
+        ns_nodes, ns_strip = nodes[is_ns], strip_of[is_ns]
+        ns_start = starter[is_ns]
+        ns_count = np.bincount(ns_strip, minlength=nstrips)
+        base = offs[:-1] - np.concatenate(([0], np.cumsum(ns_count)[:-1]))
+        # global id of each starter node
+        st_strip = np.searchsorted(offs, ns_start, side="right") - 1
+        st_label = ns_start - offs[st_strip] + 1
+        order = np.argsort(ns_nodes, kind="stable")
+        ns_nodes, ns_strip, ns_start = ns_nodes[order], ns_strip[order], ns_start[order]
+        st_strip, st_label = st_strip[order], st_label[order]
+        ns_local = ns_nodes - offs[ns_strip] + 1
+        bounds = np.searchsorted(ns_strip, np.arange(nstrips + 1))
+        for s in range(nstrips):
+            ns_labels[s] = ns_local[bounds[s]:bounds[s + 1]]
+        st_gid = np.empty(len(ns_nodes), np.int64)
+        for s in np.unique(st_strip):  # starters are never non-starters: map them directly
+            sel = st_strip == s
+            k = st_label[sel]
+            st_gid[sel] = base[s] + k - np.searchsorted(ns_labels[s], k, side="left")
+        for s in range(nstrips):
+            ns_gids[s] = st_gid[bounds[s]:bounds[s + 1]]
+    else:
+        base = offs[:-1].copy()
+    return Stitch(counts, base, ns_labels, ns_gids)

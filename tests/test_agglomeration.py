@@ -136,7 +136,7 @@ def test_cli_dc_counties(run_cli, shared, tmp_path):
     summary = gpd.read_file(out, layer="summary")
     assert len(units) == 60 and sorted(summary["epoch"]) == [1990, 2020]
     # centre-rule built-up area and the patch metrics' class area count the same cells
-    np.testing.assert_allclose(units["builtup_km2"] * 100, units["total_area"], rtol=1e-6,
+    np.testing.assert_allclose(units["builtup_km2"] * 100, units["total_area_ha"], rtol=1e-6,
                                atol=1e-6)
     assert set(units["lisa_cluster"]) <= {"HH", "LH", "LL", "HL", "ns"}
     assert summary["moran_I"].between(-1, 1).all()
@@ -150,7 +150,7 @@ def test_cli_dc_counties(run_cli, shared, tmp_path):
     assert r3.exit_code == 0, r3.output
     table = pd.read_csv(csv, dtype={"unit_id": str})
     assert {"share_ge_0.3", "share_ge_0.5", "hotspot"} <= set(table.columns)
-    assert "total_area" not in table.columns
+    assert "total_area_ha" not in table.columns
     assert (tmp_path / "agg_summary.csv").exists()
     assert (tmp_path / "agg.csv.provenance.json").exists()
 

@@ -234,7 +234,8 @@ def test_public_callables_document_parameters():
 
 # -- unit suffixes ----------------------------------------------------------------------------
 #: Unit suffixes of the convention (CONTRIBUTING.md).
-UNIT_SUFFIXES = ("_km2", "_ha", "_m2", "_m", "_km", "_m_per_ha", "_per_km2", "_m2_per_capita",
+UNIT_SUFFIXES = ("_km2", "_ha", "_m2", "_m", "_km", "_m_per_ha", "_per_km2", "_per_100ha",
+                 "_m2_per_capita",
                  "_km2_per_capita", "_ha_per_capita", "_km2_per_year", "_ha_per_year",
                  "_m_per_year")
 #: Stems that make a column an area or a length.
@@ -269,14 +270,7 @@ def test_offending_columns_rule():
 
 #: Unit-less area/length columns of other owners' modules, to rename (owner): remove an entry
 #: when the module is fixed.  The test still fails on any other offending column.
-PENDING_COLUMNS = {
-    # h7, landscape.py: FRAGSTATS class area (ha), total edge (m), mean patch area (ha),
-    # largest patch (ha)... as named by patch_metrics
-    "patch_metrics": "h7",
-    "agglomeration_measures.per_unit": "h7 (its patch-metric columns)",
-    "gisfix agglomeration:units": "h7 (its patch-metric columns)",
-    "gisfix lei:summary": "h7 (km2_outlying... -> outlying_km2...)",
-}
+PENDING_COLUMNS: dict = {}
 
 
 @pytest.mark.shared
@@ -308,7 +302,7 @@ def test_every_table_has_unit_suffixes(shared, tmp_path, run_cli):
                                                       permutations=0)
     tables["agglomeration_measures.per_unit"] = per_unit
     tables["agglomeration_measures.summary"] = summary
-    tables["patch_metrics"] = gisfix.patch_metrics(stack, units, epochs=[t1])
+    tables["patch_metrics"] = gisfix.patch_metrics(units, stack, epochs=[t1])
     share = table[table["epoch"] == t1].set_index("unit_id")["builtup_share"]
     graph = gisfix.make_graph(units.set_axis(units.index.map(str)), "queen")
     tables["local_moran"] = gisfix.local_moran(share, graph, permutations=0)

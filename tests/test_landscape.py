@@ -20,13 +20,13 @@ from gisfix.landscape import (
 PLS_RTOL = 1e-9
 #: Metrics pylandstats defines, gisfix name -> pylandstats name.
 PLS_METRICS = {
-    "total_area": "total_area",
+    "total_area_ha": "total_area",
     "number_of_patches": "number_of_patches",
-    "patch_density": "patch_density",
+    "patch_density_per_100ha": "patch_density",
     "largest_patch_index": "largest_patch_index",
-    "total_edge": "total_edge",
-    "edge_density": "edge_density",
-    "area_mn": "area_mn",
+    "total_edge_m": "total_edge",
+    "edge_density_m_per_ha": "edge_density",
+    "area_mn_ha": "area_mn",
 }
 DC = ("ghsl_dc_baltimore", "ghsl_year_built_100m_mollweide.tif")
 DC_COUNTIES = ("ghsl_dc_baltimore", "counties_2017_census.gpkg")
@@ -84,14 +84,14 @@ def test_landscape_metrics_hand_case_with_nodata():
     assert m8["number_of_patches"] == 2 and m4["number_of_patches"] == 3
     # unlike pairs: A: (0,1)-(0,2), (0,0)-(1,0), (0,1)-(1,1) = 3; (1,2): left, right, up,
     # down = 4 (its up neighbour (0,2) is land); C: (3,2), (2,3) = 2 -> 9 edges of 100 m
-    assert m8["total_edge"] == 900.0
+    assert m8["total_edge_m"] == 900.0
     area_ha = 15 * 1.0                            # 15 land cells of 1 ha
-    assert m8["landscape_area"] == area_ha
-    assert m8["edge_density"] == pytest.approx(900.0 / area_ha)
+    assert m8["landscape_area_ha"] == area_ha
+    assert m8["edge_density_m_per_ha"] == pytest.approx(900.0 / area_ha)
     assert m8["largest_patch_index"] == pytest.approx(100 * 3 / 15)
     assert m4["largest_patch_index"] == pytest.approx(100 * 2 / 15)
-    assert m8["patch_density"] == pytest.approx(2 / 15 * 100)
-    assert m4["area_mn"] == pytest.approx(4 / 3)
+    assert m8["patch_density_per_100ha"] == pytest.approx(2 / 15 * 100)
+    assert m4["area_mn_ha"] == pytest.approx(4 / 3)
 
 
 def test_nmi_of_square_and_disc():
@@ -118,17 +118,17 @@ def test_patch_metrics_bad_input(tmp_path):
     arr[1:3, 1:3] = 1
     proj = open_builtup([_write_tif(tmp_path / "b_2020.tif", arr)], "binary")
     with pytest.raises(DataError, match="connectivity must be 4"):
-        patch_metrics(proj, connectivity=6)
+        patch_metrics(None, proj, connectivity=6)
     geo = open_builtup([_write_tif(tmp_path / "g_2020.tif", arr, crs="EPSG:4326", res=0.001)],
                        "binary")
     with pytest.raises(CRSError, match="reproject"):
-        patch_metrics(geo)
+        patch_metrics(None, geo)
     import geopandas as gpd
     import shapely
 
     no_crs = gpd.GeoDataFrame(geometry=[shapely.box(0, 0, 1, 1)], index=["a"])
     with pytest.raises(CRSError, match="has no CRS"):
-        patch_metrics(proj, no_crs)
+        patch_metrics(no_crs, proj)
 
 
 def test_cli_rejects_bad_connectivity(run_cli, tmp_path):
@@ -159,7 +159,7 @@ def test_dc_counties_against_pylandstats(shared, conn):
     stack = open_builtup(shared(*DC), "year-built")
     units = gpd.read_file(shared(*DC_COUNTIES), layer="counties").set_index("fips")
     epochs = [1975, 2000, 2030]
-    ours = patch_metrics(stack, units, epochs=epochs, connectivity=conn).set_index(
+    ours = patch_metrics(units, stack, epochs=epochs, connectivity=conn).set_index(
         ["unit_id", "epoch"])
     compared = 0
     for uid, w, inside in _unit_windows(units.to_crs(stack.crs), stack):
@@ -169,7 +169,7 @@ def test_dc_counties_against_pylandstats(shared, conn):
             built = land & (codes <= stack.epoch_index(e))
             row = ours.loc[(uid, e)]
             if not built.any():
-                assert row["number_of_patches"] == 0 and row["total_area"] == 0
+                assert row["number_of_patches"] == 0 and row["total_area_ha"] == 0
                 continue
             ls = _pls_landscape(built, land, (100.0, 100.0), conn)
             ref = ls.compute_class_metrics_df(metrics=list(PLS_METRICS.values())).loc[1]
@@ -197,13 +197,13 @@ def test_lausanne_corine_against_pylandstats(shared, conn):
     stack = open_builtup(paths, "class=1")
     cw, ch = abs(stack.transform.a), abs(stack.transform.e)
     assert cw != ch                               # 100.04 x 99.96 m cells
-    ours = patch_metrics(stack, connectivity=conn).set_index("epoch")
+    ours = patch_metrics(None, stack, connectivity=conn).set_index("epoch")
     for path, e in zip(paths, stack.epochs):
         ls = pls.Landscape(str(path), nodata=0, neighborhood_rule=str(conn))
         ref = ls.compute_class_metrics_df(metrics=list(PLS_METRICS.values())).loc[1]
         row = ours.loc[e]
         for mine, theirs in PLS_METRICS.items():
-            if mine in ("total_edge", "edge_density"):
+            if mine in ("total_edge_m", "edge_density_m_per_ha"):
                 continue
             assert row[mine] == pytest.approx(ref[theirs], rel=PLS_RTOL), (e, mine)
         # pylandstats multiplies every edge by the cell width when cells are square within
@@ -212,18 +212,19 @@ def test_lausanne_corine_against_pylandstats(shared, conn):
         adj = ls._adjacency_df
         h = adj.loc["horizontal"].loc[1, 2]
         v = adj.loc["vertical"].loc[1, 2]
-        assert row["total_edge"] == pytest.approx(h * ch + v * cw, rel=PLS_RTOL)
+        assert row["total_edge_m"] == pytest.approx(h * ch + v * cw, rel=PLS_RTOL)
         assert ref["total_edge"] == pytest.approx((h + v) * cw, rel=PLS_RTOL)
-        assert row["total_edge"] == pytest.approx(ref["total_edge"], rel=1e-3)
+        assert row["total_edge_m"] == pytest.approx(ref["total_edge"], rel=1e-3)
     # with pylandstats' convention every metric both define is the same to 1e-9
-    same = patch_metrics(stack, connectivity=conn, edge_length="cell_width").set_index("epoch")
+    same = patch_metrics(None, stack, connectivity=conn,
+                         edge_length="cell_width").set_index("epoch")
     for path, e in zip(paths, stack.epochs):
         ls = pls.Landscape(str(path), nodata=0, neighborhood_rule=str(conn))
         ref = ls.compute_class_metrics_df(metrics=list(PLS_METRICS.values())).loc[1]
         for mine, theirs in PLS_METRICS.items():
             assert same.loc[e, mine] == pytest.approx(ref[theirs], rel=PLS_RTOL), (e, mine)
         like = (adj.loc["horizontal"].loc[1, 1] + adj.loc["vertical"].loc[1, 1]) / 2
-        n_built = round(row["total_area"] * 1e4 / (cw * ch))
+        n_built = round(row["total_area_ha"] * 1e4 / (cw * ch))
         assert row["aggregation_index"] == pytest.approx(
             float(aggregation_index(like, n_built)), rel=PLS_RTOL)
 
@@ -236,3 +237,41 @@ def test_unknown_edge_length():
     with pytest.raises(DataError, match="edge_length must be one of true, cell_width"):
         landscape_metrics(np.ones((2, 2), bool), np.ones((2, 2), bool), res=(1, 1),
                           edge_length="pixels")
+
+
+# -- windows and dask ----------------------------------------------------------------------
+def _whole_grid_reference(stack, conn):
+    """Every epoch of the whole grid as one array: one ndimage.label per epoch."""
+    import pandas as pd
+
+    codes = stack.read_ordinal()
+    rows = [{"unit_id": "all", "epoch": e,
+             **landscape_metrics(codes <= stack.epoch_index(e), codes != 255,
+                                 res=(abs(stack.transform.a), abs(stack.transform.e)),
+                                 connectivity=conn)} for e in stack.epochs]
+    ref = pd.DataFrame(rows)
+    ref["number_of_patches"] = ref["number_of_patches"].astype("Int64")
+    return ref
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("conn,rows", [(8, 3), (4, 11)])
+def test_dc_whole_grid_windows_equal_one_labelling(shared, conn, rows):
+    """Windows of a few rows (thousands of patches cross their edges): identical metrics."""
+    import pandas as pd
+
+    from gisfix.stack import open_builtup
+
+    stack = open_builtup(shared(*DC), "year-built")
+    got = patch_metrics(None, stack, connectivity=conn, block_rows=rows)
+    pd.testing.assert_frame_equal(got, _whole_grid_reference(stack, conn), check_exact=True)
+
+
+def test_renamed_columns_carry_units():
+    from gisfix.landscape import METRICS, RENAMED
+
+    assert set(RENAMED.values()) <= set(METRICS)
+    unitless = {"number_of_patches", "largest_patch_index", "aggregation_index",
+                "main_patch_nmi"}
+    for m in METRICS:
+        assert m in unitless or m.endswith(("_ha", "_m", "_m_per_ha", "_per_100ha")), m

@@ -63,7 +63,7 @@ def test_hand_case_one_cell_buffer():
         row = t.loc[labels[r, c]]
         assert row["lei"] == pytest.approx(lei)
         assert row["growth_type"] == kind
-        assert row["ring_total"] == ring
+        assert row["ring_total_cells"] == ring
     assert t.loc[labels[3, 6], "n_cells"] == 2
 
 
@@ -82,7 +82,7 @@ def test_invalid_cells_leave_the_ring():
     valid = np.ones_like(b0)
     valid[9:12, 11] = False  # three of the outlying cell's ring cells are not observed
     labels, t = lei_arrays(b0, b1, valid)
-    assert t.loc[labels[10, 10], "ring_total"] == 5
+    assert t.loc[labels[10, 10], "ring_total_cells"] == 5
 
 
 def test_eight_vs_four_connectivity():
@@ -165,7 +165,8 @@ def test_stack_patches_polygons_and_units(tmp_path):
     paths = write_binary(tmp_path, [b0, b1], [2000, 2010])
     stack = open_builtup(paths, "binary")
     p = landscape_expansion_index(stack, 2000, 2010)
-    assert list(p.columns[:6]) == ["n_cells", "area_km2", "ring_old", "ring_total", "lei",
+    assert list(p.columns[:8]) == ["n_cells", "area_km2", "ring_old_cells",
+                                   "ring_total_cells", "ring_old_m2", "ring_total_m2", "lei",
                                    "growth_type"]
     assert p.crs.equals(stack.crs)
     assert np.allclose(p.geometry.area / 1e6, p["area_km2"])
@@ -176,12 +177,12 @@ def test_stack_patches_polygons_and_units(tmp_path):
         {"geometry": [shapely.box(x0, y0 - 1200, x0 + 600, y0),
                       shapely.box(x0 + 600, y0 - 1200, x0 + 1200, y0)]},
         index=pd.Index(["L", "R"], name="id"), crs="EPSG:3035")
-    patches, summary = lei_by_unit(stack, units, 2000, 2010)
+    patches, summary = lei_by_unit(units, stack, 2000, 2010)
     assert dict(zip(patches["growth_type"], patches["unit_id"])) == {
         "infilling": "L", "edge-expansion": "R", "outlying": "R"}
     assert summary.loc["L", "n_infilling"] == 1
     assert summary.loc["R", "n_edge_expansion"] == 1
-    assert summary.loc["R", "km2_edge_expansion"] == pytest.approx(0.02)
+    assert summary.loc["R", "edge_expansion_km2"] == pytest.approx(0.02)
     assert summary.loc["R", "new_km2"] == pytest.approx(0.03)
     assert summary.loc["R", "share_outlying"] == pytest.approx(1 / 3)
 
@@ -325,8 +326,8 @@ def test_property_rings_equal_per_patch_dilation(seed, buffer_m, conn, max_pairs
     for k in t.index:
         patch = labels == k
         ring = ndimage.binary_dilation(patch, structure=se) & ~patch & valid
-        assert t.loc[k, "ring_total"] == ring.sum()
-        assert t.loc[k, "ring_old"] == (ring & b0).sum()
+        assert t.loc[k, "ring_total_cells"] == ring.sum()
+        assert t.loc[k, "ring_old_cells"] == (ring & b0).sum()
 
 
 def test_patch_across_a_boundary(tmp_path):
@@ -342,7 +343,7 @@ def test_patch_across_a_boundary(tmp_path):
         {"geometry": [shapely.box(x0, y0 - 600, x0 + 600, y0),
                       shapely.box(x0 + 600, y0 - 600, x0 + 1200, y0)]},
         index=pd.Index(["L", "R"], name="id"), crs="EPSG:3035")
-    patches, summary = lei_by_unit(stack, units, 2000, 2010, polygons=False)
+    patches, summary = lei_by_unit(units, stack, 2000, 2010, polygons=False)
     assert patches["unit_id"].tolist() == ["L", "L"]
     assert summary["n_outlying"].tolist() == [2, 0]
-    assert summary["km2_outlying"].tolist() == pytest.approx([0.03, 0.02])
+    assert summary["outlying_km2"].tolist() == pytest.approx([0.03, 0.02])

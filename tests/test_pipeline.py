@@ -158,7 +158,7 @@ def test_base_layers_equal_the_api(dc_run, direct):
     got = pyogrio.read_dataframe(out / "results.gpkg", layer="stages")
     assert list(got["stage_name"]) == list(stages["stage_name"])
     patches = pyogrio.read_dataframe(out / "results.gpkg", layer="patches")
-    d, _ = gisfix.lei_by_unit(direct["stack"], direct["units"], 1990, 2020, polygons=False)
+    d, _ = gisfix.lei_by_unit(direct["units"], direct["stack"], 1990, 2020, polygons=False)
     assert len(patches) == len(d)
     np.testing.assert_allclose(np.sort(patches["lei"]), np.sort(d["lei"]))
 

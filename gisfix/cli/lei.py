@@ -44,14 +44,19 @@ TYPE_COLOURS = {"outlying": "215,25,28", "edge-expansion": "253,174,97",
 @click.option("--boundaries", type=click.Path(), default=None,
               help="Boundary file: adds unit_id to patches and a per-unit 'summary' layer.")
 @click.option("--id", "id_col", default=None, help="Id column of --boundaries.")
+@click.option("--scheduler", default=None, metavar="threads|processes|ADDRESS",
+              help="Compute windows with dask: 'threads', 'processes' or the address of a "
+                   "dask.distributed scheduler (tcp://host:8786). Needs gisfix[dask].")
+@click.option("--block-rows", type=click.IntRange(min=1), default=None,
+              help="Rows per window (default: about 4 million cells per window).")
 @layer_option
 @crs_option
 @make_valid_option
 @output_option
 @overwrite_option
 def lei(rasters, encoding, fraction_units, epochs, t0, t1, buffer_m, connectivity,
-        outlying_below, infilling_above, boundaries, id_col, layer, crs, make_valid, output,
-        overwrite):
+        outlying_below, infilling_above, boundaries, id_col, scheduler, block_rows, layer, crs,
+        make_valid, output, overwrite):
     """Classify every patch of land built between --from and --to as infilling,
     edge-expansion or outlying by its Landscape Expansion Index (Liu et al. 2010) and write
     the patch polygons (layer 'patches') to a GeoPackage; with --boundaries, a per-unit
@@ -82,13 +87,15 @@ def lei(rasters, encoding, fraction_units, epochs, t0, t1, buffer_m, connectivit
         layers = {}
         if boundaries is not None:
             units = read_boundaries_from_options(boundaries, id_col, layer, crs, make_valid)
-            patches, summary = lei_by_unit(stack, units, t0, t1, buffer_m=buffer_m,
-                                           connectivity=conn, thresholds=thresholds)
+            patches, summary = lei_by_unit(units, stack, t0, t1, buffer_m=buffer_m,
+                                           connectivity=conn, thresholds=thresholds,
+                                           scheduler=scheduler, block_rows=block_rows)
             layers["patches"] = patches.reset_index()
             layers["summary"] = summary.reset_index()
         else:
             patches = landscape_expansion_index(stack, t0, t1, buffer_m=buffer_m,
-                                                connectivity=conn, thresholds=thresholds)
+                                                connectivity=conn, thresholds=thresholds,
+                                                scheduler=scheduler, block_rows=block_rows)
             layers["patches"] = patches.reset_index()
     counts = patches["growth_type"].value_counts()
     log.info("%d new patches: %s", len(patches),
@@ -98,7 +105,8 @@ def lei(rasters, encoding, fraction_units, epochs, t0, t1, buffer_m, connectivit
         parameters={"encoding": encoding, "epochs": epochs, "from": t0, "to": t1,
                     "buffer_m": buffer_m, "connectivity": conn,
                     "outlying_below": outlying_below, "infilling_above": infilling_above,
-                    "id": id_col, "layer": layer},
+                    "id": id_col, "layer": layer, "scheduler": scheduler,
+                    "block_rows": block_rows},
         command="gisfix lei")
     style = categorized(GROWTH_TYPES, "growth_type", colors=TYPE_COLOURS)
     write_layers(output, layers, prov, overwrite=overwrite, styles={"patches": style})

@@ -78,7 +78,7 @@ def agglomeration_measures(units, stack, *, population=None, thresholds=DEFAULT_
     if patches:
         from gisfix.landscape import patch_metrics
 
-        pm = patch_metrics(stack, units, connectivity=connectivity, edge_length=edge_length)
+        pm = patch_metrics(units, stack, connectivity=connectivity, edge_length=edge_length)
         pm["unit_id"] = pm["unit_id"].astype(str)
         per_unit = per_unit.merge(pm, on=["unit_id", "epoch"], how="left")
     summary = concentration(table).join(hierarchy(table))

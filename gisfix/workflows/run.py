@@ -83,11 +83,6 @@ KEY_DEPENDENCIES = ("numpy", "pandas", "geopandas", "shapely", "pyproj", "raster
                     "libpysal", "scipy")
 
 
-#: Patch-metric columns of :func:`gisfix.patch_metrics` named with their unit in the outputs.
-PATCH_UNITS = {"landscape_area": "landscape_area_ha", "total_area": "total_area_ha",
-               "patch_density": "patch_density_per_100ha", "total_edge": "total_edge_m",
-               "edge_density": "edge_density_m_per_ha", "area_mn": "area_mn_ha",
-               "main_patch_area": "main_patch_area_ha"}
 
 
 @dataclass
@@ -439,7 +434,6 @@ def measure_units(units, table: pd.DataFrame, ctx: _Context, *, patch_table=None
     if patch_table is not None:
         pm = patch_table.copy()
         pm["unit_id"] = pm["unit_id"].astype(str)
-        pm = pm.rename(columns=PATCH_UNITS)
         per_unit = per_unit.merge(pm.rename(columns={c: f"patch_{c}" for c in pm.columns
                                                      if c not in ("unit_id", "epoch")}),
                                   on=["unit_id", "epoch"], how="left")
@@ -715,18 +709,18 @@ def _scenario_lei(base_lei: pd.DataFrame, lineage: pd.DataFrame, units, stack, c
         links = lineage[lineage["area_share"] > 1e-12][["old_id", "new_id"]]
         base = base_lei.copy()
         base.index = base.index.map(str)
-        add = [c for c in base.columns if c.startswith(("n_", "km2_")) or c == "new_km2"]
+        add = [c for c in base.columns if c.startswith("n_") or c.endswith("_km2")]
         s = base[add].join(links.set_index("old_id")).groupby("new_id")[add].sum()
         s = s.reindex(ids)
         for name in GROWTH_TYPES:
             col = name.replace("-", "_")
             with np.errstate(invalid="ignore", divide="ignore"):
                 s[f"share_{col}"] = np.where(s["new_km2"] > 0,
-                                             s[f"km2_{col}"] / s["new_km2"], np.nan)
+                                             s[f"{col}_km2"] / s["new_km2"], np.nan)
         return s.rename_axis("unit_id")[list(base_lei.columns)]
     from gisfix.lei import lei_by_unit
 
-    _, summary = lei_by_unit(stack, units, *ctx.lei_period, polygons=False)
+    _, summary = lei_by_unit(units, stack, *ctx.lei_period, polygons=False)
     return summary
 
 
@@ -738,7 +732,7 @@ def _scenario_patches(base_pm: pd.DataFrame, lineage: pd.DataFrame, units, stack
     keep = base_pm[base_pm["unit_id"].astype(str).isin(same)]
     frames = [keep]
     if changed:
-        frames.append(patch_metrics(stack, units.loc[changed]))
+        frames.append(patch_metrics(units.loc[changed], stack))
     out = pd.concat(frames, ignore_index=True)
     out["unit_id"] = out["unit_id"].astype(str)
     return out
@@ -948,12 +942,12 @@ def run_project(project, output, *, overwrite: bool = False,
         step("patch metrics (base)")
         from gisfix.landscape import patch_metrics
 
-        pm = patch_metrics(stack, units)
+        pm = patch_metrics(units, stack)
     if "lei" in fams:
         step(f"Landscape Expansion Index {lei_period[0]} -> {lei_period[1]}")
         from gisfix.lei import lei_by_unit
 
-        lei_patches, lei_summary = lei_by_unit(stack, units, *lei_period)
+        lei_patches, lei_summary = lei_by_unit(units, stack, *lei_period)
     step("measures of the base units")
     base = measure_units(units, table, ctx, patch_table=pm, lei_summary=lei_summary)
     notes.extend(base.notes)
