@@ -33,10 +33,7 @@ READER_MODULES = {
 RASTER_COMPUTE = {"rasterio.features", "rasterio.windows", "rasterio.transform",
                   "rasterio.enums"}
 #: Known violations being fixed on another branch (owner, issue); remove when merged.
-PENDING = {
-    "gisfix.zonal": "h2, issue 15: zonal opens its own rasterio handles (moving to the stack)",
-    "gisfix.cli.info": "h2: `gisfix info` describes rasters with rasterio (move into stack)",
-}
+PENDING: dict[str, str] = {}
 #: Modules of other owners whose public callables still lack a Parameters section (owner);
 #: remove an entry once its module is documented.
 PENDING_DOCS = {
