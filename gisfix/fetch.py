@@ -73,7 +73,17 @@ TIMEOUT_S = 60
 
 @dataclass(frozen=True)
 class Product:
-    """One GHSL product: file-name code, cell size (m) and version folder."""
+    """One GHSL product: file-name code, cell size (m) and version folder.
+
+    Attributes
+    ----------
+    code : str
+        The product code of the file names (``BUILT_S``, ``POP``...).
+    resolution_m : int
+        The cell size in metres of World Mollweide.
+    version : str
+        The version folder of the JRC server (``V1-0``...).
+    """
 
     code: str
     resolution_m: int
@@ -102,7 +112,19 @@ PRODUCTS = {
 
 @dataclass(frozen=True)
 class TileScheme:
-    """The tile grid: upper-left corner and tile size, in metres of World Mollweide."""
+    """The tile grid: upper-left corner and tile size, in metres of World Mollweide.
+
+    Attributes
+    ----------
+    origin_x, origin_y : float
+        The upper-left corner of tile (1, 1), in metres.
+    tile_m : float
+        The side of a tile, in metres.
+    rows, cols : int
+        The number of tile rows and columns of the globe.
+    crs : str
+        The CRS of the grid (``ESRI:54009``).
+    """
 
     origin_x: float = -18_041_000.0
     origin_y: float = 9_000_000.0
@@ -129,7 +151,21 @@ class TileScheme:
 
 @dataclass
 class FetchResult:
-    """What :func:`fetch_ghsl` wrote."""
+    """What :func:`fetch_ghsl` wrote.
+
+    Attributes
+    ----------
+    rasters : dict of int to pathlib.Path
+        The clipped GeoTIFF of every epoch.
+    year_built : pathlib.Path or None
+        The first-epoch-built raster (``year_built=True``), else None.
+    tiles : list of pathlib.Path
+        The downloaded (cached) tile archives.
+    registry : pathlib.Path
+        The SHA-256 registry of the cached tiles.
+    vrts : dict of int to pathlib.Path
+        The VRT mosaic of every epoch's tiles.
+    """
 
     rasters: dict[int, Path]
     year_built: Path | None

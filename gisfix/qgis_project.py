@@ -471,7 +471,29 @@ def _extent_element(tag: str, extent) -> ET.Element:
 
 def project_xml(path, layers: Sequence[LayerSpec], *, crs, extent, title: str = "gisfix",
                 groups: Sequence[str] | None = None) -> str:
-    """Return the ``.qgs`` XML of a project (see :func:`write_project`)."""
+    """Return the ``.qgs`` XML of a project (see :func:`write_project`).
+
+    Parameters
+    ----------
+    path : path-like
+        Where the project will be written; data sources are made relative to its folder.
+    layers : sequence of LayerSpec
+        The layers, in drawing order within each group (first on top; rasters are drawn below
+        vectors, attribute-only tables are listed last).
+    crs : object
+        Project CRS (anything :class:`pyproj.CRS` accepts).
+    extent : (xmin, ymin, xmax, ymax)
+        Default view, in ``crs``.
+    title : str
+        Project title.
+    groups : sequence of str, optional
+        Order of the layer-tree groups (others follow in order of first use).
+
+    Returns
+    -------
+    str
+        The XML document of a QGIS project file.
+    """
     from pyproj import CRS
 
     home = Path(path).resolve().parent

@@ -289,7 +289,18 @@ def geometry_kind(frame) -> str:
 
 
 def name_column(frame) -> str | None:
-    """Return the column to label features with (a text column called like a name)."""
+    """Return the column to label features with (a text column called like a name).
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The layer.
+
+    Returns
+    -------
+    str or None
+        The first text column whose lower-case name is one of :data:`NAME_COLUMNS`, or None.
+    """
     from pandas.api.types import is_object_dtype, is_string_dtype
 
     lower = {str(c).lower(): c for c in frame.columns
@@ -307,7 +318,21 @@ def _last_epoch(columns) -> str | None:
 
 
 def measure_column(frame) -> str | None:
-    """Return the most telling numeric column of a layer of measures, or None."""
+    """Return the most telling numeric column of a layer of measures, or None.
+
+    The first of :data:`PREFERRED_MEASURES` present and numeric (``{last}`` standing for the
+    last epoch found in the column names) wins; otherwise the first float column with a value.
+
+    Parameters
+    ----------
+    frame : GeoDataFrame
+        The layer.
+
+    Returns
+    -------
+    str or None
+        The column to colour the layer by, or None when it has no numeric measure.
+    """
     from pandas.api.types import is_bool_dtype, is_float_dtype, is_numeric_dtype
 
     last = _last_epoch(frame.columns)
@@ -327,7 +352,19 @@ def measure_column(frame) -> str | None:
 
 
 def is_reference(name: str) -> bool:
-    """Whether a layer named ``name`` is reference geometry (neutral outline)."""
+    """Whether a layer named ``name`` is reference geometry (neutral outline).
+
+    Parameters
+    ----------
+    name : str
+        The layer name (``municipalities_2024``, ``boundaries``...).
+
+    Returns
+    -------
+    bool
+        True when the name matches :data:`REFERENCE_PATTERN` (input boundaries or a vintage
+        drawn as a plain outline rather than a measure).
+    """
     return bool(REFERENCE_PATTERN.search(name))
 
 

@@ -37,12 +37,8 @@ PENDING: dict[str, str] = {}
 #: Modules of other owners whose public callables still lack a Parameters section (owner);
 #: remove an entry once its module is documented.
 PENDING_DOCS = {
-    "gisfix.crs": "h2", "gisfix.stack": "h2", "gisfix.zonal": "h2",
-    "gisfix.datasets": "h8", "gisfix.styles": "h8", "gisfix.io": "h8", "gisfix.report": "h3",
-    "gisfix.demo": "h3", "gisfix.diffusion": "h6", "gisfix.extents": "h6",
-    "gisfix.stages": "h6", "gisfix.lei": "h7", "gisfix.landscape": "h7",
-    "gisfix.project": "h3", "gisfix.workflows.run": "h3", "gisfix.workflows.demo": "h3",
-    "gisfix.fetch": "h8", "gisfix.html_report": "h8", "gisfix.qgis_project": "h8",
+    "gisfix.lei": "h7", "gisfix.landscape": "h7", "gisfix.workflows.run": "h11",
+    "gisfix.html_report": "h11",
 }
 FILE_LIBS = ("rasterio", "pyogrio", "fiona")
 
