@@ -288,6 +288,16 @@ def geodesic_row_areas(crs: CRS, transform, height: int) -> np.ndarray:
         The grid's north-up affine transform.
     height : int
         Number of rows.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``height`` cell areas in m², one per row (top to bottom).
+
+    Raises
+    ------
+    CRSError
+        For a rotated (not north-up) grid.
     """
     if transform.b != 0 or transform.d != 0:
         raise CRSError("rotated geographic grids are not supported; warp the raster north-up")

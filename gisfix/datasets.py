@@ -32,6 +32,11 @@ def data_path(*parts: str) -> Path:
     ----------
     *parts : str
         Path components below ``gisfix/data`` (e.g. ``"scenarios", "virginia.toml"``).
+
+    Returns
+    -------
+    pathlib.Path
+        The file on disk (extracted once per process from a zipped install).
     """
     resource = resources.files("gisfix").joinpath("data", *parts)
     # a plain install is already on disk; a zipped one is extracted once per process

@@ -225,6 +225,11 @@ def read_registry(path) -> dict[str, str]:
     ----------
     path : path-like
         The registry (a missing file is an empty registry).
+
+    Returns
+    -------
+    dict of str to str
+        File name -> SHA-256 hex digest (comment lines skipped).
     """
     p = Path(path)
     if not p.exists():
@@ -371,6 +376,11 @@ def write_vrt(tifs: Sequence[Path], path: Path) -> Path:
         The tiles (same CRS, cell size and alignment).
     path : pathlib.Path
         The ``.vrt`` to write (sources are absolute paths).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
     """
     import xml.etree.ElementTree as ET
 
@@ -472,6 +482,11 @@ def to_year_built(arrays: dict[int, np.ndarray], threshold_m2: float = BUILT_THR
         The built threshold :math:`\tau`.
     nodata : number, optional
         Nodata of the inputs (never built).
+
+    Returns
+    -------
+    numpy.ndarray of uint16
+        The year-built grid :math:`y_c` (65535, :data:`YEAR_BUILT_NODATA`, where never built).
     """
     epochs = sorted(arrays)
     out = np.full(arrays[epochs[0]].shape, YEAR_BUILT_NODATA, dtype=np.uint16)
@@ -549,6 +564,13 @@ def fetch_ghsl(product: str, epochs: Sequence[int], output, *,
     -------
     FetchResult
         Paths of what was written.
+
+    Raises
+    ------
+    GisfixError
+        For an unknown product.
+    DataError
+        For an epoch that the GHSL release does not have (it has 1975-2030 every 5 years).
     """
     from gisfix.io import check_output, provenance, write_json
 

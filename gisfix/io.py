@@ -40,6 +40,12 @@ def provenance(inputs: Mapping[str, object] | None = None, parameters: Mapping |
         The parameters of the computation (JSON-serialisable values).
     command : str, optional
         The API function or CLI verb that made the output.
+
+    Returns
+    -------
+    dict
+        ``gisfix_version``, ``created`` (UTC, ISO 8601), ``command``, ``inputs`` (each input
+        described) and ``parameters`` (made JSON-serializable).
     """
     recorded = {}
     for name, value in (inputs or {}).items():
@@ -277,6 +283,16 @@ def write_layers(path, layers: Mapping[str, pd.DataFrame], prov: Mapping,
         (``scheme=``, ``classes=``).
     qml : bool
         Also write each style as a ``.qml`` file beside the GeoPackage.
+
+    Returns
+    -------
+    pathlib.Path
+        The written GeoPackage.
+
+    Raises
+    ------
+    OutputExistsError, OutputFormatError
+        As :func:`check_output` (only ``.gpkg`` is accepted).
     """
     import geopandas as gpd
     import pyogrio
@@ -434,6 +450,20 @@ def copy_raster_window(src, dst, bounds=None, overwrite: bool = False,
         Replace an existing ``dst``.
     block_rows : int
         Rows per strip.
+
+    Returns
+    -------
+    pathlib.Path
+        ``Path(dst)``.
+
+    Raises
+    ------
+    InputFileError
+        When ``src`` does not exist.
+    ExtentError
+        When ``bounds`` does not overlap the raster.
+    OutputExistsError, OutputFormatError
+        As :func:`check_output` for ``dst``.
     """
     import math
 
@@ -473,6 +503,17 @@ def raster_summary(path) -> dict:
     ----------
     path : path-like
         The raster.
+
+    Returns
+    -------
+    dict
+        ``crs`` (WKT or None) and ``range`` (the minimum and maximum of the decimated first
+        band, nodata masked).
+
+    Raises
+    ------
+    InputFileError
+        When the raster does not exist.
     """
     import numpy as np
     import rasterio
@@ -496,6 +537,16 @@ def read_layers(path, skip: tuple[str, ...] = ("layer_styles", "provenance")) ->
         The GeoPackage (e.g. one written by :func:`write_layers`).
     skip : tuple of str
         Layers left out (gisfix's bookkeeping tables by default).
+
+    Returns
+    -------
+    dict
+        Layer name -> GeoDataFrame (a vector layer) or DataFrame (a table), in file order.
+
+    Raises
+    ------
+    InputFileError
+        When the GeoPackage does not exist.
     """
     import geopandas as gpd
     import pyogrio

@@ -115,6 +115,12 @@ def run_markdown(result, compare: pd.DataFrame) -> str:
         What :func:`gisfix.workflows.run.run_project` computed.
     compare : DataFrame
         The before/after table (``compare.csv``).
+
+    Returns
+    -------
+    str
+        The Markdown text of ``REPORT.md``: the region's headline measures, then one section
+        per scenario.
     """
     from gisfix._version import __version__
 

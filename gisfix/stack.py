@@ -805,6 +805,12 @@ def check_overlap(bounds, grid: Grid, *, what: str = "the boundaries",
     geoms : array of shapely geometries, optional
         The data themselves (raster CRS): they miss the raster when none intersects it,
         even if their bounding box does.
+
+    Raises
+    ------
+    ExtentError
+        When the bounds are not finite or do not meet the raster's extent (or, with
+        ``geoms``, no geometry intersects it).
     """
     rb = grid_bounds(grid)
     xmin, ymin, xmax, ymax = (float(v) for v in bounds)
@@ -847,6 +853,15 @@ def read_aoi(aoi, crs, *, what: str = "the study area"):
     -------
     shapely geometry
         The union of the polygons, valid, in ``crs``.
+
+    Raises
+    ------
+    InputFileError
+        When the study-area file does not exist or cannot be read.
+    CRSError
+        When the study area has no CRS.
+    GeometryError
+        For an ``aoi`` of another type, or one without polygon area.
     """
     import geopandas as gpd
     import shapely

@@ -161,6 +161,11 @@ def class_breaks(values, scheme: str = DEFAULT_SCHEME, classes: int = DEFAULT_CL
     -------
     numpy.ndarray
         Increasing class edges; the first is the minimum and the last the maximum.
+
+    Raises
+    ------
+    GisfixError
+        For an unknown ``scheme``.
     """
     from gisfix.errors import GisfixError
 
@@ -213,6 +218,12 @@ def graduated(values, column: str, classes: int = DEFAULT_CLASSES, geometry: str
         Classification scheme (see :func:`class_breaks`).
     label : str, optional
         Column to label features with.
+
+    Returns
+    -------
+    str
+        A QGIS style document (QML) with a ``graduatedSymbol`` renderer over the class breaks
+        of ``values`` (:func:`class_breaks`).
     """
     breaks = class_breaks(values, scheme, classes)
     n = breaks.size - 1
@@ -247,6 +258,11 @@ def categorized(categories, column: str, geometry: str = "polygon",
         Category -> "r,g,b" (conventional colours).
     label : str, optional
         Column to label features with.
+
+    Returns
+    -------
+    str
+        A QGIS style document (QML) with a ``categorizedSymbol`` renderer.
     """
     cats = list(dict.fromkeys(str(c) for c in categories))
     colors = colors or {}
@@ -272,6 +288,11 @@ def outline(geometry: str = "polygon", color: str = "90,90,90", label: str | Non
         Outline colour "r,g,b".
     label : str, optional
         Column to label features with.
+
+    Returns
+    -------
+    str
+        A QGIS style document (QML) with a ``singleSymbol`` renderer: an unfilled outline.
     """
     return _wrap('<renderer-v2 type="singleSymbol" symbollevels="0" forceraster="0" '
                  f'enableorderby="0"><symbols>{_symbol("0", color, geometry, fill=False)}'

@@ -1115,6 +1115,23 @@ def builtup_by_unit(boundaries, stack, method: str = "exact", *, max_cells: int 
         ``builtup_share``, ``coverage`` (valid area over unit area, unitless); one row per
         unit (input order) and epoch.
 
+    Raises
+    ------
+    DataError
+        For an unknown ``method``, ``threads < 1``, ``min_coverage`` outside [0, 1], or too
+        many units for one call.
+    ExtentError
+        When the units do not overlap the raster (:func:`gisfix.stack.check_overlap`).
+    CRSError
+        When the units cannot be projected to the raster's CRS.
+
+    Warns
+    -----
+    NoValidCellsWarning
+        Naming the units that cover no observed cell.
+    LowCoverageWarning
+        Naming the units observed on less than ``min_coverage`` of their area.
+
     Notes
     -----
     For unit :math:`u` (intersected with the study area), epoch :math:`t`, cells :math:`i`

@@ -415,6 +415,16 @@ def run_demo(output, overwrite: bool = False,
         nothing is written.
     progress : callable, optional
         Called with a short message before each step.
+
+    Returns
+    -------
+    dict
+        The headline numbers of every part of the demo (also written as ``summary.json``).
+
+    Raises
+    ------
+    OutputExistsError
+        When ``output`` already holds demo output and ``overwrite`` is False.
     """
     from gisfix.io import write_json
     from gisfix.workflows.run import write_outputs
