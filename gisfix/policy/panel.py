@@ -30,7 +30,6 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from gisfix.edits.lineage import harmonize
 from gisfix.errors import DataError, DataWarning, IdError
 from gisfix.spatial.graphs import as_graph
 from gisfix.spatial.graphs import make_graph as _make_graph
@@ -156,6 +155,8 @@ def harmonize_panel(panel: pd.DataFrame, lineage: pd.DataFrame, extensive=(), in
     DataFrame
         Long table with ``id_col`` (the target ids), ``time_col`` and the columns.
     """
+    from gisfix.edits.lineage import harmonize  # the edits package loads geopandas
+
     df = check_panel(panel, id_col, time_col)
     out = harmonize(df, lineage, extensive, intensive, id_col=id_col, time_col=time_col,
                        share=share, areas=areas)
