@@ -102,7 +102,18 @@ def _resolve(crs, what: str) -> CRS:
 
 
 def crs_label(crs: CRS) -> str:
-    """Return a short label: ``EPSG:2056`` / ``ESRI:54009`` when known, else the CRS name."""
+    """Return a short label of ``crs``: ``EPSG:2056`` / ``ESRI:54009`` when known, else its name.
+
+    Parameters
+    ----------
+    crs : pyproj.CRS
+        The coordinate reference system to name.
+
+    Returns
+    -------
+    str
+        ``AUTHORITY:CODE`` when pyproj identifies the CRS, otherwise ``crs.name``.
+    """
     return _label_cached(crs.to_wkt())
 
 
@@ -118,12 +129,36 @@ def _label_cached(wkt: str) -> str:
 
 
 def linear_units(crs: CRS) -> str:
-    """Return the unit name of the first axis (``metre``, ``degree``...)."""
+    """Return the unit name of the first axis of ``crs`` (``metre``, ``degree``...).
+
+    Parameters
+    ----------
+    crs : pyproj.CRS
+        The coordinate reference system.
+
+    Returns
+    -------
+    str
+        The axis unit name as pyproj spells it, or ``"unknown"`` for a CRS without axes.
+    """
     return crs.axis_info[0].unit_name if crs.axis_info else "unknown"
 
 
 def is_equal_area(crs: CRS) -> bool:
-    """Return True if ``crs`` is a projection that preserves area."""
+    """Return True if ``crs`` is a projection that preserves area.
+
+    Parameters
+    ----------
+    crs : pyproj.CRS
+        The coordinate reference system.
+
+    Returns
+    -------
+    bool
+        True when ``crs`` is projected and its coordinate operation is one of the
+        equal-area methods of :data:`EQUAL_AREA_METHODS` (Mollweide, Lambert azimuthal and
+        cylindrical equal area, Albers...); False for geographic CRSs and other projections.
+    """
     if not crs.is_projected:
         return False
     method = (crs.coordinate_operation.method_name if crs.coordinate_operation else "").lower()
@@ -133,7 +168,21 @@ def is_equal_area(crs: CRS) -> bool:
 def areal_scale_at(crs: CRS, x: float, y: float) -> float:
     """Return the areal scale factor of projected ``crs`` at projected point (x, y).
 
-    1.0 means areas are true there; 1.5 means areas appear 50 % too large.
+    1.0 means areas are true there; 1.5 means areas appear 50 % too large.  The factor is
+    pyproj's :meth:`pyproj.Proj.get_factors` ``areal_scale`` at the point's longitude and
+    latitude.
+
+    Parameters
+    ----------
+    crs : pyproj.CRS
+        A projected coordinate reference system.
+    x, y : float
+        Projected coordinates of the point, in the units of ``crs``.
+
+    Returns
+    -------
+    float
+        The ratio of the projected area to the true area of an infinitesimal cell at (x, y).
     """
     from pyproj import Proj
 
@@ -148,10 +197,27 @@ def check_area_crs(crs: CRS, centre: tuple[float, float] | None = None, *, what:
     Geographic CRSs pass (callers use geodesic areas for them). Equal-area projections pass.
     Other projections warn with the areal distortion at ``centre`` (projected coordinates).
 
+    Parameters
+    ----------
+    crs : pyproj.CRS
+        The CRS the areas are measured in.
+    centre : tuple of float, optional
+        A representative point (x, y) of the region in the coordinates of ``crs``; without it
+        the distortion of a non-equal-area projection is unknown and nothing is warned.
+    what : str
+        What is in ``crs`` (``"boundaries"``, ``"the raster"``...), for the warning.
+
     Returns
     -------
     float
-        The areal scale factor at ``centre`` (1.0 for equal-area and geographic CRSs).
+        The areal scale factor at ``centre`` (1.0 for equal-area and geographic CRSs, NaN
+        when it cannot be computed).
+
+    Warns
+    -----
+    AreaDistortionWarning
+        When the areal scale at ``centre`` differs from 1 by more than
+        :data:`AREA_DISTORTION_TOLERANCE`.
     """
     if crs.is_geographic or is_equal_area(crs):
         return 1.0
@@ -173,7 +239,22 @@ def check_area_crs(crs: CRS, centre: tuple[float, float] | None = None, *, what:
 
 
 def require_projected(crs: CRS, *, what: str = "data", purpose: str = "this measure") -> None:
-    """Raise :class:`CRSError` if ``crs`` is geographic (degrees) where metres are needed."""
+    """Raise :class:`CRSError` if ``crs`` is geographic (degrees) where metres are needed.
+
+    Parameters
+    ----------
+    crs : pyproj.CRS
+        The CRS of the data.
+    what : str
+        What is in ``crs``, for the message.
+    purpose : str
+        What needs metres (a measure's name), for the message.
+
+    Raises
+    ------
+    CRSError
+        When ``crs`` is geographic.
+    """
     if crs.is_geographic:
         raise CRSError(
             f"{what} is in degrees ({crs_label(crs)}) but {purpose} needs metres; reproject "
@@ -207,6 +288,16 @@ def geodesic_row_areas(crs: CRS, transform, height: int) -> np.ndarray:
         The grid's north-up affine transform.
     height : int
         Number of rows.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``height`` cell areas in m², one per row (top to bottom).
+
+    Raises
+    ------
+    CRSError
+        For a rotated (not north-up) grid.
     """
     if transform.b != 0 or transform.d != 0:
         raise CRSError("rotated geographic grids are not supported; warp the raster north-up")
@@ -222,7 +313,18 @@ def geodesic_row_areas(crs: CRS, transform, height: int) -> np.ndarray:
 
 
 def geod_for(crs: CRS) -> Geod:
-    """Return a :class:`pyproj.Geod` on the ellipsoid of ``crs``."""
+    """Return a :class:`pyproj.Geod` on the ellipsoid of ``crs``.
+
+    Parameters
+    ----------
+    crs : pyproj.CRS
+        Any CRS with an ellipsoid (its semi-major and semi-minor axes in metres are used).
+
+    Returns
+    -------
+    pyproj.Geod
+        The geodesic calculator for ellipsoidal areas and lengths.
+    """
     e = crs.ellipsoid
     return Geod(a=e.semi_major_metre, b=e.semi_minor_metre)
 
@@ -233,6 +335,22 @@ def true_areas(geoms, crs) -> np.ndarray:
     Geographic CRS: ellipsoidal areas from :meth:`pyproj.Geod.geometry_area_perimeter`
     (Karney 2013).  Projected CRS: planar areas (true for equal-area projections; see
     :func:`check_area_crs` for the distortion of others).
+
+    Parameters
+    ----------
+    geoms : GeoSeries or array of shapely geometries
+        The geometries; missing or empty ones have area 0 in a geographic CRS.
+    crs : pyproj.CRS or str or int
+        Their CRS (anything :func:`resolve_crs` accepts).
+
+    Returns
+    -------
+    numpy.ndarray
+        Float areas in square metres for a geographic CRS, in squared CRS units otherwise.
+
+    References
+    ----------
+    Karney, C. F. F. (2013). Algorithms for geodesics. *Journal of Geodesy* 87, 43-55.
     """
     import shapely
 
@@ -250,6 +368,20 @@ def check_coordinates(bounds, crs, *, what: str = "data") -> None:
 
     Catches the most common CRS mistake: projected coordinates (metres) in a file that says,
     or is assumed to be, lon/lat (GeoJSON without a CRS is EPSG:4326 by definition).
+
+    Parameters
+    ----------
+    bounds : sequence of float
+        ``(xmin, ymin, xmax, ymax)`` of the data.
+    crs : pyproj.CRS
+        The CRS the data claims to be in.
+    what : str
+        What the data is, for the message.
+
+    Raises
+    ------
+    CRSError
+        For non-finite bounds, or bounds beyond ±360 in x or ±90.5 in y in a geographic CRS.
     """
     xmin, ymin, xmax, ymax = (float(v) for v in bounds)
     if not all(np.isfinite([xmin, ymin, xmax, ymax])):
@@ -268,6 +400,25 @@ def to_crs_checked(gdf, crs, *, what: str = "boundaries"):
 
     Coordinates outside the area where a projection is defined come back as inf; that is
     an error naming both CRSs, not a silent NaN later.
+
+    Parameters
+    ----------
+    gdf : GeoDataFrame
+        The data to reproject (returned as is when already in ``crs``).
+    crs : pyproj.CRS or str or int
+        The target CRS (anything :func:`resolve_crs` accepts).
+    what : str
+        What ``gdf`` is, for the message.
+
+    Returns
+    -------
+    GeoDataFrame
+        ``gdf`` in ``crs``.
+
+    Raises
+    ------
+    CRSError
+        When the target CRS cannot be resolved or some coordinates become non-finite.
     """
     target = resolve_crs(crs, what=what)
     src = gdf.crs

@@ -32,6 +32,11 @@ def data_path(*parts: str) -> Path:
     ----------
     *parts : str
         Path components below ``gisfix/data`` (e.g. ``"scenarios", "virginia.toml"``).
+
+    Returns
+    -------
+    pathlib.Path
+        The file on disk (extracted once per process from a zipped install).
     """
     resource = resources.files("gisfix").joinpath("data", *parts)
     # a plain install is already on disk; a zipped one is extracted once per process
@@ -44,7 +49,25 @@ DATA_DIR = data_path()
 
 @dataclass(frozen=True)
 class Dataset:
-    """One embedded layer: file, layer, id column and a one-line description."""
+    """One embedded layer: file, layer, id column and a one-line description.
+
+    Attributes
+    ----------
+    name : str
+        The registry key (``gisfix.datasets.load(name)``).
+    file : str
+        The file name under the package data folder ``gisfix/data/``.
+    layer : str
+        The layer in a multi-layer GeoPackage; for a raster, its encoding.
+    id : str
+        The unit id column (empty for a raster).
+    description : str
+        One line on what the layer holds.
+    source : str
+        Where the data comes from (publisher, vintage, licence).
+    kind : str
+        ``"boundaries"`` (a vector layer) or ``"raster"`` (a built-up raster).
+    """
 
     name: str
     file: str
@@ -93,7 +116,22 @@ def names() -> list[str]:
 
 
 def get(name: str) -> Dataset:
-    """Return the :class:`Dataset` record for ``name``."""
+    """Return the :class:`Dataset` record for ``name``.
+
+    Parameters
+    ----------
+    name : str
+        The name of an embedded dataset (see :func:`names`).
+
+    Returns
+    -------
+    Dataset
+
+    Raises
+    ------
+    UsageError
+        When no embedded dataset has that name; the message lists the names.
+    """
     try:
         return _REGISTRY[name]
     except KeyError as exc:
@@ -108,6 +146,23 @@ def get_path(name: str) -> Path:
     Multi-layer files need the layer too: ``datasets.get(name).layer``.
     :func:`gisfix.read_boundaries` accepts ``get_path(name)`` with ``layer=`` and
     :func:`load` does both.
+
+    Parameters
+    ----------
+    name : str
+        The name of an embedded dataset.
+
+    Returns
+    -------
+    pathlib.Path
+        The absolute path of the file in the installed package.
+
+    Raises
+    ------
+    UsageError
+        For an unknown name.
+    InputFileError
+        When the file is missing from the installation.
     """
     d = get(name)
     if not d.path.exists():
@@ -120,6 +175,26 @@ def load(name: str, **kwargs):
     """Read embedded dataset ``name`` with :func:`gisfix.read_boundaries`.
 
     A raster dataset is opened with :func:`gisfix.open_builtup` and its encoding instead.
+
+    Parameters
+    ----------
+    name : str
+        The name of an embedded dataset.
+    **kwargs
+        Passed to :func:`gisfix.read_boundaries` (e.g. ``crs=``), or to
+        :func:`gisfix.open_builtup` for a raster (``encoding=`` overrides the registered one).
+
+    Returns
+    -------
+    GeoDataFrame or BuiltupStack
+        The units indexed by their id column, or the opened built-up stack.
+
+    Raises
+    ------
+    UsageError
+        For an unknown name.
+    InputFileError
+        When the file is missing from the installation.
     """
     from gisfix.boundaries import read_boundaries
 

@@ -69,6 +69,12 @@ def expansion(table: pd.DataFrame, t0: int, t1: int, land_km2: pd.Series | None 
         Indexed by ``unit_id``: ``builtup_t0_km2``, ``builtup_t1_km2``, ``new_km2``,
         ``years``, ``speed_km2_per_year``, ``cagr`` (fraction per year; NaN where
         :math:`U_0 = 0`), ``land_km2``, ``intensity_pct_per_year``, ``share_of_new``.
+
+    Raises
+    ------
+    DataError
+        When ``t1 <= t0``, an epoch is not in the table, or there is no ``land_km2`` and no
+        ``valid_km2`` column.
     """
     _check_table(table)
     t0, t1 = int(t0), int(t1)
@@ -123,6 +129,11 @@ def expansion_series(table: pd.DataFrame, epochs: Sequence[int] | None = None,
     -------
     pandas.DataFrame
         Columns ``unit_id``, ``t0``, ``t1`` and those of :func:`expansion`.
+
+    Raises
+    ------
+    DataError
+        With fewer than two epochs, or as :func:`expansion`.
     """
     _check_table(table)
     eps = sorted(set(table["epoch"].astype(int))) if epochs is None else sorted(map(int, epochs))
@@ -443,6 +454,11 @@ def sde_from_points(x, y, weights=None, sqrt2: bool = True) -> dict:
         ``rotation_deg`` (azimuth of the major axis, clockwise from north, in [0, 180)),
         ``area_km2`` (:math:`\pi\sigma_{major}\sigma_{minor}`), ``weight``.
 
+    Raises
+    ------
+    DataError
+        When ``x``, ``y`` and ``weights`` differ in shape or are empty.
+
     References
     ----------
     Yuill, R. S. (1971). The standard deviational ellipse; an updated tool for spatial
@@ -642,6 +658,11 @@ def directional_growth(stack, t0: int, t1: int, *, centre: tuple[float, float] |
         ``bearing_to``, ``ring``, ``r_from_m``, ``r_to_m``, ``new_km2``,
         ``built_t0_km2``, ``valid_km2``, ``share_of_new``.  Aggregate with
         ``groupby("sector")`` or ``groupby("ring")``.
+
+    Raises
+    ------
+    DataError
+        When ``t1 <= t0``, ``n_sectors < 1`` or ``ring_width_m <= 0``.
     """
     from gisfix.stack import DEFAULT_WINDOW_CELLS
 
@@ -704,6 +725,12 @@ def largest_patch(built: np.ndarray, connectivity: int = 8) -> np.ndarray:
         Built cells.
     connectivity : {8, 4}
         Patch connectivity.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        True on the cells of the largest patch (the first one on a tie; all False when
+        nothing is built).
     """
     from scipy import ndimage
 
@@ -891,6 +918,11 @@ def core_periphery(stack, t0: int, t1: int, *, max_cells: int | None = None,
     pandas.Series
         ``core_km2``, ``new_km2``, ``new_core_km2``, ``new_periphery_km2``,
         ``core_share_new`` (*c*), ``core_share_available``, ``core_ratio`` (:math:`\rho`).
+
+    Raises
+    ------
+    DataError
+        When ``t1 <= t0``.
     """
     from gisfix.stack import DEFAULT_WINDOW_CELLS
 
@@ -936,6 +968,13 @@ def core_periphery_series(stack, epochs: Sequence[int] | None = None, **core_opt
     -------
     pandas.DataFrame
         Columns ``t0``, ``t1`` and those of :func:`core_periphery`, one row per period.
+
+    Raises
+    ------
+    DataError
+        With fewer than two epochs.
+    RasterError
+        For an epoch the stack does not hold.
     """
     eps = _epochs(stack, epochs)
     if len(eps) < 2:
@@ -964,6 +1003,12 @@ def largest_patch_share(stack, epochs: Sequence[int] | None = None,
         Default: all of the stack's.
     connectivity : {8, 4}
         Patch connectivity.
+
+    Returns
+    -------
+    pandas.Series
+        :math:`\mathrm{LPS}` by epoch (index ``epoch``, name ``largest_patch_share``; NaN for
+        an epoch with nothing built).
     """
     eps = _epochs(stack, epochs)
     built, _ = _built_layers(stack, None, eps)

@@ -466,6 +466,13 @@ def track_extents(stack, epochs=None, **extent_options) -> ExtentTracks:
     -------
     ExtentTracks
         Extents with city ids, the event table and the label grids.
+
+    Raises
+    ------
+    DataError
+        When no epoch is given or the stack holds none.
+    RasterError
+        For an epoch the stack does not hold.
     """
     import geopandas as gpd
 
@@ -534,6 +541,17 @@ def extent_agreement(ours, reference, within=None) -> dict:
         The reference extents (B), reprojected to ``ours``' CRS.
     within : geopandas.GeoDataFrame, optional
         Clip both to this area first.
+
+    Returns
+    -------
+    dict
+        ``iou``, ``precision``, ``recall`` and ``matched_reference`` (NaN where a
+        denominator is 0 or the reference is empty).
+
+    Raises
+    ------
+    DataError
+        When either layer has no CRS.
     """
     import shapely
 

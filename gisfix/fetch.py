@@ -73,7 +73,17 @@ TIMEOUT_S = 60
 
 @dataclass(frozen=True)
 class Product:
-    """One GHSL product: file-name code, cell size (m) and version folder."""
+    """One GHSL product: file-name code, cell size (m) and version folder.
+
+    Attributes
+    ----------
+    code : str
+        The product code of the file names (``BUILT_S``, ``POP``...).
+    resolution_m : int
+        The cell size in metres of World Mollweide.
+    version : str
+        The version folder of the JRC server (``V1-0``...).
+    """
 
     code: str
     resolution_m: int
@@ -102,7 +112,19 @@ PRODUCTS = {
 
 @dataclass(frozen=True)
 class TileScheme:
-    """The tile grid: upper-left corner and tile size, in metres of World Mollweide."""
+    """The tile grid: upper-left corner and tile size, in metres of World Mollweide.
+
+    Attributes
+    ----------
+    origin_x, origin_y : float
+        The upper-left corner of tile (1, 1), in metres.
+    tile_m : float
+        The side of a tile, in metres.
+    rows, cols : int
+        The number of tile rows and columns of the globe.
+    crs : str
+        The CRS of the grid (``ESRI:54009``).
+    """
 
     origin_x: float = -18_041_000.0
     origin_y: float = 9_000_000.0
@@ -129,7 +151,21 @@ class TileScheme:
 
 @dataclass
 class FetchResult:
-    """What :func:`fetch_ghsl` wrote."""
+    """What :func:`fetch_ghsl` wrote.
+
+    Attributes
+    ----------
+    rasters : dict of int to pathlib.Path
+        The clipped GeoTIFF of every epoch.
+    year_built : pathlib.Path or None
+        The first-epoch-built raster (``year_built=True``), else None.
+    tiles : list of pathlib.Path
+        The downloaded (cached) tile archives.
+    registry : pathlib.Path
+        The SHA-256 registry of the cached tiles.
+    vrts : dict of int to pathlib.Path
+        The VRT mosaic of every epoch's tiles.
+    """
 
     rasters: dict[int, Path]
     year_built: Path | None
@@ -189,6 +225,11 @@ def read_registry(path) -> dict[str, str]:
     ----------
     path : path-like
         The registry (a missing file is an empty registry).
+
+    Returns
+    -------
+    dict of str to str
+        File name -> SHA-256 hex digest (comment lines skipped).
     """
     p = Path(path)
     if not p.exists():
@@ -335,6 +376,11 @@ def write_vrt(tifs: Sequence[Path], path: Path) -> Path:
         The tiles (same CRS, cell size and alignment).
     path : pathlib.Path
         The ``.vrt`` to write (sources are absolute paths).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
     """
     import xml.etree.ElementTree as ET
 
@@ -436,6 +482,11 @@ def to_year_built(arrays: dict[int, np.ndarray], threshold_m2: float = BUILT_THR
         The built threshold :math:`\tau`.
     nodata : number, optional
         Nodata of the inputs (never built).
+
+    Returns
+    -------
+    numpy.ndarray of uint16
+        The year-built grid :math:`y_c` (65535, :data:`YEAR_BUILT_NODATA`, where never built).
     """
     epochs = sorted(arrays)
     out = np.full(arrays[epochs[0]].shape, YEAR_BUILT_NODATA, dtype=np.uint16)
@@ -513,6 +564,13 @@ def fetch_ghsl(product: str, epochs: Sequence[int], output, *,
     -------
     FetchResult
         Paths of what was written.
+
+    Raises
+    ------
+    GisfixError
+        For an unknown product.
+    DataError
+        For an epoch that the GHSL release does not have (it has 1975-2030 every 5 years).
     """
     from gisfix.io import check_output, provenance, write_json
 

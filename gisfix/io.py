@@ -40,6 +40,12 @@ def provenance(inputs: Mapping[str, object] | None = None, parameters: Mapping |
         The parameters of the computation (JSON-serialisable values).
     command : str, optional
         The API function or CLI verb that made the output.
+
+    Returns
+    -------
+    dict
+        ``gisfix_version``, ``created`` (UTC, ISO 8601), ``command``, ``inputs`` (each input
+        described) and ``parameters`` (made JSON-serializable).
     """
     recorded = {}
     for name, value in (inputs or {}).items():
@@ -89,11 +95,25 @@ def check_output(path: str | os.PathLike, overwrite: bool = False,
                  suffixes: tuple[str, ...] | None = None) -> Path:
     """Validate an output path before any work is done.
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write.
+    overwrite : bool
+        Allow replacing an existing file.
+    suffixes : tuple of str, optional
+        The allowed lower-case suffixes (``(".csv", ".gpkg")``...); any suffix when None.
+
+    Returns
+    -------
+    pathlib.Path
+        ``Path(path)``.
+
     Raises
     ------
     OutputExistsError
         If the file exists and ``overwrite`` is False.
-    GisfixError
+    OutputFormatError
         If the suffix is not one of ``suffixes`` or the folder does not exist.
     """
     p = Path(path)
@@ -112,6 +132,26 @@ def check_output(path: str | os.PathLike, overwrite: bool = False,
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; move it into place only on success.
+
+    The temporary file keeps the real suffix last (GDAL picks drivers by it) and is removed
+    when the block raises, so a failed write never leaves a half-written output.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The final file (checked with :func:`check_output`).
+    overwrite : bool
+        Allow replacing an existing file.
+
+    Yields
+    ------
+    pathlib.Path
+        The temporary path to write to (it does not exist yet).
+
+    Raises
+    ------
+    OutputExistsError, OutputFormatError
+        As :func:`check_output`, before the block runs.
 
     Examples
     --------
@@ -134,7 +174,27 @@ def atomic_path(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Pa
 
 
 def write_json(obj: Mapping, path, overwrite: bool = False) -> Path:
-    """Write ``obj`` as indented UTF-8 JSON, atomically."""
+    """Write ``obj`` as indented UTF-8 JSON, atomically.
+
+    Parameters
+    ----------
+    obj : Mapping
+        The record; numpy scalars, paths and timestamps are converted to JSON types.
+    path : str or os.PathLike
+        The file to write.
+    overwrite : bool
+        Allow replacing an existing file.
+
+    Returns
+    -------
+    pathlib.Path
+        ``Path(path)``.
+
+    Raises
+    ------
+    OutputExistsError, OutputFormatError
+        As :func:`check_output`.
+    """
     with atomic_path(path, overwrite) as tmp:
         tmp.write_text(json.dumps(_jsonable(obj), indent=2, ensure_ascii=False) + "\n",
                        encoding="utf-8")
@@ -147,6 +207,29 @@ def write_table(df: pd.DataFrame, path, prov: Mapping, overwrite: bool = False,
 
     CSV gets a sidecar ``<file>.provenance.json``; Parquet stores the record in its schema
     metadata; a GeoPackage gets a ``provenance`` table; JSON embeds it.
+
+    Parameters
+    ----------
+    df : DataFrame
+        The table (its index is not written: reset it first to keep it).
+    path : str or os.PathLike
+        The output file; its suffix (one of :data:`TABLE_SUFFIXES`) picks the format.
+    prov : Mapping
+        The provenance record (:func:`provenance`).
+    overwrite : bool
+        Allow replacing an existing file.
+    layer : str
+        The layer name in a GeoPackage.
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+
+    Raises
+    ------
+    OutputExistsError, OutputFormatError
+        As :func:`check_output` (an unknown suffix is an :class:`OutputFormatError`).
     """
     p = check_output(path, overwrite, TABLE_SUFFIXES)
     suffix = p.suffix.lower()
@@ -200,6 +283,16 @@ def write_layers(path, layers: Mapping[str, pd.DataFrame], prov: Mapping,
         (``scheme=``, ``classes=``).
     qml : bool
         Also write each style as a ``.qml`` file beside the GeoPackage.
+
+    Returns
+    -------
+    pathlib.Path
+        The written GeoPackage.
+
+    Raises
+    ------
+    OutputExistsError, OutputFormatError
+        As :func:`check_output` (only ``.gpkg`` is accepted).
     """
     import geopandas as gpd
     import pyogrio
@@ -238,7 +331,20 @@ def write_layers(path, layers: Mapping[str, pd.DataFrame], prov: Mapping,
 
 
 def style_path(gpkg, layer: str) -> Path:
-    """Return the ``.qml`` file written beside ``gpkg`` for ``layer``."""
+    """Return the ``.qml`` file written beside ``gpkg`` for ``layer``.
+
+    Parameters
+    ----------
+    gpkg : str or os.PathLike
+        The GeoPackage.
+    layer : str
+        The layer name.
+
+    Returns
+    -------
+    pathlib.Path
+        ``<folder>/<stem>.<layer>.qml``.
+    """
     g = Path(gpkg)
     return g.with_name(f"{g.stem}.{layer}.qml")
 
@@ -285,7 +391,26 @@ def _write_qgis_styles(gpkg: Path, layers: Mapping, styles: Mapping[str, str],
 
 
 def read_provenance(path) -> dict:
-    """Return the provenance record stored in a gisfix output (any supported format)."""
+    """Return the provenance record stored in a gisfix output (any supported format).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A CSV (its ``.provenance.json`` sidecar is read), Parquet, JSON, TOML or GeoPackage
+        output of gisfix.
+
+    Returns
+    -------
+    dict
+        The record written by :func:`write_table` / :func:`write_layers`.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the output or its sidecar does not exist.
+    KeyError
+        When a Parquet or JSON file carries no gisfix provenance.
+    """
     p = Path(path)
     suffix = p.suffix.lower()
     if suffix == ".csv":
@@ -325,6 +450,20 @@ def copy_raster_window(src, dst, bounds=None, overwrite: bool = False,
         Replace an existing ``dst``.
     block_rows : int
         Rows per strip.
+
+    Returns
+    -------
+    pathlib.Path
+        ``Path(dst)``.
+
+    Raises
+    ------
+    InputFileError
+        When ``src`` does not exist.
+    ExtentError
+        When ``bounds`` does not overlap the raster.
+    OutputExistsError, OutputFormatError
+        As :func:`check_output` for ``dst``.
     """
     import math
 
@@ -364,6 +503,17 @@ def raster_summary(path) -> dict:
     ----------
     path : path-like
         The raster.
+
+    Returns
+    -------
+    dict
+        ``crs`` (WKT or None) and ``range`` (the minimum and maximum of the decimated first
+        band, nodata masked).
+
+    Raises
+    ------
+    InputFileError
+        When the raster does not exist.
     """
     import numpy as np
     import rasterio
@@ -387,6 +537,16 @@ def read_layers(path, skip: tuple[str, ...] = ("layer_styles", "provenance")) ->
         The GeoPackage (e.g. one written by :func:`write_layers`).
     skip : tuple of str
         Layers left out (gisfix's bookkeeping tables by default).
+
+    Returns
+    -------
+    dict
+        Layer name -> GeoDataFrame (a vector layer) or DataFrame (a table), in file order.
+
+    Raises
+    ------
+    InputFileError
+        When the GeoPackage does not exist.
     """
     import geopandas as gpd
     import pyogrio
@@ -403,7 +563,22 @@ def read_layers(path, skip: tuple[str, ...] = ("layer_styles", "provenance")) ->
 
 
 def require_file(path) -> Path:
-    """Return ``Path(path)`` or raise :class:`InputFileError` naming the missing file."""
+    """Return ``Path(path)`` or raise :class:`InputFileError` naming the missing file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        An input file.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    InputFileError
+        When nothing exists at ``path``.
+    """
     p = Path(path)
     if not p.exists():
         raise InputFileError(f"no such file: {p}")

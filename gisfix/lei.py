@@ -83,6 +83,13 @@ class LEIThresholds:
     ``LEI > infilling_above``, ``edge-expansion`` in between (both limits included).
     Liu et al. use 2 and 50; GOSTurban's ``summarize_LEI`` uses ``LEI <= 5`` (leapfrog) and
     ``LEI >= 90`` (infill) on a 0-1 scale.
+
+    Attributes
+    ----------
+    outlying_below : float
+        Upper limit (exclusive) of ``outlying``.
+    infilling_above : float
+        Lower limit (exclusive) of ``infilling``.
     """
 
     outlying_below: float = 2.0
@@ -752,6 +759,21 @@ def lei_windowed(stack, t0: int, t1: int, *, buffer_m: float | None = None,
     gets the id, cells and ring of a whole-grid run.  Each ring cell is counted by the strip
     that holds it, so strips add up without double counting.
 
+    Parameters
+    ----------
+    stack : BuiltupStack
+        The built-up stack.
+    t0, t1 : int
+        Epochs: built at ``t0`` is old land, built at ``t1`` but not ``t0`` is new.
+    buffer_m, connectivity, thresholds, units, polygons, max_pairs
+        As :func:`landscape_expansion_index`.
+    scheduler : None, str or distributed.Client
+        Where the strips run (:func:`gisfix.parallel.resolve_scheduler`).
+    block_rows : int, optional
+        Rows per strip (default from ``window_cells``).
+    window_cells : int
+        Cells per strip when ``block_rows`` is not given: the memory bound.
+
     Returns
     -------
     table : pandas.DataFrame
@@ -1083,7 +1105,22 @@ def _col(name: str) -> str:
 
 
 def summarize_by_unit(patches, pairs, unit_index) -> pd.DataFrame:
-    """Count and area of new patches by growth type and unit (see :func:`lei_by_unit`)."""
+    """Count and area of new patches by growth type and unit (see :func:`lei_by_unit`).
+
+    Parameters
+    ----------
+    patches : DataFrame
+        The patch table (``growth_type`` per patch, rows in ``patch_id`` order from 1).
+    pairs : tuple of ndarray
+        ``(patch_id, unit position, n_cells, area_m2)`` of every (patch, unit) overlap.
+    unit_index : sequence
+        The unit ids, in position order.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by unit id: ``n_<type>``, ``<type>_km2``, ``new_km2`` and ``share_<type>``.
+    """
     nu = len(unit_index)
     type_code = np.full(len(patches) + 1, -1, dtype=np.int64)
     gt = patches["growth_type"].to_numpy()
@@ -1115,6 +1152,17 @@ def growth_type_mix(patches: pd.DataFrame) -> pd.Series:
     """Return the share of new built-up area by growth type (``share_outlying`` ...).
 
     Patches without a LEI (no observed ring) are left out of the denominator.
+
+    Parameters
+    ----------
+    patches : DataFrame
+        The patch table of :func:`landscape_expansion_index` (``growth_type``,
+        ``area_km2``).
+
+    Returns
+    -------
+    Series
+        ``new_patches`` and one ``share_<type>`` per growth type.
     """
     typed = patches.dropna(subset=["growth_type"])
     total = float(typed["area_km2"].sum())

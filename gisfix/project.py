@@ -107,7 +107,28 @@ _GRAPH = re.compile(r"^(queen|rook|knn\s*=\s*\d+|distance\s*=\s*[0-9.eE+]+)$")
 
 @dataclass
 class ScenarioSpec:
-    """One ``[[scenario]]`` of a project: its name and where its edits come from."""
+    """One ``[[scenario]]`` of a project: its name and where its edits come from.
+
+    Attributes
+    ----------
+    name : str
+        The scenario name (also the output folder and the ``scenario`` column).
+    source : str
+        ``"edits"`` (a scenario TOML file), ``"vintage"`` (a later boundary file) or
+        ``"inline"`` (``[[scenario.edit]]`` tables in the project).
+    edits : pathlib.Path or None
+        The scenario file when ``source == "edits"``.
+    vintage : pathlib.Path or None
+        The later boundary file when ``source == "vintage"``.
+    vintage_id, vintage_layer : str or None
+        The id column and layer of ``vintage``.
+    inline : list of dict
+        The inline edits when ``source == "inline"``.
+    reallocation : str
+        How unit attributes follow the edits (``"area"`` shares, or a weight).
+    index : int
+        The 0-based position of the table in the file, to locate error messages.
+    """
 
     name: str
     source: str  # "edits", "vintage" or "inline"
@@ -170,6 +191,26 @@ def key_line(text: str, table: str, key: str | None = None, index: int | None = 
 
     ``index`` picks the n-th ``[[table]]`` of an array of tables; ``sub`` / ``sub_index``
     a nested ``[[table.sub]]`` inside it.  Falls back to the table header, then to line 1.
+
+    Parameters
+    ----------
+    text : str
+        The TOML text of the project.
+    table : str
+        The table name (``"builtup"``, ``"scenario"``...).
+    key : str, optional
+        The key inside the table; the header line when None.
+    index : int, optional
+        The 0-based position of the table in an array of tables.
+    sub : str, optional
+        A nested array of tables (``"edit"`` for ``[[scenario.edit]]``).
+    sub_index : int, optional
+        The 0-based position of the nested table.
+
+    Returns
+    -------
+    int
+        The line number for an error message.
     """
     header = re.compile(r"^\s*\[\[?\s*([A-Za-z0-9_.\-\"' ]+?)\s*\]\]?\s*(#.*)?$")
     keyre = re.compile(rf"^\s*{re.escape(key)}\s*=") if key else None
@@ -453,7 +494,23 @@ def _scenario(p: Project, sc: Mapping, i: int) -> ScenarioSpec:
 
 @dataclass
 class Inputs:
-    """The opened inputs of a project (:func:`open_inputs`)."""
+    """The opened inputs of a project (:func:`open_inputs`).
+
+    Attributes
+    ----------
+    units : GeoDataFrame
+        The boundaries, indexed by the project's id column.
+    stack : BuiltupStack
+        The opened built-up rasters.
+    scenarios : dict of str to Scenario
+        The loaded scenarios by name.
+    population : dict of int to str
+        The population column of every epoch, or empty without population.
+    files : dict of str to str
+        Every input file by role, for the provenance record.
+    vintages : dict of str to GeoDataFrame
+        The later boundary vintage of each ``source = "vintage"`` scenario.
+    """
 
     units: object
     stack: object
@@ -469,6 +526,17 @@ def _id_error(exc: Exception) -> str:
 
 def open_inputs(project: Project, progress=None) -> Inputs:
     """Read the boundaries, open the rasters and load the scenarios; check them all.
+
+    Parameters
+    ----------
+    project : Project
+        A checked project (:func:`load_project`).
+    progress : callable, optional
+        Called with one short message per step (the CLI's ``--verbose``).
+
+    Returns
+    -------
+    Inputs
 
     Raises
     ------
@@ -602,7 +670,30 @@ _NEEDS = {"merge": ("units",), "split": ("unit",), "transfer": ("from", "to"),
 
 
 def check_scenario_ids(p: Project, spec: ScenarioSpec, sc, units, where=None) -> None:
-    """Walk the edits in order and raise on the first id that does not exist then."""
+    """Walk the edits in order and raise on the first id that does not exist then.
+
+    Merges, splits and recodes change the set of ids as the walk goes, so an edit may name
+    a unit created by an earlier one; a ``dissolve`` ends the check.
+
+    Parameters
+    ----------
+    p : Project
+        The project, to locate the message.
+    spec : ScenarioSpec
+        The scenario's table in the project.
+    sc : Scenario
+        The loaded scenario (its ``edits``, in order).
+    units : GeoDataFrame
+        The boundaries the scenario applies to, indexed by id.
+    where : dict, optional
+        ``{"key": ...}`` to point the error at a key of the ``[[scenario]]`` table (a
+        scenario file) instead of the inline edit.
+
+    Raises
+    ------
+    IdError
+        When an edit names an id that the boundaries do not hold at that point.
+    """
     ids = set(map(str, units.index))
     for k, edit in enumerate(sc.edits):
         op = edit["op"]
@@ -631,7 +722,27 @@ def check_scenario_ids(p: Project, spec: ScenarioSpec, sc, units, where=None) ->
 
 
 def write_project(doc: Mapping, path, overwrite: bool = False) -> Path:
-    """Write a project structure as TOML, atomically (``gisfix run`` records its inputs)."""
+    """Write a project structure as TOML, atomically (``gisfix run`` records its inputs).
+
+    Parameters
+    ----------
+    doc : Mapping
+        The project tables; None values are left out, paths become strings.
+    path : str or os.PathLike
+        The TOML file to write.
+    overwrite : bool
+        Allow replacing an existing file.
+
+    Returns
+    -------
+    pathlib.Path
+        ``Path(path)``.
+
+    Raises
+    ------
+    OutputExistsError, OutputFormatError
+        As :func:`gisfix.io.check_output`.
+    """
     import tomli_w
 
     from gisfix.io import _jsonable, atomic_path

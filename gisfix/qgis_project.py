@@ -131,6 +131,12 @@ def group_for(layer: str, default: str) -> str:
         Layer name.
     default : str
         Group of every other layer.
+
+    Returns
+    -------
+    str
+        ``<scenario name>`` for a ``scenario_<name>__...`` layer, ``"diffusion"`` or
+        ``"base"`` for the layers that belong there, else ``default``.
     """
     from gisfix.styles import is_reference
 
@@ -161,6 +167,11 @@ def layers_from_gpkg(path, group: str = "base", tables: bool = True,
         Layers checked in the layer tree (default: all vector layers).
     groups : mapping, optional
         Layer name -> group, overriding :func:`group_for`.
+
+    Returns
+    -------
+    list of LayerSpec
+        One per layer of the GeoPackage (tables hidden, or left out without ``tables``).
     """
     con = sqlite3.connect(f"file:{Path(path)}?mode=ro", uri=True)
     try:
@@ -223,6 +234,11 @@ def raster_layers(stack, group: str = "base", copy_to=None, bounds=None,
         The region in the stack's CRS (default the whole raster).
     overwrite : bool
         Replace earlier copies.
+
+    Returns
+    -------
+    list of LayerSpec
+        One per raster file of the stack (or per copied window with ``copy_to``).
     """
     from gisfix.io import copy_raster_window
 
@@ -312,6 +328,11 @@ def write_folder_project(folder, *, crs=None, extent=None, rasters: Sequence[Lay
         Replace an existing project.
     filename : str
         Name of the project in ``folder``.
+
+    Returns
+    -------
+    pathlib.Path
+        The written project (``folder / filename``).
     """
     folder = Path(folder)
     layers: list[LayerSpec] = []
@@ -346,6 +367,12 @@ def raster_style(encoding: str | None, epochs: Sequence[int] = (),
         Epochs of a ``year-built`` raster.
     value_range : (float, float), optional
         Minimum and maximum of a continuous raster.
+
+    Returns
+    -------
+    xml.etree.ElementTree.Element
+        A paletted renderer for year-built, LDSMT, SMOD, binary and class encodings; a
+        pseudo-colour ramp over the value range otherwise.
     """
     enc = (encoding or "").lower()
     if enc in ("year-built", "year_built") and epochs:
@@ -471,7 +498,29 @@ def _extent_element(tag: str, extent) -> ET.Element:
 
 def project_xml(path, layers: Sequence[LayerSpec], *, crs, extent, title: str = "gisfix",
                 groups: Sequence[str] | None = None) -> str:
-    """Return the ``.qgs`` XML of a project (see :func:`write_project`)."""
+    """Return the ``.qgs`` XML of a project (see :func:`write_project`).
+
+    Parameters
+    ----------
+    path : path-like
+        Where the project will be written; data sources are made relative to its folder.
+    layers : sequence of LayerSpec
+        The layers, in drawing order within each group (first on top; rasters are drawn below
+        vectors, attribute-only tables are listed last).
+    crs : object
+        Project CRS (anything :class:`pyproj.CRS` accepts).
+    extent : (xmin, ymin, xmax, ymax)
+        Default view, in ``crs``.
+    title : str
+        Project title.
+    groups : sequence of str, optional
+        Order of the layer-tree groups (others follow in order of first use).
+
+    Returns
+    -------
+    str
+        The XML document of a QGIS project file.
+    """
     from pyproj import CRS
 
     home = Path(path).resolve().parent
@@ -568,6 +617,13 @@ def write_project(path, layers: Sequence[LayerSpec], *, crs, extent, title: str 
     -------
     pathlib.Path
         The written project.
+
+    Raises
+    ------
+    GisfixError
+        When ``path`` does not end in ``.qgz``.
+    OutputExistsError
+        When it exists and ``overwrite`` is False.
     """
     from gisfix.errors import GisfixError
     from gisfix.io import atomic_path

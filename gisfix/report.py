@@ -9,7 +9,22 @@ import pandas as pd
 
 
 def save_figure(fig, path: Path, overwrite: bool = False) -> None:
-    """Save a matplotlib figure as PNG atomically (see :func:`gisfix.io.atomic_path`)."""
+    """Save a matplotlib figure as PNG atomically (see :func:`gisfix.io.atomic_path`).
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure (saved at 110 dpi with a tight bounding box).
+    path : pathlib.Path
+        The PNG file.
+    overwrite : bool
+        Allow replacing an existing file.
+
+    Raises
+    ------
+    OutputExistsError, OutputFormatError
+        As :func:`gisfix.io.check_output`.
+    """
     from gisfix.io import atomic_path
 
     with atomic_path(path, overwrite) as tmp:
@@ -17,7 +32,20 @@ def save_figure(fig, path: Path, overwrite: bool = False) -> None:
 
 
 def markdown_table(df: pd.DataFrame, digits: int = 4) -> str:
-    """Return ``df`` as a GitHub Markdown table (index first, floats to ``digits``)."""
+    """Return ``df`` as a GitHub Markdown table (index first, floats to ``digits``).
+
+    Parameters
+    ----------
+    df : DataFrame
+        The table; its index becomes the first column (headed by the index name).
+    digits : int
+        Decimals of float cells.
+
+    Returns
+    -------
+    str
+        The Markdown lines joined with newlines.
+    """
     cols = [df.index.name or ""] + [str(c) for c in df.columns]
     rows = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for idx, row in df.iterrows():
@@ -35,7 +63,22 @@ def plot_backend() -> None:
 
 
 def run_charts(unit_layer, column: str, region: pd.DataFrame, d: Path) -> None:
-    """Write the share map and the built-up chart of a run into folder ``d``."""
+    """Write the share map and the built-up chart of a run into folder ``d``.
+
+    Writes ``share_map.png`` (the choropleth of ``column``) and ``builtup_chart.png`` (the
+    region's built-up area by epoch), replacing earlier ones.
+
+    Parameters
+    ----------
+    unit_layer : GeoDataFrame
+        The units with the share column to map.
+    column : str
+        The share column to map, ``builtup_share_<epoch>`` (the legend shows its epoch).
+    region : DataFrame
+        The region table indexed by epoch, with a ``builtup_km2_total`` column.
+    d : pathlib.Path
+        The output folder.
+    """
     plot_backend()
     import matplotlib.pyplot as plt
 
@@ -72,6 +115,12 @@ def run_markdown(result, compare: pd.DataFrame) -> str:
         What :func:`gisfix.workflows.run.run_project` computed.
     compare : DataFrame
         The before/after table (``compare.csv``).
+
+    Returns
+    -------
+    str
+        The Markdown text of ``REPORT.md``: the region's headline measures, then one section
+        per scenario.
     """
     from gisfix._version import __version__
 

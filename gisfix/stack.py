@@ -79,6 +79,22 @@ _YEAR = re.compile(r"(?<!\d)(1[89]\d\d|20\d\d)(?!\d)")
 def parse_encoding(encoding: str) -> tuple[str, tuple[float, ...]]:
     """Split an encoding string into its kind and, for ``class=``, the built class values.
 
+    Parameters
+    ----------
+    encoding : str
+        One of :data:`ENCODINGS` (case and ``_``/``-`` insensitive; ``year`` and
+        ``yearbuilt`` mean ``year-built``), or ``class=V[,V]``.
+
+    Returns
+    -------
+    tuple of (str, tuple of float)
+        The normalized kind and the class values (empty unless ``class=``).
+
+    Raises
+    ------
+    RasterError
+        For an unknown encoding or ``class=`` without values.
+
     Examples
     --------
     >>> parse_encoding("class=1,2")
@@ -109,7 +125,23 @@ def parse_encoding(encoding: str) -> tuple[str, tuple[float, ...]]:
 
 
 def epochs_from_names(paths: Sequence[Path]) -> list[int]:
-    """Return the 4-digit year in each file name, or raise if one is missing or ambiguous."""
+    """Return the 4-digit year in each file name, or raise if one is missing or ambiguous.
+
+    Parameters
+    ----------
+    paths : sequence of pathlib.Path
+        One raster per epoch (``builtup_2000.tif``...).
+
+    Returns
+    -------
+    list of int
+        The epoch of every file, in file order.
+
+    Raises
+    ------
+    RasterError
+        When a file stem holds no year or more than one distinct year.
+    """
     years = []
     for p in paths:
         found = sorted(set(_YEAR.findall(p.stem)))
@@ -124,7 +156,17 @@ def epochs_from_names(paths: Sequence[Path]) -> list[int]:
 
 @dataclass(frozen=True)
 class Grid:
-    """A raster grid: CRS, affine transform and shape."""
+    """A raster grid: CRS, affine transform and shape.
+
+    Attributes
+    ----------
+    crs : pyproj.CRS
+        The horizontal CRS.
+    transform : affine.Affine
+        The affine transform from (column, row) to CRS coordinates.
+    width, height : int
+        The number of columns and rows.
+    """
 
     crs: object
     transform: object
@@ -153,6 +195,32 @@ class BuiltupStack:
     use (one set per thread) and close with :meth:`close` or at the end of a ``with`` block.
     ``epochs`` may be None for a year-built stack: the distinct years are then found when
     first needed (:func:`gisfix.builtup_by_unit` finds them in its counting pass instead).
+
+    Attributes
+    ----------
+    paths : tuple of pathlib.Path
+        The raster files: one per epoch, or a single year-built / LDSMT raster.
+    encoding : str
+        The encoding kind (:func:`parse_encoding`).
+    epochs : tuple of int or None
+        The epochs (an init-only argument; read the :attr:`epochs` property).
+    grid : Grid
+        The common grid of the files.
+    nodata : tuple of float or None
+        The nodata value of every file.
+    dtype : str
+        The data type of the first file.
+    classes : tuple of float
+        The built class values of a ``class=`` encoding.
+    fraction_units : str
+        ``"unit"`` (0-1), ``"percent"`` or ``"m2"`` per cell, for a fraction raster.
+    area_scale : float
+        The areal scale factor of the CRS at the raster's centre (1.0 when equal-area;
+        see :func:`gisfix.crs.check_area_crs`).
+    aoi : shapely geometry or None
+        The study area in the raster CRS: cells outside it are not observed.
+    valid_mask : pathlib.Path or None
+        A raster on the same grid whose 0 or nodata cells are not observed.
     """
 
     paths: tuple[Path, ...]
@@ -701,7 +769,18 @@ def _bounds_text(bounds) -> str:
 
 
 def grid_bounds(grid: Grid) -> tuple[float, float, float, float]:
-    """Return ``(xmin, ymin, xmax, ymax)`` of a grid in its CRS."""
+    """Return ``(xmin, ymin, xmax, ymax)`` of a grid in its CRS.
+
+    Parameters
+    ----------
+    grid : Grid
+        The raster grid.
+
+    Returns
+    -------
+    tuple of float
+        The outer edges of the grid's cells.
+    """
     t = grid.transform
     xs = (t.c, t.c + t.a * grid.width)
     ys = (t.f, t.f + t.e * grid.height)
@@ -726,6 +805,12 @@ def check_overlap(bounds, grid: Grid, *, what: str = "the boundaries",
     geoms : array of shapely geometries, optional
         The data themselves (raster CRS): they miss the raster when none intersects it,
         even if their bounding box does.
+
+    Raises
+    ------
+    ExtentError
+        When the bounds are not finite or do not meet the raster's extent (or, with
+        ``geoms``, no geometry intersects it).
     """
     rb = grid_bounds(grid)
     xmin, ymin, xmax, ymax = (float(v) for v in bounds)
@@ -768,6 +853,15 @@ def read_aoi(aoi, crs, *, what: str = "the study area"):
     -------
     shapely geometry
         The union of the polygons, valid, in ``crs``.
+
+    Raises
+    ------
+    InputFileError
+        When the study-area file does not exist or cannot be read.
+    CRSError
+        When the study area has no CRS.
+    GeometryError
+        For an ``aoi`` of another type, or one without polygon area.
     """
     import geopandas as gpd
     import shapely
@@ -995,9 +1089,21 @@ def edge_nodata_runs(stack: BuiltupStack, min_run: int = 50) -> dict:
     """Return the longest run of nodata cells along each edge of an ordinal raster.
 
     A raster clipped to a study area has long runs of nodata along its edges (outside the
-    polygon); a year-built raster then marks "outside" and "never built" alike.  Returns
-    ``{"top": n, "bottom": n, "left": n, "right": n, "clipped": bool}``, ``clipped`` when
-    an edge has a run of at least ``min_run`` cells and 10 % of its length.
+    polygon); a year-built raster then marks "outside" and "never built" alike.
+
+    Parameters
+    ----------
+    stack : BuiltupStack
+        A year-built or LDSMT stack (LDSMT without nodata uses :data:`LDSMT_NODATA`).
+    min_run : int
+        The shortest run, in cells, that counts as clipped.
+
+    Returns
+    -------
+    dict
+        ``{"top": n, "bottom": n, "left": n, "right": n, "clipped": bool}``, ``clipped``
+        when an edge has a run of at least ``min_run`` cells and 10 % of its length (all 0
+        and False for a raster without nodata).
     """
     nd = stack.nodata[0]
     if stack.encoding == "ldsmt":
@@ -1022,7 +1128,23 @@ def edge_nodata_runs(stack: BuiltupStack, min_run: int = 50) -> dict:
 
 
 def warn_if_clipped(stack: BuiltupStack) -> dict:
-    """Warn (:class:`ClipWarning`) when a year-built / LDSMT raster looks clipped."""
+    """Warn (:class:`ClipWarning`) when a year-built / LDSMT raster looks clipped.
+
+    Parameters
+    ----------
+    stack : BuiltupStack
+        The stack; no warning when it already has a study area or a valid mask.
+
+    Returns
+    -------
+    dict
+        The edge runs of :func:`edge_nodata_runs`.
+
+    Warns
+    -----
+    ClipWarning
+        When an edge has a long run of nodata and no study area was given.
+    """
     runs = edge_nodata_runs(stack)
     if runs["clipped"] and stack.aoi is None and stack.valid_mask is None:
         edges = ", ".join(f"{k} {v:,}" for k, v in runs.items() if k != "clipped" and v)
@@ -1036,7 +1158,23 @@ def warn_if_clipped(stack: BuiltupStack) -> dict:
 
 
 def describe_raster(path: str | os.PathLike) -> dict:
-    """Return the basic facts of any raster (CRS, size, dtype, nodata)."""
+    """Return the basic facts of any raster (CRS, size, dtype, nodata).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The raster file.
+
+    Returns
+    -------
+    dict
+        ``kind`` (``"raster"``), ``crs``, ``width``, ``height``, ``dtype`` and ``nodata``.
+
+    Raises
+    ------
+    InputFileError
+        When GDAL cannot open the file as a raster.
+    """
     try:
         with rasterio.open(path) as ds:
             return {"kind": "raster", "crs": str(ds.crs), "width": ds.width,
@@ -1046,7 +1184,32 @@ def describe_raster(path: str | os.PathLike) -> dict:
 
 
 def guess_encoding(path: str | os.PathLike) -> str:
-    """Guess the built-up encoding of a raster from its dtype and values (for ``gisfix info``)."""
+    """Guess the built-up encoding of a raster from its dtype and values (for ``gisfix info``).
+
+    The guess reads a decimated sample (at most about 4 million cells) of the first band:
+    float values in 0-1 are a fraction, integers within 1800-2200 a year-built raster, 0/1
+    binary, 0-6 in uint8 without nodata LDSMT, 1/2 a land-cover class.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The raster file.
+
+    Returns
+    -------
+    str
+        An encoding (``"year-built"``, ``"binary"``, ``"ldsmt"``, ``"fraction (0-1)"``) or a
+        hint ending in ``?`` / starting with ``unknown`` when the values are ambiguous.
+
+    Raises
+    ------
+    InputFileError
+        When GDAL cannot open the file as a raster.
+    CRSError
+        When the raster has no CRS.
+    RasterError
+        When the sample cannot be read.
+    """
     try:
         ds = rasterio.open(path)
     except rasterio.errors.RasterioIOError as exc:

@@ -225,6 +225,11 @@ def stage_evidence(stack, epochs: Sequence[int] | None = None, *, buffer_m: floa
     -------
     pandas.DataFrame
         One row per period, the columns listed in the module docstring.
+
+    Raises
+    ------
+    DataError
+        With fewer than two epochs.
     """
     from gisfix.diffusion import _built_layers, _epochs, core_mask, largest_patch
     from gisfix.lei import growth_type_mix, landscape_expansion_index
@@ -310,6 +315,11 @@ def classify_stages(evidence: pd.DataFrame, rules: StageRules | None = None) -> 
     pandas.DataFrame
         ``evidence`` plus ``dispersing`` (bool), ``stage`` (1-4), ``stage_name`` and
         ``rule`` (the condition that fired, with the numbers).
+
+    Raises
+    ------
+    DataError
+        When ``evidence`` lacks a column of :func:`stage_evidence`.
     """
     r = rules or StageRules()
     need = ["cagr", "accelerating", "share_infilling", "share_outlying", "core_share_new",
@@ -375,6 +385,17 @@ def city_stages(stack, epochs: Sequence[int] | None = None, *, rules: StageRules
         Thresholds.
     **evidence_options
         Passed to :func:`stage_evidence`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table of :func:`classify_stages`: the evidence of every city and period with its
+        ``stage``, ``stage_name`` and the ``rule`` that fired.
+
+    Raises
+    ------
+    DataError
+        As :func:`stage_evidence` (fewer than two epochs).
     """
     return classify_stages(stage_evidence(stack, epochs, **evidence_options), rules)
 
@@ -801,6 +822,11 @@ def stages_by_units(units, stack, epochs: Sequence[int] | None = None, *,
     StageResult
         Per-unit stages, centroids and ellipses (``zone_id`` is the unit id), the tracks of
         the cores; ``system`` is None.
+
+    Raises
+    ------
+    DataError
+        When ``units`` is empty, or with fewer than two epochs.
     """
     from gisfix.extents import track_extents
     from gisfix.zonal import label_cells
@@ -1002,6 +1028,11 @@ def classify_region(system: pd.DataFrame, city_stages_table: pd.DataFrame,
     -------
     pandas.DataFrame
         ``system`` plus ``regional_stage``, ``regional_stage_name`` and ``regional_rule``.
+
+    Raises
+    ------
+    DataError
+        When ``system`` lacks a column of the regional system.
     """
     r = rules or StageRules()
     need = ["t0", "primate_city_id", "n_cities_t1", "secondary_growth_share", "d_primacy_2",

@@ -161,6 +161,11 @@ def class_breaks(values, scheme: str = DEFAULT_SCHEME, classes: int = DEFAULT_CL
     -------
     numpy.ndarray
         Increasing class edges; the first is the minimum and the last the maximum.
+
+    Raises
+    ------
+    GisfixError
+        For an unknown ``scheme``.
     """
     from gisfix.errors import GisfixError
 
@@ -213,6 +218,12 @@ def graduated(values, column: str, classes: int = DEFAULT_CLASSES, geometry: str
         Classification scheme (see :func:`class_breaks`).
     label : str, optional
         Column to label features with.
+
+    Returns
+    -------
+    str
+        A QGIS style document (QML) with a ``graduatedSymbol`` renderer over the class breaks
+        of ``values`` (:func:`class_breaks`).
     """
     breaks = class_breaks(values, scheme, classes)
     n = breaks.size - 1
@@ -247,6 +258,11 @@ def categorized(categories, column: str, geometry: str = "polygon",
         Category -> "r,g,b" (conventional colours).
     label : str, optional
         Column to label features with.
+
+    Returns
+    -------
+    str
+        A QGIS style document (QML) with a ``categorizedSymbol`` renderer.
     """
     cats = list(dict.fromkeys(str(c) for c in categories))
     colors = colors or {}
@@ -272,6 +288,11 @@ def outline(geometry: str = "polygon", color: str = "90,90,90", label: str | Non
         Outline colour "r,g,b".
     label : str, optional
         Column to label features with.
+
+    Returns
+    -------
+    str
+        A QGIS style document (QML) with a ``singleSymbol`` renderer: an unfilled outline.
     """
     return _wrap('<renderer-v2 type="singleSymbol" symbollevels="0" forceraster="0" '
                  f'enableorderby="0"><symbols>{_symbol("0", color, geometry, fill=False)}'
@@ -289,7 +310,18 @@ def geometry_kind(frame) -> str:
 
 
 def name_column(frame) -> str | None:
-    """Return the column to label features with (a text column called like a name)."""
+    """Return the column to label features with (a text column called like a name).
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The layer.
+
+    Returns
+    -------
+    str or None
+        The first text column whose lower-case name is one of :data:`NAME_COLUMNS`, or None.
+    """
     from pandas.api.types import is_object_dtype, is_string_dtype
 
     lower = {str(c).lower(): c for c in frame.columns
@@ -307,7 +339,21 @@ def _last_epoch(columns) -> str | None:
 
 
 def measure_column(frame) -> str | None:
-    """Return the most telling numeric column of a layer of measures, or None."""
+    """Return the most telling numeric column of a layer of measures, or None.
+
+    The first of :data:`PREFERRED_MEASURES` present and numeric (``{last}`` standing for the
+    last epoch found in the column names) wins; otherwise the first float column with a value.
+
+    Parameters
+    ----------
+    frame : GeoDataFrame
+        The layer.
+
+    Returns
+    -------
+    str or None
+        The column to colour the layer by, or None when it has no numeric measure.
+    """
     from pandas.api.types import is_bool_dtype, is_float_dtype, is_numeric_dtype
 
     last = _last_epoch(frame.columns)
@@ -327,7 +373,19 @@ def measure_column(frame) -> str | None:
 
 
 def is_reference(name: str) -> bool:
-    """Whether a layer named ``name`` is reference geometry (neutral outline)."""
+    """Whether a layer named ``name`` is reference geometry (neutral outline).
+
+    Parameters
+    ----------
+    name : str
+        The layer name (``municipalities_2024``, ``boundaries``...).
+
+    Returns
+    -------
+    bool
+        True when the name matches :data:`REFERENCE_PATTERN` (input boundaries or a vintage
+        drawn as a plain outline rather than a measure).
+    """
     return bool(REFERENCE_PATTERN.search(name))
 
 

@@ -556,10 +556,19 @@ def _map_windows(fn, windows, threads: int):
 class UnitPlan:
     """Units ready for counting: phase 1 of :func:`builtup_by_unit` (:func:`prepare_units`).
 
-    ``geoms`` are the units in the raster CRS, intersected with the study area;
-    ``unit_m2`` their true areas before the intersection; ``rank`` the engine's numbering
-    (by top row: units of a few rows get close numbers); ``edges`` the ring edges in pixel
-    coordinates, numbered by rank.
+    Attributes
+    ----------
+    ids : pandas.Index
+        The unit ids, in input order.
+    geoms : numpy.ndarray of shapely geometries
+        The units in the raster CRS, intersected with the study area.
+    unit_m2 : numpy.ndarray
+        The true area (m²) of every unit before the intersection with the study area.
+    rank : numpy.ndarray
+        The engine's numbering of the units (by top row: units of a few rows get close
+        numbers).
+    edges : tuple
+        The ring edges in pixel coordinates, numbered by rank.
     """
 
     ids: object
@@ -578,10 +587,15 @@ class UnitPlan:
 class BlockCounts:
     """Partial sums of one block (or of several, merged): phase 3 of :func:`builtup_by_unit`.
 
-    Ordinal encodings: ``table[k, j]`` is the weighted area (m²) of the cells of unit
-    ``k - 1`` (by rank; row 0 unused) holding raw value ``values[j]`` (-1: masked out by
-    the valid mask).  Per-epoch encodings: ``values`` is None and ``table`` holds built then
-    valid areas by epoch.
+    Attributes
+    ----------
+    values : numpy.ndarray or None
+        Ordinal encodings: the raw raster values met, sorted (-1: cells masked out by the
+        valid mask).  Per-epoch encodings: None.
+    table : numpy.ndarray
+        Ordinal encodings: ``table[k, j]`` is the weighted area (m²) of the cells of unit
+        ``k - 1`` (by rank; row 0 unused) holding raw value ``values[j]``.  Per-epoch
+        encodings: built then valid areas (m²) by epoch, one row per unit (row 0 unused).
     """
 
     values: np.ndarray | None
@@ -723,7 +737,21 @@ def _polygonal_parts(geoms) -> np.ndarray:
 
 
 def plan_blocks(stack, max_cells: int | None = None) -> list:
-    """Phase 2: the blocks (full-width row strips of whole tile rows) to count."""
+    """Phase 2: the blocks (full-width row strips of whole tile rows) to count.
+
+    Parameters
+    ----------
+    stack : BuiltupStack
+        The rasters.
+    max_cells : int, optional
+        The largest number of cells of a block; the engine's default (sized to the memory
+        budget) when None.
+
+    Returns
+    -------
+    list of rasterio.windows.Window
+        The blocks, top to bottom.
+    """
     return list(stack.windows(_resolve_window_cells(stack, max_cells)))
 
 
@@ -849,6 +877,29 @@ def count_blocks(plan: UnitPlan, stack, windows, method: str = "exact", *, threa
 
     ``scheduler=None`` counts in this process with ``threads`` threads; otherwise every
     block is a dask task (:mod:`gisfix.parallel`).  The result does not depend on either.
+
+    Parameters
+    ----------
+    plan : UnitPlan
+        The units (:func:`prepare_units`).
+    stack : BuiltupStack
+        The rasters.
+    windows : list of rasterio.windows.Window
+        The blocks (:func:`plan_blocks`).
+    method : str
+        ``"exact"`` (cells weighted by the fraction of their area inside the unit) or
+        ``"centre"`` (GDAL's cell-centre rule).
+    threads : int
+        Threads counting blocks in this process (``scheduler=None``).
+    scheduler : str or dask Client, optional
+        A dask scheduler (:func:`gisfix.parallel.resolve_scheduler`).
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    BlockCounts
+        The sums over every block (zero counts when there are no blocks).
     """
     from tqdm.auto import tqdm
 
@@ -903,10 +954,27 @@ def count_blocks(plan: UnitPlan, stack, windows, method: str = "exact", *, threa
 
 
 def epoch_totals(counts: BlockCounts, stack, plan: UnitPlan):
-    """Phase 4: map raw values to epochs; return (epochs, built m², valid m²) by unit.
+    r"""Phase 4: map raw values to epochs; return (epochs, built m², valid m²) by unit.
 
     A year-built stack opened without epochs takes the years met in the counting pass
-    (values holding some area of some unit) as its epochs.  Rows are in input order.
+    (values holding some area of some unit) as its epochs.  For ordinal encodings the
+    built area at epoch :math:`t` accumulates the area first built at or before :math:`t`,
+    :math:`B_{it} = \sum_{s \le t} A_{is}`, and the valid area is every observed cell.
+
+    Parameters
+    ----------
+    counts : BlockCounts
+        The merged sums (:func:`count_blocks`).
+    stack : BuiltupStack
+        The rasters (their epochs may be set here).
+    plan : UnitPlan
+        The units, to put rows back in input order.
+
+    Returns
+    -------
+    tuple
+        ``(epochs, built_m2, valid_m2)``: the epochs and two arrays of shape
+        (units, epochs), rows in input order.
     """
     from gisfix.stack import INVALID
 
@@ -933,11 +1001,39 @@ def epoch_totals(counts: BlockCounts, stack, plan: UnitPlan):
 
 def assemble_table(plan: UnitPlan, epochs, built_m2, valid_m2,
                    min_coverage: float = DEFAULT_MIN_COVERAGE):
-    """Phase 5: the long table, with coverage, shares and the coverage warnings.
+    r"""Phase 5: the long table, with coverage, shares and the coverage warnings.
 
-    Units with no observed area get a NaN share and are named in one
-    :class:`~gisfix.errors.NoValidCellsWarning`; units observed on less than
-    ``min_coverage`` of their area are named in one :class:`~gisfix.errors.LowCoverageWarning`.
+    .. math::
+
+        s_{it} = \frac{B_{it}}{V_{it}}, \qquad c_{it} = \min\left(1,
+        \frac{V_{it}}{A_i}\right)
+
+    with :math:`B` the built area, :math:`V` the observed (valid) area and :math:`A` the
+    true area of unit :math:`i` (share NaN when :math:`V_{it} = 0`).
+
+    Parameters
+    ----------
+    plan : UnitPlan
+        The units.
+    epochs : sequence of int
+        The epochs.
+    built_m2, valid_m2 : numpy.ndarray
+        Built and observed areas (m²) of shape (units, epochs) (:func:`epoch_totals`).
+    min_coverage : float
+        Units observed on less than this share of their area are warned about.
+
+    Returns
+    -------
+    DataFrame
+        The columns of :data:`LONG_COLUMNS`: ``unit_id``, ``epoch``, ``builtup_km2``,
+        ``valid_km2``, ``builtup_share`` and ``coverage``, one row per unit and epoch.
+
+    Warns
+    -----
+    NoValidCellsWarning
+        Naming the units that cover no observed cell.
+    LowCoverageWarning
+        Naming the units observed on less than ``min_coverage`` of their area.
     """
     import pandas as pd
 
@@ -1019,6 +1115,23 @@ def builtup_by_unit(boundaries, stack, method: str = "exact", *, max_cells: int 
         ``builtup_share``, ``coverage`` (valid area over unit area, unitless); one row per
         unit (input order) and epoch.
 
+    Raises
+    ------
+    DataError
+        For an unknown ``method``, ``threads < 1``, ``min_coverage`` outside [0, 1], or too
+        many units for one call.
+    ExtentError
+        When the units do not overlap the raster (:func:`gisfix.stack.check_overlap`).
+    CRSError
+        When the units cannot be projected to the raster's CRS.
+
+    Warns
+    -----
+    NoValidCellsWarning
+        Naming the units that cover no observed cell.
+    LowCoverageWarning
+        Naming the units observed on less than ``min_coverage`` of their area.
+
     Notes
     -----
     For unit :math:`u` (intersected with the study area), epoch :math:`t`, cells :math:`i`
@@ -1077,6 +1190,21 @@ def to_wide(long):
     Columns ``builtup_km2_<epoch>`` then ``share_<epoch>``, epochs in increasing order,
     then ``coverage`` (the smallest over epochs) when the long table has it; units in
     their order of first appearance.
+
+    Parameters
+    ----------
+    long : DataFrame
+        The long table of :func:`builtup_by_unit`.
+
+    Returns
+    -------
+    DataFrame
+        One row per unit.
+
+    Raises
+    ------
+    DataError
+        When ``long`` lacks ``unit_id``, ``epoch``, ``builtup_km2`` or ``builtup_share``...
     """
     import pandas as pd
 

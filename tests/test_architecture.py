@@ -32,21 +32,12 @@ READER_MODULES = {
 #: Submodules of rasterio that compute on arrays and never open a file; any layer may use them.
 RASTER_COMPUTE = {"rasterio.features", "rasterio.windows", "rasterio.transform",
                   "rasterio.enums"}
-#: Known violations being fixed on another branch (owner, issue); remove when merged.
-PENDING = {
-    "gisfix.zonal": "h2, issue 15: zonal opens its own rasterio handles (moving to the stack)",
-    "gisfix.cli.info": "h2: `gisfix info` describes rasters with rasterio (move into stack)",
-}
-#: Modules of other owners whose public callables still lack a Parameters section (owner);
-#: remove an entry once its module is documented.
-PENDING_DOCS = {
-    "gisfix.crs": "h2", "gisfix.stack": "h2", "gisfix.zonal": "h2",
-    "gisfix.datasets": "h8", "gisfix.styles": "h8", "gisfix.io": "h8", "gisfix.report": "h3",
-    "gisfix.demo": "h3", "gisfix.diffusion": "h6", "gisfix.extents": "h6",
-    "gisfix.stages": "h6", "gisfix.lei": "h7", "gisfix.landscape": "h7",
-    "gisfix.project": "h3", "gisfix.workflows.demo": "h3",
-    "gisfix.fetch": "h8", "gisfix.qgis_project": "h8",
-}
+#: Known violations being fixed on another branch (module: owner, issue); empty since
+#: zonal reads through the stack and ``gisfix info`` through ``stack.describe_raster``.
+PENDING: dict[str, str] = {}
+#: Modules still being edited on another branch whose public callables lack a Parameters
+#: section (module: owner); remove an entry once its module is documented.
+PENDING_DOCS: dict = {}
 FILE_LIBS = ("rasterio", "pyogrio", "fiona")
 
 
@@ -234,24 +225,31 @@ def test_public_callables_document_parameters():
 
 # -- unit suffixes ----------------------------------------------------------------------------
 #: Unit suffixes of the convention (CONTRIBUTING.md).
-UNIT_SUFFIXES = ("_km2", "_ha", "_m2", "_m", "_km", "_m_per_ha", "_per_km2", "_per_100ha",
+UNIT_SUFFIXES = ("_km2", "_ha", "_m2", "_m", "_km", "_m_per_ha", "_per_km2",
                  "_m2_per_capita",
                  "_km2_per_capita", "_ha_per_capita", "_km2_per_year", "_ha_per_year",
-                 "_m_per_year")
+                 "_m_per_year", "_per_100ha")
+#: Qualifiers that may follow a unit (and an epoch): ``builtup_km2_2020_before``,
+#: ``builtup_km2_total``; the unit is still explicit.
+QUALIFIERS = ("before", "after", "change", "total", "mean", "median", "min", "max")
 #: Stems that make a column an area or a length.
 STEMS = ("area", "edge", "perimeter", "distance", "radius", "length", "km", "builtup",
          "width", "displacement", "axis", "density", "per_capita")
 #: Columns with a stem that are unitless (shares, ratios, indices, counts, ids, labels).
 UNITLESS = re.compile(r"(share|ratio|index|_rel$|^n_|count|_id$|^is_|_q\d+|cluster|kind|"
                       r"type|rank|quantile|iou|level|_ge_|_p$|p_sim|p_norm|z$|_z$|_class|"
-                      r"angle|direction|^lei|class$|stage|label|source|note|epoch)")
+                      r"angle|direction|^lei|class$|stage|label|source|note|epoch|gini|hhi|theil|_cv$)")
 
 
 def offending_columns(columns) -> list[str]:
     """Return area/length column names without a unit suffix of the convention."""
     bad = []
     for c in map(str, columns):
-        low = re.sub(r"_\d{4}$", "", c.lower())  # a wide table's epoch: builtup_km2_2020
+        low = c.lower()
+        # a qualifier and a wide table's epoch: builtup_km2_2020_before -> builtup_km2
+        low = re.sub(rf"(_({'|'.join(QUALIFIERS)}))+$", "", low)
+        low = re.sub(r"_\d{4}$", "", low)
+        low = re.sub(rf"(_({'|'.join(QUALIFIERS)}))+$", "", low)
         if not any(s in low for s in STEMS) or UNITLESS.search(low):
             continue
         if not any(low.endswith(s) for s in UNIT_SUFFIXES):
@@ -266,6 +264,10 @@ def test_offending_columns_rule():
                               "edge_density_m_per_ha", "unit_id", "n_patches"]) == []
     assert offending_columns(["total_area", "perimeter", "builtup"]) == [
         "total_area", "perimeter", "builtup"]
+    assert offending_columns(["builtup_km2_2020_before", "builtup_km2_total",
+                              "builtup_km2_gini", "patch_density_per_100ha"]) == []
+    assert offending_columns(["builtup_2020_before", "area_total"]) == [
+        "builtup_2020_before", "area_total"]
 
 
 #: Unit-less area/length columns of other owners' modules, to rename (owner): remove an entry
@@ -344,6 +346,80 @@ def test_every_table_has_unit_suffixes(shared, tmp_path, run_cli):
     assert not bad, f"area/length columns without a unit suffix: {bad}"
     pending = {k: offending_columns(tables[k].columns) for k in PENDING_COLUMNS}
     print("pending renames:", pending)
+
+
+#: The merger of the DC project (tests/data/dc_merger.toml), dated for the event table.
+DC_MERGER = ["11001", "51013", "51510"]
+
+
+def _dc_project(folder, tmp_path) -> Path:
+    """A small DC project (two epochs, no permutations) with the merger as a scenario."""
+    vec = folder / "counties_2017_census.gpkg"
+    tif = folder / "ghsl_year_built_100m_mollweide.tif"
+    units = ", ".join(f'"{u}"' for u in DC_MERGER)
+    path = tmp_path / "dc.toml"
+    path.write_text(
+        f'[region]\nname = "DC"\n[boundaries]\npath = "{vec.as_posix()}"\n'
+        f'layer = "counties"\nid = "fips"\n[builtup]\npath = "{tif.as_posix()}"\n'
+        f'encoding = "year-built"\naoi = "{(folder / "aoi.geojson").as_posix()}"\n'
+        f'epochs = [2015, 2020]\n[measures]\nlei_period = [2015, 2020]\npermutations = 0\n'
+        f'[[scenario]]\nname = "dc_merger"\n[[scenario.edit]]\nop = "merge"\n'
+        f'units = [{units}]\ninto = "11001"\n', encoding="utf-8")
+    return path
+
+
+@pytest.mark.shared
+def test_newer_verbs_have_unit_suffixes(shared, tmp_path, run_cli):
+    """The verbs added since (run, stages, events, did) on the DC data: units in the names."""
+    import json
+
+    import geopandas as gpd
+    import pandas as pd
+    import pyogrio
+
+    folder = shared("ghsl_dc_baltimore")
+    tif = folder / "ghsl_year_built_100m_mollweide.tif"
+    tables: dict[str, pd.DataFrame] = {}
+    out = tmp_path / "run"
+    r = run_cli("run", _dc_project(folder, tmp_path), "-o", out)
+    assert r.exit_code == 0, r.output
+    for layer, _ in pyogrio.list_layers(out / "results.gpkg"):
+        if layer not in ("provenance", "layer_styles"):
+            tables[f"gisfix run:{layer}"] = gpd.read_file(out / "results.gpkg", layer=layer,
+                                                          ignore_geometry=True)
+    for name in ("measures.csv", "compare.csv"):
+        tables[f"gisfix run:{name}"] = pd.read_csv(out / name)
+    st = tmp_path / "st.gpkg"
+    r = run_cli("stages", tif, "--encoding", "year-built", "--from", "2015", "--to", "2020",
+                "-o", st)
+    assert r.exit_code == 0, r.output
+    for layer, _ in pyogrio.list_layers(st):
+        if layer not in ("provenance", "layer_styles"):
+            tables[f"gisfix stages:{layer}"] = gpd.read_file(st, layer=layer,
+                                                             ignore_geometry=True)
+    scenario = tmp_path / "s.toml"
+    scenario.write_text('[scenario]\nname = "m"\n[[edit]]\nop = "merge"\nunits = ['
+                        + ", ".join(f'"{u}"' for u in DC_MERGER)
+                        + ']\ninto = "11001"\nyear = 2018\n', encoding="utf-8")
+    ev = tmp_path / "ev.csv"
+    r = run_cli("events", "--scenario", scenario, "-o", ev)
+    assert r.exit_code == 0, r.output
+    tables["gisfix events"] = pd.read_csv(ev)
+    panel = tmp_path / "panel.csv"
+    tables["gisfix run:units_long"][["unit_id", "epoch", "builtup_share"]].to_csv(
+        panel, index=False)
+    did = tmp_path / "did.json"
+    r = run_cli("did", panel, "--unit", "unit_id", "--time", "epoch", "--outcome",
+                "builtup_share", "--events", ev, "--event", "merge", "-o", did)
+    assert r.exit_code == 0, r.output
+    d = json.loads(did.read_text(encoding="utf-8"))
+    tables["gisfix did"] = pd.DataFrame([{k: v for k, v in d.items()
+                                          if not isinstance(v, dict | list)}])
+    tables["gisfix did:event_time"] = pd.DataFrame(d["event_time"])
+    bad = {k: offending_columns(v.columns) for k, v in tables.items()
+           if k not in PENDING_COLUMNS}
+    bad = {k: v for k, v in bad.items() if v}
+    assert not bad, f"area/length columns without a unit suffix: {bad}"
 
 
 def test_measures_take_data_not_paths(tmp_path):

@@ -13,7 +13,7 @@ A policy panel is a long unit x year table on one fixed geography with, for ever
 The chain is:
 
 1. :func:`harmonize_panel` places a table observed on old units onto the target units
-   through a lineage crosswalk (:func:`gisfix.edits.lineage.harmonise`): extensive
+   through a lineage crosswalk (:func:`gisfix.edits.lineage.harmonize`): extensive
    outcomes are allocated by the crosswalk's area or weight shares,
    :math:`X_j = \sum_i \omega_{ij} X_i`, intensive ones are weighted means.
 2. :func:`cohorts_from_events` reads the treatment of every target unit from an event
@@ -31,6 +31,8 @@ import numpy as np
 import pandas as pd
 
 from gisfix.errors import DataError, DataWarning, IdError
+from gisfix.spatial.graphs import as_graph
+from gisfix.spatial.graphs import make_graph as _make_graph
 
 #: Columns :func:`assign_treatment` adds.
 TREATMENT_COLUMNS = ["cohort", "never_treated", "neighbour_of_treated"]
@@ -40,31 +42,6 @@ def _show(values, limit: int = 6) -> str:
     values = [str(v) for v in values]
     more = f" ... ({len(values)} in all)" if len(values) > limit else ""
     return ", ".join(values[:limit]) + more
-
-
-def _harmonize():
-    """The lineage harmonizer of :mod:`gisfix.edits.lineage` (``harmonize``/``harmonise``)."""
-    from gisfix.edits import lineage
-
-    return getattr(lineage, "harmonize", None) or lineage.harmonise
-
-
-def _graphs():
-    """The module holding ``make_graph``/``as_graph``: the one place graphs are imported from.
-
-    The architecture work moves :mod:`gisfix.graphs` into :mod:`gisfix.spatial`; whichever
-    exists on this install is used.
-    """
-    try:
-        import gisfix.spatial as mod
-
-        if hasattr(mod, "make_graph") and hasattr(mod, "as_graph"):
-            return mod
-    except ImportError:
-        pass
-    import gisfix.graphs as mod
-
-    return mod
 
 
 def make_graph(units, kind: str = "queen"):
@@ -81,7 +58,7 @@ def make_graph(units, kind: str = "queen"):
     -------
     SpatialGraph
     """
-    return _graphs().make_graph(units, kind)
+    return _make_graph(units, kind)
 
 
 def check_panel(panel: pd.DataFrame, id_col: str, time_col: str,
@@ -154,7 +131,7 @@ def harmonize_panel(panel: pd.DataFrame, lineage: pd.DataFrame, extensive=(), in
 
     ``"rate=num/den"`` intensive columns are recomputed from the harmonized extensives and
     plain intensive columns are area-weighted means (Logan, Xu & Stults 2014, *The
-    Professional Geographer* 66(3), 412-420; see :func:`gisfix.edits.lineage.harmonise`,
+    Professional Geographer* 66(3), 412-420; see :func:`gisfix.edits.lineage.harmonize`,
     which does the work).
 
     Parameters
@@ -165,7 +142,7 @@ def harmonize_panel(panel: pd.DataFrame, lineage: pd.DataFrame, extensive=(), in
     lineage : DataFrame
         ``old_id, new_id, area_share, weight_share`` (``EditResult.lineage``).
     extensive, intensive : list of str
-        Columns to allocate / average (see :func:`gisfix.edits.lineage.harmonise`).
+        Columns to allocate / average (see :func:`gisfix.edits.lineage.harmonize`).
     id_col, time_col : str
         The unit and year columns.
     share : {"weight_share", "area_share"}
@@ -178,8 +155,10 @@ def harmonize_panel(panel: pd.DataFrame, lineage: pd.DataFrame, extensive=(), in
     DataFrame
         Long table with ``id_col`` (the target ids), ``time_col`` and the columns.
     """
+    from gisfix.edits.lineage import harmonize  # the edits package loads geopandas
+
     df = check_panel(panel, id_col, time_col)
-    out = _harmonize()(df, lineage, extensive, intensive, id_col=id_col, time_col=time_col,
+    out = harmonize(df, lineage, extensive, intensive, id_col=id_col, time_col=time_col,
                        share=share, areas=areas)
     out = out.rename_axis(id_col).reset_index()
     cols = [id_col, time_col] + [c for c in out.columns if c not in (id_col, time_col)]
@@ -411,7 +390,7 @@ def neighbours_of(graph, ids) -> set:
     graph : SpatialGraph or libpysal Graph/W
     ids : collection of str
     """
-    g = _graphs().as_graph(graph)
+    g = as_graph(graph)
     gids = pd.Index(g.unique_ids.astype(str))
     mask = gids.isin(list(ids))
     if not mask.any():

@@ -70,7 +70,19 @@ def demo_project():
 
 
 def swiss_main_job(progress: Callable[[str], None]):
-    """The main job on the Swiss demo project: measures before and after the merger wave."""
+    """The main job on the Swiss demo project: measures before and after the merger wave.
+
+    Parameters
+    ----------
+    progress : callable
+        Called with one short message per step.
+
+    Returns
+    -------
+    RunResult
+        The result of :func:`gisfix.workflows.run.run_project` on the embedded demo project
+        (nothing written; the demo writes its own outputs).
+    """
     from gisfix.workflows.run import run_project
 
     with demo_project() as path:
@@ -87,7 +99,23 @@ def swiss_reform(out: Path, run) -> dict:
     """Check the detected Swiss edits 2018 -> 2024 against the 2024 vintage.
 
     ``run`` is the main job's result: its scenario holds the edits that
-    :func:`gisfix.edits.diff.diff` found and the 2018 units they rebuilt.
+    :func:`gisfix.edits.diff.diff` found and the 2018 units they rebuilt.  Writes the
+    scenario TOML, ``swiss_2018_2024.gpkg`` (both vintages, the edited units with their IoU
+    against 2024 and lineage status, the lineage and the size comparison) and a map.
+
+    Parameters
+    ----------
+    out : pathlib.Path
+        The output folder (files are replaced).
+    run : RunResult
+        The result of :func:`swiss_main_job`.
+
+    Returns
+    -------
+    dict
+        Unit counts, edits by operation, whether the edited ids equal the 2024 ids, IoU
+        statistics of the rebuilt units, status counts and the before/after unit-size
+        summary.
     """
     from gisfix import datasets, styles
     from gisfix.edits.lineage import STATUS_COLORS
@@ -138,7 +166,20 @@ def swiss_reform(out: Path, run) -> dict:
 
 
 def swiss_before_after(run, epoch: int = 2025) -> dict:
-    """The main job's before/after values of :data:`SWISS_HEADLINE` at ``epoch``."""
+    """The main job's before/after values of :data:`SWISS_HEADLINE` at ``epoch``.
+
+    Parameters
+    ----------
+    run : RunResult
+        The result of :func:`swiss_main_job`.
+    epoch : int
+        The epoch to report.
+
+    Returns
+    -------
+    dict
+        For every headline measure: ``base``, ``value``, ``abs_change`` and ``rel_change``.
+    """
     from gisfix.workflows.run import before_after
 
     sc = run.scenarios[SWISS_SCENARIO]
@@ -150,7 +191,23 @@ def swiss_before_after(run, epoch: int = 2025) -> dict:
 
 
 def virginia(out: Path, overwrite: bool) -> dict:
-    """Apply the three Virginia reversions and compare with the 2017 vintage."""
+    """Apply the three Virginia reversions and compare with the 2017 vintage.
+
+    Writes ``virginia.gpkg`` (the pre-1995 counties, the edited counties and the lineage).
+
+    Parameters
+    ----------
+    out : pathlib.Path
+        The output folder.
+    overwrite : bool
+        Allow replacing an existing output.
+
+    Returns
+    -------
+    dict
+        Unit counts before and after, and the IoU of every merged county with its 2017
+        geometry (in an equal-area CRS).
+    """
     from gisfix import datasets
     from gisfix.edits import apply_scenario, load_scenario
     from gisfix.io import provenance, write_layers
@@ -174,7 +231,30 @@ def virginia(out: Path, overwrite: bool) -> dict:
 
 
 def mexico(out: Path, overwrite: bool) -> dict:
-    """Regional inequality in Mexico 1940-2000 (Rey and Sastre-Gutierrez 2010 data)."""
+    """Regional inequality in Mexico 1940-2000 (Rey and Sastre-Gutierrez 2010 data).
+
+    Theil decomposition between and within the Hanson regions, Gini and CV by decade, the
+    spatial Gini of 2000 (Rey and Smith 2013) and sigma and beta convergence of per-capita
+    GDP; writes ``mexico_inequality.json`` and a Theil chart.
+
+    Parameters
+    ----------
+    out : pathlib.Path
+        The output folder.
+    overwrite : bool
+        Allow replacing an existing output.
+
+    Returns
+    -------
+    dict
+        The source, the table by decade, the spatial Gini of 2000 and the convergence
+        results.
+
+    References
+    ----------
+    Rey, S. J. and Sastre-Gutierrez, M. L. (2010). Interregional inequality dynamics in
+    Mexico. *Spatial Economic Analysis* 5(3), 277-298.
+    """
     import geopandas as gpd
     import libpysal
 
@@ -335,6 +415,16 @@ def run_demo(output, overwrite: bool = False,
         nothing is written.
     progress : callable, optional
         Called with a short message before each step.
+
+    Returns
+    -------
+    dict
+        The headline numbers of every part of the demo (also written as ``summary.json``).
+
+    Raises
+    ------
+    OutputExistsError
+        When ``output`` already holds demo output and ``overwrite`` is False.
     """
     from gisfix.io import write_json
     from gisfix.workflows.run import write_outputs
