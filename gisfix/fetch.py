@@ -53,7 +53,14 @@ from pathlib import Path
 
 import numpy as np
 
-from gisfix.errors import ChecksumError, DataError, DownloadError, GisfixError
+from gisfix.errors import (
+    ChecksumError,
+    DataError,
+    DownloadError,
+    GeometryError,
+    GisfixError,
+    InputFileError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -208,11 +215,22 @@ def region_from_file(path, scheme: TileScheme = TileScheme()):
 
     from gisfix.io import require_file
 
-    g = gpd.read_file(require_file(path), engine="pyogrio")
+    p = require_file(path)
+    try:
+        g = gpd.read_file(p, engine="pyogrio")
+    except Exception as exc:
+        raise InputFileError(f"cannot open {p} as a vector file: {exc}") from exc
     if g.crs is None:
         raise DataError(f"{path} has no CRS; assign one (e.g. with ogr2ogr -a_srs) first")
     if g.empty:
         raise DataError(f"{path} holds no features")
+    types = g.geom_type
+    other = types[~types.isin(["Polygon", "MultiPolygon"])].value_counts()
+    if len(other):
+        raise GeometryError(
+            f"{p.name}: {int(other.sum())} features are not polygons "
+            f"({', '.join(f'{v} {k}' for k, v in other.items())}); the region must be "
+            "Polygon or MultiPolygon features")
     geom = g.to_crs(scheme.crs).geometry.union_all()
     return tuple(geom.bounds), geom
 
@@ -356,14 +374,29 @@ def _extract_tif(zip_path: Path) -> Path:
     tif = zip_path.with_suffix(".tif")
     if tif.exists() and tif.stat().st_mtime >= zip_path.stat().st_mtime:
         return tif
-    with zipfile.ZipFile(zip_path) as z:
-        names = [n for n in z.namelist() if n.lower().endswith(".tif")]
-        if not names:
-            raise DataError(f"{zip_path.name} holds no GeoTIFF ({z.namelist()[:5]})")
-        with atomic_path(tif, overwrite=True) as tmp, z.open(names[0]) as src, \
-                open(tmp, "wb") as dst:
-            shutil.copyfileobj(src, dst)
+    try:
+        with zipfile.ZipFile(zip_path) as z:
+            names = [n for n in z.namelist() if n.lower().endswith(".tif")]
+            if not names:
+                raise DataError(f"{zip_path.name} holds no GeoTIFF ({z.namelist()[:5]})")
+            with atomic_path(tif, overwrite=True) as tmp, z.open(names[0]) as src, \
+                    open(tmp, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+    except (zipfile.BadZipFile, OSError, EOFError) as err:
+        raise DataError(f"tile {zip_path.name} is not a readable zip archive ({err}): the "
+                        "server did not send a GHSL tile; check --base-url") from err
     return tif
+
+
+def _forget(registry: Path, name: str) -> None:
+    """Remove ``name`` from the registry (a tile recorded in this run that proved unusable)."""
+    from gisfix.io import atomic_path
+
+    known = read_registry(registry)
+    if known.pop(name, None) is not None:
+        with atomic_path(registry, overwrite=True) as tmp:
+            tmp.write_text("".join(f"{k} {v}\n" for k, v in sorted(known.items())),
+                           encoding="utf-8")
 
 
 # -- mosaic and clip --------------------------------------------------------------------------
@@ -608,39 +641,56 @@ def fetch_ghsl(product: str, epochs: Sequence[int], output, *,
     zips: dict[int, list[Path]] = {}
     n = len(epochs) * len(tiles)
     say(f"{n} tile(s): {len(tiles)} per epoch x {len(epochs)} epoch(s), from {base_url}")
+    tifs: dict[int, list[Path]] = {}
+    recorded = read_registry(registry)
     for e in epochs:
         zips[e] = [download_tile(prod.url(base_url, e, r, c), cache, registry, progress)
                    for r, c in tiles]
+        tifs[e] = []
+        for z in zips[e]:
+            try:
+                tifs[e].append(_extract_tif(z))
+            except DataError:
+                z.unlink(missing_ok=True)  # not a tile: neither cached nor recorded
+                if z.name not in recorded:
+                    _forget(registry, z.name)
+                raise
     # phase 2: mosaic and clip, epoch by epoch (outputs are written atomically)
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
-    written: dict[int, Path] = {}
-    vrts: dict[int, Path] = {}
-    arrays: dict[int, np.ndarray] = {}
-    nodata = None
-    for e in epochs:
-        tifs = [_extract_tif(z) for z in zips[e]]
-        vrts[e] = write_vrt(tifs, out / f"ghsl_{product}_E{e}.vrt")
-        data, profile = clip(vrts[e], bounds, geometry)
-        nodata = profile["nodata"]
+    try:
+        written: dict[int, Path] = {}
+        vrts: dict[int, Path] = {}
+        arrays: dict[int, np.ndarray] = {}
+        nodata = None
+        for e in epochs:
+            vrts[e] = write_vrt(tifs[e], out / f"ghsl_{product}_E{e}.vrt")
+            data, profile = clip(vrts[e], bounds, geometry)
+            nodata = profile["nodata"]
+            if year_built:
+                arrays[e] = data
+            written[e] = _write_tif(data, profile, names[e], overwrite)
+            say(f"wrote {names[e]}")
         if year_built:
-            arrays[e] = data
-        written[e] = _write_tif(data, profile, names[e], overwrite)
-        say(f"wrote {names[e]}")
-    if year_built:
-        yb = to_year_built(arrays, threshold_m2, nodata)
-        yb_profile = {**profile, "dtype": "uint16", "nodata": YEAR_BUILT_NODATA}
-        _write_tif(yb, yb_profile, yb_path, overwrite)
-        say(f"wrote {yb_path}")
-    write_json(provenance(
-        {"boundaries": str(boundaries)} if boundaries else {},
-        {"product": product, "epochs": epochs, "bbox": list(bbox) if bbox else None,
-         "base_url": base_url, "release": RELEASE, "tiles": [f"R{r}_C{c}" for r, c in tiles],
-         "year_built": year_built, "threshold_m2": threshold_m2 if year_built else None,
-         "sha256": {z.name: read_registry(registry).get(z.name)
-                    for zs in zips.values() for z in zs}},
-        "gisfix data fetch ghsl"), out / f"ghsl_{product}.provenance.json", overwrite=True)
-    return FetchResult(written, yb_path, [z for zs in zips.values() for z in zs], registry,
-                       vrts)
+            yb = to_year_built(arrays, threshold_m2, nodata)
+            yb_profile = {**profile, "dtype": "uint16", "nodata": YEAR_BUILT_NODATA}
+            _write_tif(yb, yb_profile, yb_path, overwrite)
+            say(f"wrote {yb_path}")
+        write_json(provenance(
+            {"boundaries": str(boundaries)} if boundaries else {},
+            {"product": product, "epochs": epochs, "bbox": list(bbox) if bbox else None,
+             "base_url": base_url, "release": RELEASE,
+             "tiles": [f"R{r}_C{c}" for r, c in tiles],
+             "year_built": year_built, "threshold_m2": threshold_m2 if year_built else None,
+             "sha256": {z.name: read_registry(registry).get(z.name)
+                        for zs in zips.values() for z in zs}},
+            "gisfix data fetch ghsl"), out / f"ghsl_{product}.provenance.json", overwrite=True)
+        return FetchResult(written, yb_path, [z for zs in zips.values() for z in zs], registry,
+                           vrts)
+    except BaseException:
+        if created:  # leave no half-written output folder behind
+            shutil.rmtree(out, ignore_errors=True)
+        raise
 
 
 __all__ = ["BUILT_THRESHOLD_M2", "EPOCHS", "GHSL_BASE_URL", "PRODUCTS", "FetchResult",

@@ -330,7 +330,11 @@ def load_project(source) -> Project:
         path = Path(source)
         if not path.exists():
             raise InputFileError(f"no such project file: {path}")
-        text = path.read_text(encoding="utf-8")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise ProjectError(f"{path.name}: a project file is UTF-8 text; this is not "
+                               f"({exc.reason} at byte {exc.start})") from exc
         try:
             doc = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
@@ -413,6 +417,9 @@ def _builtup(p: Project, r: dict) -> dict:
                       "binary, fraction or class=V[,V])", "builtup")
     if "aoi" in r:
         r["aoi"] = _file(p, r["aoi"], "builtup", "aoi")
+    if "epochs" in r and not r["epochs"]:
+        raise p.error(ProjectError, "epochs is empty; list epochs of the raster or leave the "
+                      "key out (every epoch)", "builtup", "epochs")
     if "epochs" in r and not all(isinstance(e, int) for e in r["epochs"]):
         raise p.error(ProjectError, f"epochs must be integers, got {r['epochs']}", "builtup",
                       "epochs")

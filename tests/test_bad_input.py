@@ -65,6 +65,29 @@ def world(tmp_path_factory):
         '[scenario]\nname = "x"\n[[edit]]\nop = "annex"\nunits = ["a", "b"]\n')
     (d / "noncontiguous.toml").write_text(
         '[scenario]\nname = "x"\n[[edit]]\nop = "merge"\nunits = ["a", "d"]\ninto = "a"\n')
+    # did / events: a panel of the four units, 2000-2005, and events that treat one of them
+    import pandas as pd
+
+    panel = pd.DataFrame([(u, y, float(k + y - 2000)) for k, u in enumerate("abcd")
+                          for y in range(2000, 2006)], columns=["id", "year", "y"])
+    panel.to_csv(d / "panel.csv", index=False)
+    events = pd.DataFrame({"unit_id": ["a", "b"], "year": [2003, 2003],
+                           "event": ["county_to_district"] * 2, "new_ids": ["a", "b"]})
+    events.to_csv(d / "events.csv", index=False)
+    events.assign(event=["county_to_district", "annexation"]).to_csv(
+        d / "events_unknown_kind.csv", index=False)
+    pd.concat([events, events.iloc[[0]].assign(new_ids="a2")]).to_csv(
+        d / "events_duplicate.csv", index=False)
+    pd.concat([panel, panel.iloc[[0]]]).to_csv(d / "panel_duplicate.csv", index=False)
+    panel.astype({"y": str}).assign(y=lambda t: t["y"].where(t.index != 3, "n/a")).to_csv(
+        d / "panel_text.csv", index=False)
+    (d / "panel_latin1.csv").write_bytes(
+        panel.assign(id=["ä", "ö", "ü", "ß"] * 6).to_csv(index=False).encode("cp1252"))
+    header = "代码,一级行政区,二级行政区,名称,级别,状态,启用时间,变更/弃用时间,新代码\n"
+    row = "990121,测试省,甲市,北县,县级,弃用,1980,2005,990102\n"
+    (d / "history_gbk.csv").write_bytes((header + row).encode("gbk"))
+    (d / "history_years.csv").write_text(header + row.replace("1980", "early"),
+                                         encoding="utf-8")
     return d
 
 
@@ -116,41 +139,83 @@ def raster_commands(w, raster, out):
 
 
 BOUNDARY_VERBS = ["info", "builtup", "agglomeration", "inequality", "edit", "diff-old",
-                  "diff-new", "lei", "run"]
-RASTER_VERBS = ["info", "builtup", "agglomeration", "lei", "run", "edit"]
+                  "diff-new", "lei", "run", "run-project", "stages", "did", "events",
+                  "fetch"]
+RASTER_VERBS = ["info", "builtup", "agglomeration", "lei", "run", "edit", "run-project",
+                "stages"]
+
+#: A server that cannot be reached: port 9 (discard) on this machine, never the internet.
+CLOSED = "http://127.0.0.1:9/ghsl"
+
+
+def project_file(w, folder, boundaries=None, raster=None, extra="", scenario=""):
+    """Write a project file of the world's units and raster (or of bad files in their place)."""
+    text = (f'[region]\nname = "bad"\n\n[boundaries]\npath = "{boundaries or w / "units.gpkg"}"'
+            f'\nid = "id"\n\n[builtup]\npath = "{raster or w / "raster.tif"}"\n'
+            f'encoding = "year-built"\n{extra}\n[measures]\npermutations = 0\n{scenario}')
+    path = folder / "p.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def more_commands(w, units, raster, out):
+    """The verbs added since this file was written, with ``units`` / ``raster`` in place."""
+    return {
+        "run-project": ("run", project_file(w, out.parent, units, raster), "-o", out),
+        "stages": ("stages", raster, "--by", "units", "--boundaries", units, "--id", "id",
+                   "--block", 1, "--min-area-km2", 0, "-o", out),
+        "did": ("did", w / "panel.csv", "--unit", "id", "--time", "year", "--outcome", "y",
+                "--events", w / "events.csv", "--exclude-neighbours", units, "--id", "id",
+                "-o", out),
+        "events": ("events", "--vintage", f"2000={units}", "--vintage",
+                   f"2010={w / 'units.gpkg'}", "--id", "id", "-o", out),
+        "fetch": ("data", "fetch", "ghsl", "--epochs", 2020, "--boundaries", units,
+                  "--base-url", CLOSED, "--cache", out.parent / "cache", "--no-progress",
+                  "-o", out),
+    }
 
 
 def _out(tmp_path, verb):
-    return tmp_path / {"run": "out", "inequality": "out.json", "diff-old": "out.toml",
-                       "diff-new": "out.toml"}.get(verb, "out.gpkg")
+    return tmp_path / {"run": "out", "run-project": "out", "fetch": "out",
+                       "inequality": "out.json", "did": "out.json", "events": "out.csv",
+                       "diff-old": "out.toml", "diff-new": "out.toml"}.get(verb, "out.gpkg")
+
+
+def _command(kind, w, bad, out, verb):
+    if verb in ("run-project", "stages", "did", "events", "fetch"):
+        units = bad if kind == "boundary" else w / "units.gpkg"
+        raster = bad if kind == "raster" else w / "raster.tif"
+        return more_commands(w, units, raster, out)[verb]
+    table = boundary_commands if kind == "boundary" else raster_commands
+    return table(w, bad, out)[verb]
 
 
 @pytest.mark.parametrize("verb", BOUNDARY_VERBS)
 @pytest.mark.parametrize("bad", ["truncated.gpkg", "random.gpkg", "random.geojson"])
 def test_corrupt_boundary_file(world, tmp_path, verb, bad):
     out = _out(tmp_path, verb)
-    res = run(*boundary_commands(world, world / bad, out)[verb])
+    res = run(*_command("boundary", world, world / bad, out, verb))
     assert_one_line_error(res, out, bad)
 
 
 @pytest.mark.parametrize("verb", BOUNDARY_VERBS)
 def test_layer_mixing_polygons_and_lines(world, tmp_path, verb):
     out = _out(tmp_path, verb)
-    args = boundary_commands(world, world / "mixed.geojson", out)[verb]
+    args = _command("boundary", world, world / "mixed.geojson", out, verb)
     if verb == "inequality":  # the geometry matters only for the spatial Gini
         args = (*args, "--spatial-gini", "--permutations", 0)
     res = run(*args)
     if verb == "info":  # info describes the file: it reports the geometry types
         assert res.exit_code == 0 and "LineString" in res.output
         return
-    assert_one_line_error(res, out, "line")
+    assert_one_line_error(res, out, "LineString")
 
 
-@pytest.mark.parametrize("verb", BOUNDARY_VERBS)
+@pytest.mark.parametrize("verb", [v for v in BOUNDARY_VERBS if v != "fetch"])  # fetch: no ids
 def test_id_column_of_mixed_types(world, tmp_path, verb):
     """Ids are text once read (GDAL reads a mixed JSON column as text): 1 and "1" collide."""
     out = _out(tmp_path, verb)
-    res = run(*boundary_commands(world, world / "mixed_id.geojson", out)[verb])
+    res = run(*_command("boundary", world, world / "mixed_id.geojson", out, verb))
     if verb == "info":  # info describes the file: it counts the duplicates
         assert res.exit_code == 0 and "duplicate_ids: 2" in res.output
         return
@@ -161,7 +226,7 @@ def test_id_column_of_mixed_types(world, tmp_path, verb):
 @pytest.mark.parametrize("bad", ["truncated.tif", "random.tif", "nocrs.tif"])
 def test_corrupt_raster_or_no_crs(world, tmp_path, verb, bad):
     out = _out(tmp_path, verb)
-    res = run(*raster_commands(world, world / bad, out)[verb])
+    res = run(*_command("raster", world, world / bad, out, verb))
     assert_one_line_error(res, out, bad)
 
 
@@ -203,12 +268,33 @@ def test_merge_of_non_contiguous_units_is_allowed_with_a_warning(world, tmp_path
     assert out.exists()
 
 
-def test_usage_errors_exit_2_on_every_verb(world, tmp_path):
+def _command_paths():
+    """Every verb of gisfix.cli.main.VERBS, and every subcommand of a verb that is a group."""
+    import importlib
+
+    import click
+
     from gisfix.cli.main import VERBS
 
-    for verb in VERBS:
-        res = run(verb, "--no-such-option")
-        assert res.exit_code == 2, (verb, res.output)
+    paths = []
+
+    def walk(cmd, path):
+        paths.append(path)
+        if isinstance(cmd, click.Group):
+            for name, sub in sorted(cmd.commands.items()):
+                walk(sub, (*path, name))
+
+    for verb, (module, attr, _) in sorted(VERBS.items()):
+        walk(getattr(importlib.import_module(module), attr), (verb,))
+    return paths
+
+
+@pytest.mark.parametrize("path", _command_paths(), ids=" ".join)
+def test_unknown_option_exits_2(path):
+    res = run(*path, "--bogus-option")
+    assert res.exit_code == 2, (path, res.output)
+    assert "Traceback" not in res.output
+    assert "--bogus-option" in res.stderr
 
 
 def test_scenario_toml_fuzz_only_raises_gisfix_errors(tmp_path_factory):
@@ -269,3 +355,199 @@ def _drop_none(obj):
 
 def test_geojson_world_is_valid_json(world):
     json.loads((world / "mixed.geojson").read_text())
+
+
+# -- the verbs added since: each one's own bad inputs ------------------------------------------
+def _project_case(w, folder, case):
+    """A project file with one mistake (those of tests/test_project.py are not repeated)."""
+    if case == "random bytes":
+        return w / "random.toml"
+    if case == "not UTF-8":
+        path = project_file(w, folder)
+        path.write_bytes(path.read_text().replace('"bad"', '"Zürich"').encode("cp1252"))
+        return path
+    if case == "empty epochs":
+        return project_file(w, folder, extra="epochs = []")
+    if case == "random aoi":
+        return project_file(w, folder, extra=f'aoi = "{w / "random.geojson"}"')
+    edits = {"unknown op": "unknown_op.toml", "random scenario": "random.toml"}[case]
+    return project_file(w, folder, scenario=f'[[scenario]]\nname = "s"\nedits = "{w / edits}"\n')
+
+
+@pytest.mark.parametrize("case, needle", [
+    ("random bytes", "random.toml"), ("not UTF-8", "UTF-8"), ("empty epochs", "epochs"),
+    ("random aoi", "random.geojson"), ("unknown op", "'annex'"),
+    ("random scenario", "random.toml")])
+def test_bad_project_file(world, tmp_path, case, needle):
+    out = tmp_path / "out"
+    res = run("run", _project_case(world, tmp_path, case), "-o", out)
+    assert_one_line_error(res, out, needle)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
+
+
+def test_run_without_a_project_or_shortcut_is_a_usage_error(world, tmp_path):
+    res = run("run", world / "random.csv", "-o", tmp_path / "out")
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("args, needle", [
+    (("--epochs", 1990), "at least two epochs"),
+    (("--from", 1980, "--to", 2010), "epoch 1980 is not in this stack")])
+def test_stages_empty_selection(world, tmp_path, args, needle):
+    out = tmp_path / "out.gpkg"
+    res = run("stages", world / "raster.tif", *args, "-o", out)
+    assert_one_line_error(res, out, needle)
+
+
+def did_args(w, panel="panel.csv", events=("--events", "events.csv"), unit="id", outcome="y"):
+    return ("did", w / panel, "--unit", unit, "--time", "year", "--outcome", outcome,
+            events[0], w / events[1])
+
+
+#: did's own bad inputs (duplicate (unit, year) rows and a non-numeric outcome are in
+#: tests/test_did.py::test_cli_bad_input_one_line_exit_1).
+DID_CASES = {
+    "panel random bytes": ({"panel": "random.csv"}, "random.csv"),
+    "panel not UTF-8": ({"panel": "panel_latin1.csv"}, "UTF-8"),
+    "panel random parquet": ({"panel": "random.parquet"}, "random.parquet"),
+    "unit column absent": ({"unit": "code"}, "'code'"),
+    "outcome column absent": ({"outcome": "gdp"}, "'gdp'"),
+    "events random bytes": ({"events": ("--events", "random.csv")}, "random.csv"),
+    "unknown event kind": ({"events": ("--events", "events_unknown_kind.csv")}, "annexation"),
+    "events not a table": ({"events": ("--events", "units.gpkg")}, "units.gpkg"),
+    "history random bytes": ({"events": ("--code-history", "random.csv")}, "random.csv"),
+    "history not UTF-8": ({"events": ("--code-history", "history_gbk.csv")}, "UTF-8"),
+    "history of a panel": ({"events": ("--code-history", "panel.csv")},
+                           "not an areacodes code history"),
+    "history years": ({"events": ("--code-history", "history_years.csv")}, "must hold years"),
+}
+
+
+@pytest.mark.parametrize("case", list(DID_CASES))
+def test_did_bad_input(world, tmp_path, case):
+    if not (world / "random.parquet").exists():
+        (world / "random.parquet").write_bytes((world / "random.csv").read_bytes())
+    kw, needle = DID_CASES[case]
+    out = tmp_path / "out.json"
+    res = run(*did_args(world, **kw), "-o", out, "--plot", tmp_path / "out.png")
+    assert_one_line_error(res, out, needle)
+    assert not (tmp_path / "out.png").exists()
+
+
+@pytest.mark.parametrize("extra, needle", [
+    (("--event", "annexation"), "--event"),  # the treatment's kind must be a known kind
+    (("--window", "x"), "--window")])
+def test_did_usage_errors(world, tmp_path, extra, needle):
+    out = tmp_path / "out.json"
+    res = run(*did_args(world), *extra, "-o", out)
+    assert res.exit_code == 2 and needle in res.output and "Traceback" not in res.output
+    assert not out.exists()
+
+
+def test_did_empty_selection(world, tmp_path):
+    out = tmp_path / "out.json"
+    res = run(*did_args(world), "--from", 2010, "--to", 2012, "-o", out)
+    assert_one_line_error(res, out, "no treated units")
+
+
+EVENTS_CASES = {
+    "history random bytes": (("--code-history", "random.csv"), "random.csv"),
+    "history not UTF-8": (("--code-history", "history_gbk.csv"), "UTF-8"),
+    "history of a panel": (("--code-history", "panel.csv"), "not an areacodes code history"),
+    "history a GeoPackage": (("--code-history", "units.gpkg"), "units.gpkg"),
+    "history years": (("--code-history", "history_years.csv"), "must hold years"),
+    "scenario random bytes": (("--scenario", "random.toml"), "random.toml"),
+    "scenario not UTF-8": (("--scenario", "latin1.csv"), "UTF-8"),
+    "scenario unknown op": (("--scenario", "unknown_op.toml"), "'annex'"),
+    "scenario without years": (("--scenario", "noncontiguous.toml"), "has no 'year'"),
+}
+
+
+@pytest.mark.parametrize("case", list(EVENTS_CASES))
+def test_events_bad_input(world, tmp_path, case):
+    (option, name), needle = EVENTS_CASES[case]
+    out = tmp_path / "out.csv"
+    res = run("events", option, world / name, "-o", out)
+    assert_one_line_error(res, out, needle)
+
+
+def test_events_empty_selection(world, tmp_path):
+    out = tmp_path / "out.csv"
+    units = world / "units.gpkg"
+    res = run("events", "--vintage", f"2000={units}", "--vintage", f"2010={units}", "--id", "id",
+              "--event", "merge", "-o", out)
+    assert_one_line_error(res, out, "no merge events")
+
+
+@pytest.mark.parametrize("args", [
+    ("--event", "annexation"), ("--vintage", "2000"), ()], ids=["kind", "vintage", "none"])
+def test_events_usage_errors(world, tmp_path, args):
+    out = tmp_path / "out.csv"
+    res = run("events", *args, "--id", "id", "-o", out)
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    assert not out.exists()
+
+
+def fetch_args(tmp_path, *args, url=CLOSED):
+    return ("data", "fetch", "ghsl", "--base-url", url, "--cache", tmp_path / "cache",
+            "--registry", tmp_path / "registry.txt", "--no-progress", *args,
+            "-o", tmp_path / "out")
+
+
+@pytest.mark.parametrize("args, needle", [
+    (("--epochs", 2020, "--bbox", "1,40,5"), "--bbox"),
+    (("--epochs", 2020, "--bbox", "w,s,e,n"), "--bbox"),
+    (("--epochs", 2020, "--bbox", "5,40,1,50"), "--bbox"),
+    (("--epochs", 2020, "--bbox", "1,40,5,95"), "--bbox"),
+    (("--epochs", 1993, "--bbox", "1,40,5,50"), "--epochs"),
+    (("--epochs", 2020), "exactly one of --bbox"),
+    (("--epochs", 2020, "--bbox", "1,40,5,50", "--boundaries", "x.gpkg"), "exactly one of"),
+    (("--epochs", 2020, "--bbox", "1,40,5,50", "--product", "nightlights"), "--product"),
+    (("--epochs", 2020, "--bbox", "1,40,5,50", "--product", "pop", "--year-built"),
+     "--year-built")],
+    ids=["three numbers", "not numbers", "west east of east", "latitude 95", "epoch 1993",
+         "no region", "two regions", "unknown product", "year built of pop"])
+def test_fetch_usage_errors(tmp_path, args, needle):
+    res = run(*fetch_args(tmp_path, *args))
+    assert res.exit_code == 2, res.output
+    assert needle in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "out").exists() and not (tmp_path / "cache").exists()
+
+
+def test_fetch_unreachable_server(tmp_path):
+    res = run(*fetch_args(tmp_path, "--epochs", 2020, "--bbox", "-77.1,38.8,-76.9,39.0"))
+    assert_one_line_error(res, tmp_path / "out", "127.0.0.1:9", "offline")
+
+
+def test_fetch_server_sending_random_bytes(tmp_path):
+    """A server that answers every tile with random bytes: one line, no output folder, and
+    neither the bytes nor their checksum stay in the cache and the registry."""
+    import functools
+    import http.server
+    import threading
+
+    junk = np.random.default_rng(1).integers(0, 256, 5000, dtype=np.uint8).tobytes()
+
+    class Junk(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(junk)))
+            self.end_headers()
+            self.wfile.write(junk)
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Junk))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/ghsl"
+        res = run(*fetch_args(tmp_path, "--epochs", 2020, "--bbox", "-77.1,38.8,-76.9,39.0",
+                              url=url))
+    finally:
+        httpd.shutdown()
+    assert_one_line_error(res, tmp_path / "out", "not a readable zip archive")
+    assert not list((tmp_path / "cache").glob("*.zip"))
+    registry = tmp_path / "registry.txt"
+    assert not registry.exists() or ".zip" not in registry.read_text()

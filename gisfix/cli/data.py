@@ -67,12 +67,26 @@ def ghsl(product, epochs, bbox, boundaries, year_built, threshold_m2, base_url, 
     clip them to the region; with --year-built, convert GHS-BUILT-S to the first epoch
     built (open it with --encoding year-built). Interrupted downloads resume."""
     from gisfix.cli.options import parse_float_list, parse_int_list
-    from gisfix.fetch import fetch_ghsl
+    from gisfix.fetch import EPOCHS, fetch_ghsl
 
-    box = parse_float_list(bbox, "--bbox") if bbox else None
+    if (bbox is None) == (boundaries is None):
+        raise click.UsageError("give the region as exactly one of --bbox W,S,E,N and "
+                               "--boundaries FILE")
+    box = parse_float_list(bbox, "--bbox") if bbox is not None else None
     if box is not None and len(box) != 4:
-        raise click.BadParameter("give four numbers W,S,E,N", param_hint="--bbox")
-    result = fetch_ghsl(product, parse_int_list(epochs, "--epochs"), output, bbox=box,
+        raise click.BadParameter(f"give four numbers W,S,E,N, got {bbox!r}",
+                                 param_hint="--bbox")
+    if box is not None and not (-180 <= box[0] < box[2] <= 180 and -90 <= box[1] < box[3] <= 90):
+        raise click.BadParameter(f"W,S,E,N in degrees with W < E and S < N, got {bbox!r}",
+                                 param_hint="--bbox")
+    years = parse_int_list(epochs, "--epochs") or []
+    bad = [e for e in years if e not in EPOCHS]
+    if not years or bad:
+        raise click.BadParameter(f"epochs are {EPOCHS[0]}-{EPOCHS[-1]} every 5 years, got "
+                                 f"{epochs!r}", param_hint="--epochs")
+    if year_built and product != "built-s":
+        raise click.UsageError("--year-built converts GHS-BUILT-S only; use --product built-s")
+    result = fetch_ghsl(product, years, output, bbox=box,
                         boundaries=boundaries, base_url=base_url, cache=cache,
                         registry=registry, year_built=year_built, threshold_m2=threshold_m2,
                         progress=not no_progress, overwrite=overwrite,

@@ -62,13 +62,19 @@ def did(panel, unit_col, time_col, outcome, events_path, code_history, event_kin
     (differences).  Writes JSON with estimator, control, att, se, ci_low, ci_high, n_units,
     n_treated, n_cohorts, event_time, the pre-trend test and provenance; --plot draws the
     event study."""
+    from pathlib import Path
+
     from gisfix import events as ev
+    from gisfix.errors import DataError
     from gisfix.io import atomic_path, check_output, provenance, write_json
     from gisfix.policy.did import estimate_did, parse_window, plot_event_study
     from gisfix.policy.panel import assign_treatment, cohorts_from_events
 
     if (events_path is None) == (code_history is None):
         raise click.UsageError("give one of --events or --code-history")
+    if event_kind not in ev.EVENT_KINDS:
+        raise click.BadParameter(f"unknown event kind {event_kind!r}; use one of "
+                                 f"{', '.join(ev.EVENT_KINDS)}", param_hint="--event")
     if boundaries and not id_col:
         raise click.UsageError("--exclude-neighbours needs --id (the boundary id column)")
     if log_ and log1p:
@@ -82,6 +88,10 @@ def did(panel, unit_col, time_col, outcome, events_path, code_history, event_kin
     if plot:
         check_output(plot, overwrite, (".png",))
     table = ev.read_panel(panel, unit_col)
+    absent = [c for c in dict.fromkeys((unit_col, time_col, outcome)) if c not in table.columns]
+    if absent:
+        raise DataError(f"{Path(panel).name} has no column {', '.join(map(repr, absent))}; "
+                        f"columns: {', '.join(map(str, table.columns))}")
     if code_history:
         events = ev.read_code_history(code_history)
         years = panel_years(table, time_col)
