@@ -251,7 +251,7 @@ def worker_local(stack):
     st = cache.get(key)
     if st is None:
         st = copy.copy(stack)
-        st._handles = []
+        st._handles = {}
         cache[key] = st
     return st
 
