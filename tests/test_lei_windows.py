@@ -226,7 +226,7 @@ def test_cli_scheduler_and_block_rows(tmp_path, run_cli):
     assert a.geometry.geom_equals(b.geometry).all()
     r = run_cli("lei", path, "--encoding", "year-built", "--epochs", "2000,2020,2030",
                 "--from", 2000, "--to", 2020, "--scheduler", "fast", "-o", tmp_path / "x.gpkg")
-    assert r.exit_code == 1 and "unknown scheduler 'fast'" in r.output
+    assert r.exit_code == 2 and "unknown scheduler 'fast'" in r.output  # a usage error
 
 
 @pytest.mark.shared
