@@ -169,3 +169,32 @@ def test_notebooks_the_readme_lists_exist():
     present = {f"notebooks/{p.name}" for p in (ROOT / "notebooks").glob("*.ipynb")}
     assert named == present, (f"README names {sorted(named - present)} that do not exist and "
                               f"misses {sorted(present - named)}")
+
+
+#: README's demo table row -> the measures of compare.csv it quotes (" / " separates two).
+DEMO_ROWS = {"Gini (land-weighted)": ["share_gini"], "Theil T": ["share_theil_t"],
+             "Theil T between cantons / within": ["share_theil_t_between",
+                                                  "share_theil_t_within"],
+             "Moran's I (queen)": ["moran_I"],
+             "units with urban share >= 0.3": ["n_units_share_ge_0.3"]}
+
+
+def test_demo_numbers_are_the_demo_s(demo_output):
+    """Every number of the README's demo table is what ``gisfix demo`` writes (4 decimals)."""
+    import pandas as pd
+
+    compare = pd.read_csv(demo_output / "compare.csv").set_index("measure")
+    header = re.search(r"^\| urban share, 2025 \|(.*)$", README, re.M)
+    assert header, "README has no demo table"
+    counts = [int(n.replace(",", "")) for n in re.findall(r"\(([\d,]+)\)", header.group(1))]
+    assert counts == [int(compare.loc["n_units", "base"]), int(compare.loc["n_units", "value"])]
+    for label, measures in DEMO_ROWS.items():
+        row = re.search(rf"^\| {re.escape(label)} \|(.*)\|(.*)\|$", README, re.M)
+        assert row, f"README's demo table has no row '{label}'"
+        for column, cell in zip(("base", "value"), row.groups(), strict=True):
+            quoted = [v.strip() for v in cell.split("/")]
+            for measure, text in zip(measures, quoted, strict=True):
+                value = float(compare.loc[measure, column])
+                digits = len(text.split(".")[1]) if "." in text else 0
+                shown = f"{value:.{digits}f}"
+                assert shown == text, f"README says {label} {column} = {text}; the demo: {value}"
