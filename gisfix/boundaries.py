@@ -490,22 +490,33 @@ def dropped_empty_ids(frame: gpd.GeoDataFrame, id_col: str | None = None) -> lis
 
 #: Suffixes read as delimited text by :func:`read_table`.
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
+PARQUET_SUFFIXES = (".parquet", ".pq")
 
 
 def read_table(path: str | os.PathLike, *, layer: str | None = None,
-               geometry: bool = False) -> pd.DataFrame:
-    """Read an attribute table: CSV/TSV text, or any vector file GDAL reads.
+               geometry: bool = False, text_cols=(), all_text: bool = False,
+               what: str = "table") -> pd.DataFrame:
+    """Read an attribute table: CSV/TSV text, Parquet, or any vector file GDAL reads.
 
-    The one table reader of gisfix (the ``inequality`` verb and the workflows use it).
+    The one table reader of gisfix (the ``inequality``, ``did`` and ``events`` verbs, the
+    policy panels and the workflows use it).  Text is read as UTF-8, with or without a byte
+    order mark.
 
     Parameters
     ----------
     path : path-like
-        A ``.csv``/``.tsv``/``.txt`` table or a vector file (GeoPackage, shapefile...).
+        A ``.csv``/``.tsv``/``.txt`` table, a ``.parquet`` table or a vector file
+        (GeoPackage, shapefile...).
     layer : str, optional
         The layer of a multi-layer vector file.
     geometry : bool
         Also read the geometries (a vector file only).
+    text_cols : sequence of str
+        Columns read as text (ids such as ``"012345"`` keep their leading zeros).
+    all_text : bool
+        Read every column of a text table as text, empty cells as empty strings.
+    what : str
+        What the table is, for messages (``"code history"``...).
 
     Returns
     -------
@@ -514,27 +525,38 @@ def read_table(path: str | os.PathLike, *, layer: str | None = None,
     Raises
     ------
     InputFileError
-        When the file cannot be read.
+        When the file is missing or cannot be read (not UTF-8, corrupt...).
     DataError
-        When geometries are asked of a text table.
+        When geometries are asked of a text or Parquet table.
     UsageError
         For a missing or ambiguous layer.
     GeometryError
         When geometries are asked of a layer that mixes polygons with other types.
     """
     p = Path(path)
-    if p.suffix.lower() in CSV_SUFFIXES:
-        if geometry:
-            raise DataError(f"this needs polygons but {p.name} is a CSV table; use a vector "
-                            "file (GeoPackage, shapefile, GeoJSON...)")
+    if not p.is_file():
+        raise InputFileError(f"{what} {p} does not exist")
+    suffix = p.suffix.lower()
+    if geometry and (suffix in CSV_SUFFIXES or suffix in PARQUET_SUFFIXES):
+        raise DataError(f"this needs polygons but {p.name} is a {suffix[1:].upper()} table; "
+                        "use a vector file (GeoPackage, shapefile, GeoJSON...)")
+    if suffix in CSV_SUFFIXES:
+        kw: dict = {"sep": "\t" if suffix == ".tsv" else ","}
+        if all_text:
+            kw.update(dtype=str, keep_default_na=False)
+        elif text_cols:
+            head = _read_text_table(p, what, nrows=0, **kw).columns
+            kw["dtype"] = {c: str for c in text_cols if c in head}
+        return _read_text_table(p, what, **kw)
+    if suffix in PARQUET_SUFFIXES:
         try:
-            return pd.read_csv(p, sep="\t" if p.suffix.lower() == ".tsv" else ",")
-        except UnicodeDecodeError as exc:
-            raise InputFileError(
-                f"{p.name} is not UTF-8 text ({exc.reason} at byte {exc.start}); save it "
-                "as UTF-8 (e.g. iconv -f cp1252 -t utf-8)") from exc
+            df = pd.read_parquet(p)
         except Exception as exc:
-            raise InputFileError(f"cannot read {p} as CSV: {exc}") from exc
+            raise InputFileError(f"cannot read {p.name} as Parquet: {exc}") from exc
+        for c in (df.columns if all_text else text_cols):
+            if c in df.columns:
+                df[c] = df[c].astype(str)
+        return df
     import pyogrio
 
     try:
@@ -556,3 +578,15 @@ def read_table(path: str | os.PathLike, *, layer: str | None = None,
             raise GeometryError(f"{p.name} mixes polygons with {', '.join(other)}; this "
                                 "needs polygons only (select them first)")
     return df
+
+
+def _read_text_table(p: Path, what: str, **kw) -> pd.DataFrame:
+    """``pandas.read_csv`` of UTF-8 text (BOM or not); unreadable text is an InputFileError."""
+    try:
+        return pd.read_csv(p, encoding="utf-8-sig", **kw)
+    except UnicodeDecodeError as exc:
+        raise InputFileError(
+            f"{p.name} is not UTF-8 text ({exc.reason} at byte {exc.start}); save the {what} "
+            "as UTF-8 (e.g. iconv -f gbk -t utf-8)") from exc
+    except Exception as exc:
+        raise InputFileError(f"cannot read {p.name} as a CSV {what}: {exc}") from exc

@@ -214,7 +214,9 @@ def read_history_table(path: str | os.PathLike) -> pd.DataFrame:
     if not p.is_file():
         raise InputFileError(f"code history {p} does not exist; give the areacodes "
                              "result CSV (e.g. areacodes_result.csv)")
-    table = _read_csv(p, "code history", dtype=str, keep_default_na=False)
+    from gisfix.boundaries import read_table
+
+    table = read_table(p, all_text=True, what="code history")
     missing = [c for c in HISTORY_COLUMNS if c not in table.columns]
     if missing:
         raise DataError(f"{p.name} is not an areacodes code history: missing column(s) "
@@ -658,36 +660,12 @@ def read_panel(path: str | os.PathLike, id_col: str | None = None,
         If the file is missing or its suffix is not .csv/.parquet.
     """
     p = Path(path)
-    if not p.is_file():
-        raise InputFileError(f"table {p} does not exist")
-    suffix = p.suffix.lower()
-    cols = [c for c in (id_col, *text_cols) if c]
-    if suffix == ".csv":
-        head = _read_csv(p, "table", nrows=0).columns
-        return _read_csv(p, "table", dtype={c: str for c in cols if c in head})
-    if suffix in (".parquet", ".pq"):
-        try:
-            df = pd.read_parquet(p)
-        except Exception as exc:
-            raise InputFileError(f"cannot read {p.name} as Parquet: {exc}") from exc
-        for c in cols:
-            if c in df.columns:
-                df[c] = df[c].astype(str)
-        return df
-    raise InputFileError(f"cannot read {p.name}: tables are .csv or .parquet; got "
-                         f"{suffix or '(no suffix)'!r}")
+    if p.suffix.lower() not in (".csv", ".parquet", ".pq"):
+        raise InputFileError(f"cannot read {p.name}: tables are .csv or .parquet; got "
+                             f"{p.suffix.lower() or '(no suffix)'!r}")
+    from gisfix.boundaries import read_table
 
-
-def _read_csv(p: Path, what: str, **kw) -> pd.DataFrame:
-    """``pandas.read_csv`` of UTF-8 text (BOM or not); unreadable text is an InputFileError."""
-    try:
-        return pd.read_csv(p, encoding="utf-8-sig", **kw)
-    except UnicodeDecodeError as exc:
-        raise InputFileError(
-            f"{p.name} is not UTF-8 text ({exc.reason} at byte {exc.start}); save the {what} "
-            "as UTF-8 (e.g. iconv -f gbk -t utf-8)") from exc
-    except Exception as exc:
-        raise InputFileError(f"cannot read {p.name} as a CSV {what}: {exc}") from exc
+    return read_table(p, text_cols=[c for c in (id_col, *text_cols) if c])
 
 
 __all__ = [
