@@ -188,3 +188,9 @@ def test_info_custom_crs_and_mojibake(run_cli, shared):
     assert "crs: +proj=aea +lat_0=36 +lon_0=104.5" in r.output and "invalid: 17" in r.output
     r = run_cli("info", shared("swiss_municipalities", "2022-05", "municipalities.shp"))
     assert "mis_decoded_text_columns: ['name']" in r.output
+
+
+@pytest.mark.parametrize("verb", ["builtup", "agglomeration", "lei", "run", "stages"])
+def test_every_raster_verb_takes_a_study_area(run_cli, verb):
+    res = run_cli(verb, "--help")
+    assert res.exit_code == 0 and "--aoi" in res.output, res.output

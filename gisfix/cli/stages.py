@@ -7,6 +7,7 @@ import logging
 import click
 
 from gisfix.cli.options import (
+    aoi_option,
     crs_option,
     encoding_option,
     epochs_option,
@@ -29,6 +30,7 @@ STAGE_COLOURS = {"agglomeration": "215,48,39", "optimal agglomeration": "252,141
 @encoding_option
 @fraction_units_option
 @epochs_option
+@aoi_option
 @click.option("--from", "t0", type=int, default=None,
               help="First epoch (year); with --to, a single period.")
 @click.option("--to", "t1", type=int, default=None, help="Last epoch (year).")
