@@ -999,6 +999,34 @@ def epoch_totals(counts: BlockCounts, stack, plan: UnitPlan):
     return epochs, built, valid
 
 
+def share_and_coverage(builtup_km2, valid_km2, unit_km2):
+    r"""Return the built-up share :math:`B/V` and the coverage :math:`V/A` of units.
+
+    The one definition of both columns of the built-up table: the share is NaN where no
+    cell is observed (:math:`V = 0`); the coverage is the observed area over the unit's true
+    area, 0 for an empty unit, clipped to [0, 1].
+
+    Parameters
+    ----------
+    builtup_km2, valid_km2 : array-like
+        Built-up area :math:`B` and observed (valid) area :math:`V`.
+    unit_km2 : array-like
+        True area :math:`A` of each unit (broadcast against the others).
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        ``builtup_share`` and ``coverage``.
+    """
+    built = np.asarray(builtup_km2, dtype=float)
+    valid = np.asarray(valid_km2, dtype=float)
+    area = np.asarray(unit_km2, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(valid > 0, built / np.where(valid > 0, valid, 1.0), np.nan)
+        coverage = np.where(area > 0, valid / np.where(area > 0, area, 1.0), 0.0)
+    return share, np.clip(coverage, 0.0, 1.0)
+
+
 def assemble_table(plan: UnitPlan, epochs, built_m2, valid_m2,
                    min_coverage: float = DEFAULT_MIN_COVERAGE):
     r"""Phase 5: the long table, with coverage, shares and the coverage warnings.
@@ -1042,11 +1070,7 @@ def assemble_table(plan: UnitPlan, epochs, built_m2, valid_m2,
     n_units, n_ep = len(plan.ids), len(epochs)
     built, valid = built_m2 / 1e6, valid_m2 / 1e6
     unit_km2 = plan.unit_m2 / 1e6
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.where(valid > 0, built / np.where(valid > 0, valid, 1.0), np.nan)
-        coverage = np.where(unit_km2[:, None] > 0,
-                            valid / np.where(unit_km2 > 0, unit_km2, 1.0)[:, None], 0.0)
-    coverage = np.clip(coverage, 0.0, 1.0)
+    share, coverage = share_and_coverage(built, valid, unit_km2[:, None])
     ids = plan.ids
     empty = (valid <= 0).any(axis=1)
     if empty.any():

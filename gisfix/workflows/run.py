@@ -668,7 +668,7 @@ def scenario_table(base_table: pd.DataFrame, lineage: pd.DataFrame, units, stack
     method : str
         Method of :func:`gisfix.builtup_by_unit` for the recounted pieces.
     """
-    from gisfix.zonal import builtup_by_unit
+    from gisfix.zonal import builtup_by_unit, share_and_coverage
 
     ids = [str(i) for i in units.index]
     whole = set(whole_units(lineage))
@@ -689,12 +689,8 @@ def scenario_table(base_table: pd.DataFrame, lineage: pd.DataFrame, units, stack
 
     unit_km2 = pd.Series(true_areas(units.to_crs(stack.crs).geometry.values, stack.crs) / 1e6,
                          index=ids)
-    area = out["unit_id"].map(unit_km2).to_numpy()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out["builtup_share"] = np.where(out["valid_km2"] > 0,
-                                        out["builtup_km2"] / out["valid_km2"], np.nan)
-        # as in builtup_by_unit: valid area over the unit's true area
-        out["coverage"] = np.clip(np.where(area > 0, out["valid_km2"] / area, 0.0), 0.0, 1.0)
+    out["builtup_share"], out["coverage"] = share_and_coverage(
+        out["builtup_km2"], out["valid_km2"], out["unit_id"].map(unit_km2))
     order = {u: k for k, u in enumerate(ids)}
     out = out.assign(_o=out["unit_id"].map(order)).sort_values(["_o", "epoch"])
     return out.drop(columns="_o").reset_index(drop=True), recount
@@ -1380,9 +1376,9 @@ def built_patches(stack, epoch: int, connectivity: int = 8):
         8 or 4.
     """
     import geopandas as gpd
-    import shapely
-    from rasterio.features import shapes
     from scipy import ndimage
+
+    from gisfix.lei import patch_polygons
 
     built = stack.built(epoch)
     structure = np.ones((3, 3)) if connectivity == 8 else None
@@ -1390,18 +1386,14 @@ def built_patches(stack, epoch: int, connectivity: int = 8):
     if n == 0:
         return gpd.GeoDataFrame({"patch_id": [], "epoch": [], "area_km2": []},
                                 geometry=[], crs=stack.crs)
-    geoms: dict = {}
-    for geom, value in shapes(labels.astype(np.int32), mask=labels > 0,
-                                       transform=stack.transform,
-                                       connectivity=8 if connectivity == 8 else 4):
-        geoms.setdefault(int(value), []).append(shapely.geometry.shape(geom))
-    ids = sorted(geoms)
+    geoms = patch_polygons(labels, stack.transform, stack.crs)  # valid, one per patch
+    ids = geoms.index.to_numpy()
     areas = np.bincount(labels.ravel(), weights=np.broadcast_to(
         stack.row_cell_areas()[:, None], labels.shape).ravel(), minlength=n + 1)
     return gpd.GeoDataFrame({"patch_id": ids, "epoch": epoch,
                              "area_km2": areas[ids] / 1e6,
                              "cells": np.bincount(labels.ravel(), minlength=n + 1)[ids]},
-                            geometry=[shapely.union_all(geoms[i]) for i in ids], crs=stack.crs)
+                            geometry=geoms.to_numpy(), crs=stack.crs)
 
 
 def run_pipeline(units, stack, output, *, population: str | None = None,
