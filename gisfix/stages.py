@@ -471,7 +471,7 @@ def _zone_labels(mask: np.ndarray, z: np.ndarray, structure) -> tuple[np.ndarray
     """
     from scipy import ndimage
 
-    zz = np.where(mask & (z >= 0), z.astype(np.int64) + 1, 0)
+    zz = np.where(mask & (z >= 0), z.astype(np.int32) + 1, 0)
     labels = np.zeros(mask.shape, np.int32)
     zone_of = [np.full(1, -1, np.int64)]
     n = 0
@@ -505,22 +505,25 @@ def _zone_pieces(mask: np.ndarray, z: np.ndarray, n_zones: int, rows_m2, structu
         w = np.broadcast_to(np.asarray(rows_m2, float)[:, None], labels.shape)
         size = np.bincount(labels.ravel(), weights=w.ravel(), minlength=n + 1)
     width = labels.shape[1]
+    # int32 where it fits: the client keeps the edge rows of every strip until it stitches
+    ctype = np.int32 if n_zones * (width + 2) < 2 ** 31 else np.int64
     edge = np.zeros(n + 1, bool)
     rows = []
     for row in (labels[0], labels[-1]):
         cols = np.flatnonzero(row)
-        lab = row[cols].astype(np.int64)
+        lab = row[cols]
         edge[lab] = True
         code = zone_of[lab] * (width + 2) + cols
         order = np.argsort(code, kind="stable")
-        rows.append((code[order], lab[order]))
+        rows.append((code[order].astype(ctype), lab[order].astype(np.int32)))
     inner = np.flatnonzero(~edge)[1:]
     best = np.zeros(n_zones, size.dtype)
     if inner.size:
         np.maximum.at(best, zone_of[inner], size[inner])
     ek = np.flatnonzero(edge)
-    return {"n": int(n), "first_row": rows[0], "last_row": rows[1], "edge_labels": ek,
-            "edge_zones": zone_of[ek], "edge_sizes": size[ek], "best": best}
+    return {"n": int(n), "first_row": rows[0], "last_row": rows[1],
+            "edge_labels": ek.astype(np.int32), "edge_zones": zone_of[ek].astype(np.int32),
+            "edge_sizes": size[ek], "best": best}
 
 
 def _zone_patch_reduce(parts: list[dict], best, connectivity: int):
