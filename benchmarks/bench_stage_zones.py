@@ -3,16 +3,17 @@
 ``gisfix.stages._zone_largest_patch`` labels the built patches of every zone (patches cut
 by the zone boundaries) over full-width row strips and stitches them by union-find; before
 issue 14 each zone was labelled in the window of its bounding box, so a large zone read a
-grid-sized window.  This script runs the windowed path in a fresh process on the scale
-workload with the 2,990 China counties mapped onto it (zones read per strip with
-:func:`gisfix.zonal.label_cells`, as :func:`gisfix.stages.stages_by_units` does) and prints
-its wall time and peak RSS; with ``--oracle`` it also runs the bounding-box path on the
-same raster (slow and memory-hungry on big grids: use it on the small mosaic) and checks
-that both give the same areas.
+grid-sized window.  Each path runs in a fresh process (zones read per strip with
+:func:`gisfix.zonal.label_cells`, as :func:`gisfix.stages.stages_by_units` does); the script
+prints the ratios of wall time and peak RSS (windowed / bounding boxes) and checks that
+both give the same areas.
 
-Run: ``.venv/bin/python benchmarks/bench_stage_zones.py [RASTER] [--oracle]``
-(default raster: /tmp/gisfix-bench/dc_tiled_30954x30415.tif, made by
-``make_scale_workload.py``).
+- default: the DC raster (1,407 x 869 cells) with its 30 counties;
+- ``--scale``: the 30,954 x 30,415 scale workload with the 2,990 China counties mapped onto
+  it (``make_scale_workload.py``, cached in /tmp/gisfix-bench); the bounding-box path is
+  run too with ``--oracle`` (minutes, and its memory grows with the largest county).
+
+Run: ``.venv/bin/python benchmarks/bench_stage_zones.py [--scale [--oracle]]``
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from gisfix.stack import open_builtup
 from gisfix.stages import _zone_largest_patch
 from gisfix.zonal import label_cells
 st = open_builtup(sys.argv[1], "year-built", epochs=[1990, 2020])
-units = gpd.read_file(sys.argv[2], layer="county").to_crs(st.crs)
+units = gpd.read_file(sys.argv[2], layer=sys.argv[4]).to_crs(st.crs)
 t = time.perf_counter()
 lp = _zone_largest_patch(st, lambda win: label_cells(units, st, win), len(units), 2020, 8)
 took = time.perf_counter() - t
@@ -50,7 +51,7 @@ from gisfix.stack import open_builtup
 from gisfix.stages import _in_window
 from gisfix.zonal import label_cells
 st = open_builtup(sys.argv[1], "year-built", epochs=[1990, 2020])
-units = gpd.read_file(sys.argv[2], layer="county").to_crs(st.crs)
+units = gpd.read_file(sys.argv[2], layer=sys.argv[4]).to_crs(st.crs)
 t0 = time.perf_counter()
 zones = lambda win: label_cells(units, st, win)
 n, t = len(units), 2020
@@ -87,22 +88,37 @@ print("seconds", round(took, 1), "max relative difference",
 """
 
 
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("raster", nargs="?", default="/tmp/gisfix-bench/dc_tiled_30954x30415.tif")
-    ap.add_argument("--units", default="/tmp/gisfix-bench/china_counties_on_dc.gpkg")
+    ap.add_argument("--scale", action="store_true")
     ap.add_argument("--oracle", action="store_true")
+    ap.add_argument("--cache", default="/tmp/gisfix-bench")
     args = ap.parse_args()
+    if args.scale:
+        from make_scale_workload import make_raster, make_vectors
+
+        raster = make_raster(Path(args.cache), 30000)
+        units, layer = make_vectors(Path(args.cache), raster), "county"
+    else:
+        folder = SHARED / "ghsl_dc_baltimore"
+        raster = folder / "ghsl_year_built_100m_mollweide.tif"
+        units, layer = folder / "counties_2017_census.gpkg", "counties"
     byte_compile()
     import tempfile
 
     with tempfile.TemporaryDirectory() as d:
         out = str(Path(d) / "lp.npy")
-        wall, rss, text = python(RUN, args.raster, args.units, out)
+        wall, rss, text = python(RUN, raster, units, out, layer)
         print(f"windowed: {text.strip()}; wall {wall:.1f} s, peak RSS {rss:.0f} MB")
-        if args.oracle:
-            wall, rss, text = python(ORACLE, args.raster, args.units, out)
-            print(f"bounding boxes: {text.strip()}; wall {wall:.1f} s, peak RSS {rss:.0f} MB")
+        if args.oracle or not args.scale:
+            wall0, rss0, text = python(ORACLE, raster, units, out, layer)
+            print(f"bounding boxes: {text.strip()}; wall {wall0:.1f} s, peak RSS {rss0:.0f} MB")
+            print(f"windowed / bounding boxes: time {wall / wall0:.2f}x, "
+                  f"peak RSS {rss / rss0:.2f}x")
+    print("(one run each on a shared machine: ratios are noisy)")
 
 
 if __name__ == "__main__":
