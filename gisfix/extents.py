@@ -26,6 +26,30 @@ for cells without population; the rural grid-cell class and the second-level
 classification (towns, suburbs, villages); classification of administrative units by the
 share of their population in each class; the population grid disaggregation used to make
 GHS-POP.  Defaults: :data:`PRESETS`.
+
+Memory.  Every step runs on full-width row strips, so that memory depends on the strip
+size (``max_cells``), not on the raster, and the result is identical to the same rules
+applied to the whole grid at once:
+
+* the stack is read by strips of fine rows (a multiple of ``block``; on a dask scheduler
+  with ``scheduler=``) and aggregated; the aggregated built-up, total area and population
+  grids are written to a temporary directory and read back by strips;
+* connected components (extents, background, holes) are labelled strip by strip and
+  stitched by a union-find over the strips' edge rows
+  (:func:`gisfix.parallel.stitch_strips`); sums per component (area, population) are
+  accumulated cell by cell in raster order, as a whole-grid ``numpy.bincount`` adds them;
+* the majority rule runs by passes over the strips, each strip with a halo as high as the
+  iterations of the pass (see :func:`_smooth_windowed` for why this is exact);
+* extent polygons are traced per strip and joined; the label grid of each epoch stays in a
+  temporary file (:class:`LabelGrid`), served by window (:meth:`ExtentTracks.city_labels`),
+  and overlaps between epochs are summed by strips.
+
+What remains proportional to the raster: tables with one entry per component (like the
+patch tables of :mod:`gisfix.landscape`), the strips' edge rows held by the stitching, the
+extent polygons of the result, and the ``population`` array the caller passes (pass a
+``numpy.memmap`` to keep it on disk: it is read by strips).  Temporary files take about
+18 bytes per aggregated cell during a delineation (26 with a population grid) and 4 bytes
+per aggregated cell and epoch for the labels of :func:`track_extents`.
 """
 
 from __future__ import annotations
@@ -508,7 +532,10 @@ def _delineate(stack, epoch, *, kind="centre", block=1, population=None, thresho
                 qualifies = share >= threshold - 1e-12
             qual_g.write(a0, qualifies)
         del jobs
-        agg_rows = int(block_rows) if block_rows else max(1, int(max_cells) // max(1, w_agg))
+        # a strip of aggregated cells holds ~5 arrays of 8 bytes: a quarter of max_cells
+        # keeps it near the footprint of a read strip
+        agg_rows = int(block_rows) if block_rows else \
+            max(1, int(max_cells) // 4 // max(1, w_agg))
         strips = _strip_bounds(h_agg, agg_rows)
 
         def _read_mask(g):
@@ -1051,5 +1078,5 @@ def extent_agreement(ours, reference, within=None) -> dict:
             "area_ours_km2": a.area / 1e6, "area_reference_km2": b.area / 1e6}
 
 
-__all__ = ["EVENTS", "PRESETS", "ExtentTracks", "extent_agreement", "track_extents",
+__all__ = ["EVENTS", "PRESETS", "ExtentTracks", "LabelGrid", "extent_agreement", "track_extents",
            "urban_extents"]
