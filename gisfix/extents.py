@@ -233,6 +233,19 @@ class LabelGrid(_DiskGrid):
     Behaves like a read-only 2-D array for small grids (``numpy.asarray(grid)``, indexing,
     ``max``), but is meant to be read by rows: :meth:`read`, or
     :meth:`ExtentTracks.city_labels` by window.
+
+    Parameters
+    ----------
+    path : str
+        The file (raw rows, C order).
+    shape : (rows, columns)
+        The aggregated grid.
+    dtype : numpy dtype
+        Of the labels (int32).
+    owner : object, optional
+        Keeps the temporary directory alive while the grid is in use.
+    create : bool
+        Create a zero-filled file.
     """
 
     vmax = 0
