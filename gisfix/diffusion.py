@@ -821,12 +821,38 @@ def _strip_window(stack, r0, r1):
     return Window(0, r0, stack.width, r1 - r0)
 
 
+def _runs(row):
+    """Run-length code of one row of labels: (start column, length, label) of each run.
+
+    The client keeps the edge rows of every strip until it stitches them; runs of one label
+    are long (a patch's cells in a row, a stretch of background), so this is small.
+    """
+    row = np.asarray(row)
+    if row.size == 0:
+        return np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.int32)
+    change = np.flatnonzero(row[1:] != row[:-1]) + 1
+    starts = np.concatenate(([0], change))
+    lengths = np.diff(np.append(starts, row.size))
+    labels = row[starts]
+    keep = labels > 0
+    return (starts[keep].astype(np.int32), lengths[keep].astype(np.int32),
+            labels[keep].astype(np.int32))
+
+
+def _cells(runs):
+    """(columns, labels) of the labelled cells of a row given as :func:`_runs`."""
+    starts, lengths, labels = runs
+    if len(starts) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    total = int(lengths.sum())
+    offs = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    cols = np.repeat(starts.astype(np.int64), lengths) + np.arange(total) - offs
+    return cols, np.repeat(labels.astype(np.int64), lengths)
+
+
 def _edge_rows(labels):
-    """(columns, labels) of the labelled cells of the first and of the last row (int32)."""
-    top, bottom = labels[0], labels[-1]
-    tc, bc = np.flatnonzero(top), np.flatnonzero(bottom)
-    return ((tc.astype(np.int32), top[tc].astype(np.int32)),
-            (bc.astype(np.int32), bottom[bc].astype(np.int32)))
+    """The first and the last row of a strip's labels, as :func:`_runs`."""
+    return _runs(labels[0]), _runs(labels[-1])
 
 
 def _patch_strip(job):
@@ -853,26 +879,32 @@ def _patch_strip_body(job):
     window = _strip_window(stack, r0, r1)
     built, _ = _built_layers(stack, window, eps)
     row_area = stack.row_cell_areas(window)
+    equal = bool(row_area.size) and bool(np.all(row_area == row_area[0]))
     structure = _structure(connectivity)
     out = []
     for e in eps:
         b = built[e]
         labels, n = ndimage.label(b, structure=structure)
-        flat = np.flatnonzero(labels)
-        lab = labels.ravel()[flat]
-        cells = np.bincount(lab, minlength=n + 1)
-        area = np.bincount(lab, weights=row_area[flat // stack.width], minlength=n + 1)
+        cells = np.bincount(labels.ravel(), minlength=n + 1)
         first_row, last_row = _edge_rows(labels)
         edge = np.zeros(n + 1, bool)
-        edge[first_row[1]] = True
-        edge[last_row[1]] = True
+        edge[first_row[2]] = True
+        edge[last_row[2]] = True
         edge[0] = False
         ek = np.flatnonzero(edge)
         inner = np.flatnonzero(~edge)[1:]
-        best = None
+        want = edge.copy()
+        k = 0
         if inner.size:  # the largest inner patch; first in raster order on a tie
             k = int(inner[np.argmax(cells[inner])])
-            best = (k, int(cells[k]), float(area[k]))
+            want[k] = True
+        # true areas of the patches kept (per-row cell areas on a geographic grid)
+        if equal:
+            area = cells * row_area[0]
+        else:
+            rr, cc = np.nonzero(want[labels])
+            area = np.bincount(labels[rr, cc], weights=row_area[rr], minlength=n + 1)
+        best = (k, int(cells[k]), float(area[k])) if inner.size else None
         out.append({"n": int(n), "first_row": first_row, "last_row": last_row,
                     "edge_labels": ek, "edge_cells": cells[ek], "edge_area": area[ek],
                     "best": best, "row_built": np.count_nonzero(b, axis=1)})
@@ -911,8 +943,9 @@ def _patch_pass(stack, eps, connectivity, strips, scheduler) -> dict:
     out = {}
     for k, e in enumerate(eps):
         parts = [r[k] for r in res]
-        stitch = stitch_strips([p["first_row"] for p in parts], [p["last_row"] for p in parts],
-                               [p["n"] for p in parts], connectivity)
+        stitch = stitch_strips([_cells(p["first_row"]) for p in parts],
+                               [_cells(p["last_row"]) for p in parts], [p["n"] for p in parts],
+                               connectivity)
         gids = np.concatenate([stitch.map(s, p["edge_labels"]) for s, p in enumerate(parts)]
                               + [np.zeros(0, np.int64)])
         cells = np.concatenate([p["edge_cells"] for p in parts] + [np.zeros(0, np.int64)])
@@ -1072,7 +1105,7 @@ def _patch_cores(stack, requests, strips, scheduler) -> list:
             continue
         parts = [r[k] for r in res]
         k += 1
-        stitch = stitch_strips([q[1] for q in parts], [q[2] for q in parts],
+        stitch = stitch_strips([_cells(q[1]) for q in parts], [_cells(q[2]) for q in parts],
                                [q[0] for q in parts], 4)
         border = np.unique(np.concatenate([stitch.map(s, q[3]) for s, q in enumerate(parts)]
                                           + [np.zeros(0, np.int64)]))
