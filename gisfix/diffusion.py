@@ -7,6 +7,13 @@
   :func:`directional_growth` read a :class:`~gisfix.stack.BuiltupStack` window by window.
 * :func:`core_periphery` splits each period's new built-up land between the earlier urban
   core and the periphery.
+* Everything that reads a stack is windowed: full-width row strips of ``max_cells`` (or
+  ``window_cells``) cells; patches (and the background of the core) that cross strip edges
+  are stitched by union-find over their edge labels (:func:`gisfix.parallel.stitch_strips`),
+  so the largest patch, the default core and its dilation equal a whole-grid computation
+  while memory depends on the strip size.  ``scheduler=`` computes the strips with dask
+  (:func:`gisfix.parallel.imap_blocks`); partial sums are added in strip order, so the
+  answer is the in-process one.
 * The Landscape Expansion Index lives in :mod:`gisfix.lei`; the four-stage model in
   :mod:`gisfix.stages`.
 """
@@ -839,15 +846,45 @@ def _runs(row):
             labels[keep].astype(np.int32))
 
 
-def _cells(runs):
-    """(columns, labels) of the labelled cells of a row given as :func:`_runs`."""
-    starts, lengths, labels = runs
-    if len(starts) == 0:
+def _run_pairs(bottom, top, connectivity):
+    """Unique (bottom label, top label) pairs of runs that touch across a strip edge.
+
+    A run ``[a, a + n)`` of the last row of a strip touches a run ``[b, b + m)`` of the first
+    row of the next strip when the column intervals overlap (4-connectivity), or overlap
+    once widened by one column on each side (8-connectivity: diagonal neighbours).
+    """
+    bs, bl, blab = (np.asarray(x, np.int64) for x in bottom)
+    ts, tl, tlab = (np.asarray(x, np.int64) for x in top)
+    if not len(bs) or not len(ts):
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    total = int(lengths.sum())
-    offs = np.repeat(np.cumsum(lengths) - lengths, lengths)
-    cols = np.repeat(starts.astype(np.int64), lengths) + np.arange(total) - offs
-    return cols, np.repeat(labels.astype(np.int64), lengths)
+    grow = 1 if connectivity == 8 else 0
+    lo = np.searchsorted(ts + tl, bs - grow, side="right")  # first top run ending after
+    hi = np.searchsorted(ts, bs + bl + grow, side="left")  # first top run starting beyond
+    n = np.maximum(hi - lo, 0)
+    i = np.repeat(np.arange(len(bs)), n)
+    j = np.repeat(lo, n) + np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
+    pairs = np.unique(np.stack([blab[i], tlab[j]], axis=1), axis=0)
+    return pairs[:, 0], pairs[:, 1]
+
+
+def _stitch_runs(first_rows, last_rows, counts, connectivity):
+    """:func:`gisfix.parallel.stitch_strips` on run-coded edge rows.
+
+    The union-find only needs which labels touch across each strip edge: the unique label
+    pairs of touching runs are handed over as aligned one-cell "rows" (4-connected), so a
+    dense edge row (the background of the core) costs its runs, not its cells.
+    """
+    from gisfix.parallel import stitch_strips
+
+    ns = len(counts)
+    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64))
+    first, last = [empty] * ns, [empty] * ns
+    for s in range(ns - 1):
+        a, b = _run_pairs(last_rows[s], first_rows[s + 1], connectivity)
+        cols = np.arange(len(a), dtype=np.int64)
+        last[s] = (cols, a)
+        first[s + 1] = (cols, b)
+    return stitch_strips(first, last, counts, 4)
 
 
 def _edge_rows(labels):
@@ -934,7 +971,7 @@ def _patch_pass(stack, eps, connectivity, strips, scheduler) -> dict:
     global ids are those of ``scipy.ndimage.label`` on the whole grid, so the largest patch
     (most cells, then smallest id) is the one ``np.argmax`` of the whole-grid counts picks.
     """
-    from gisfix.parallel import imap_blocks, stitch_strips
+    from gisfix.parallel import imap_blocks
 
     _structure(connectivity)
     res = list(imap_blocks(_patch_strip, [(stack, r0, r1, list(eps), connectivity)
@@ -943,9 +980,9 @@ def _patch_pass(stack, eps, connectivity, strips, scheduler) -> dict:
     out = {}
     for k, e in enumerate(eps):
         parts = [r[k] for r in res]
-        stitch = stitch_strips([_cells(p["first_row"]) for p in parts],
-                               [_cells(p["last_row"]) for p in parts], [p["n"] for p in parts],
-                               connectivity)
+        stitch = _stitch_runs([p["first_row"] for p in parts],
+                              [p["last_row"] for p in parts], [p["n"] for p in parts],
+                              connectivity)
         gids = np.concatenate([stitch.map(s, p["edge_labels"]) for s, p in enumerate(parts)]
                               + [np.zeros(0, np.int64)])
         cells = np.concatenate([p["edge_cells"] for p in parts] + [np.zeros(0, np.int64)])
@@ -1088,7 +1125,7 @@ class _PatchCore:
 
 def _patch_cores(stack, requests, strips, scheduler) -> list:
     """Pass B: :class:`_PatchCore` of each ``(t0, connectivity, patches)`` request."""
-    from gisfix.parallel import imap_blocks, stitch_strips
+    from gisfix.parallel import imap_blocks
 
     todo = [(t0, conn, p) for t0, conn, p in requests if p.gid > 0]
     res = []
@@ -1105,8 +1142,8 @@ def _patch_cores(stack, requests, strips, scheduler) -> list:
             continue
         parts = [r[k] for r in res]
         k += 1
-        stitch = stitch_strips([_cells(q[1]) for q in parts], [_cells(q[2]) for q in parts],
-                               [q[0] for q in parts], 4)
+        stitch = _stitch_runs([q[1] for q in parts], [q[2] for q in parts],
+                              [q[0] for q in parts], 4)
         border = np.unique(np.concatenate([stitch.map(s, q[3]) for s, q in enumerate(parts)]
                                           + [np.zeros(0, np.int64)]))
         out.append(_PatchCore(t0, conn, list(strips),

@@ -167,6 +167,36 @@ def test_dc_stage_evidence_windowed_equals_whole_grid(shared):
 
 
 @pytest.mark.shared
+def test_dc_windowed_memory_is_bounded_by_the_strip(shared):
+    """No whole-grid array: numpy's peak allocation follows the strip, not the grid."""
+    import tracemalloc
+
+    stack = open_builtup(shared(*DC_RASTER), "year-built", epochs=[1990, 2020])
+    n = stack.width * stack.height
+
+    def runs(cells):
+        return (lambda: d.largest_patch_share(stack, window_cells=cells),
+                lambda: d.core_mask(stack, 1990, window=Window(0, 400, stack.width, 6),
+                                    max_cells=cells, dilate_m=250.0),
+                lambda: d.core_periphery(stack, 1990, 2020, max_cells=cells))
+
+    def peaks(cells):
+        out = []
+        for f in runs(cells):
+            f()  # warm the one-off caches (row areas, CRS objects, imports)
+            tracemalloc.start()
+            f()
+            out.append(tracemalloc.get_traced_memory()[1])
+            tracemalloc.stop()
+        return np.array(out)
+
+    small = peaks(40 * stack.width)   # 22 strips
+    whole = peaks(n)                  # one strip: the whole grid
+    assert (small < 1.5 * n).all(), small      # under 1.5 bytes per grid cell
+    assert (small * 3 < whole).all(), (small, whole)
+
+
+@pytest.mark.shared
 def test_geographic_largest_patch_share_uses_row_areas(shared):
     """Bacau (EPSG:4326): the largest patch's true area over the built area, per-row areas."""
     stack = open_builtup(shared(*BACAU), "ldsmt")
