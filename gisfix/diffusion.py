@@ -951,8 +951,9 @@ def _patch_strip_body(job):
 class _Patches:
     """The stitched patches of one epoch: the largest one and the built-up total."""
 
-    def __init__(self, stitch, gid, cells, area_m2, total_m2):
+    def __init__(self, stitch, gid, cells, area_m2, total_m2, has=None):
         self.stitch = stitch
+        self.has = has            # per strip: does it hold a cell of the largest patch
         self.gid = gid            # global id of the largest patch (0: nothing built)
         self.cells = cells
         self.area_m2 = area_m2    # its true area
@@ -1007,7 +1008,12 @@ def _patch_pass(stack, eps, connectivity, strips, scheduler) -> dict:
             g, c, a = (np.concatenate(x) for x in (cand_g, cand_c, cand_a))
             order = np.lexsort((g, -c))  # most cells, then first in raster order
             j = order[0]
-            out[e] = _Patches(stitch, int(g[j]), int(c[j]), float(a[j]), total)
+            gid = int(g[j])
+            has = [bool(np.any(stitch.map(s, p["edge_labels"]) == gid))
+                   or (p["best"] is not None
+                       and int(stitch.map(s, np.array([p["best"][0]]))[0]) == gid)
+                   for s, p in enumerate(parts)]
+            out[e] = _Patches(stitch, gid, int(c[j]), float(a[j]), total, has)
         else:
             out[e] = _Patches(stitch, 0, 0, 0.0, total)
     return out
@@ -1127,21 +1133,30 @@ def _patch_cores(stack, requests, strips, scheduler) -> list:
     """Pass B: :class:`_PatchCore` of each ``(t0, connectivity, patches)`` request."""
     from gisfix.parallel import imap_blocks
 
-    todo = [(t0, conn, p) for t0, conn, p in requests if p.gid > 0]
-    res = []
-    if todo:
-        jobs = [(stack, r0, r1, [(t0, conn, p.stitch.params(s), p.gid) for t0, conn, p in todo])
-                for s, (r0, r1) in enumerate(strips)]
-        res = list(imap_blocks(_background_strip, jobs, scheduler))
-    out, k = [], 0
-    for t0, conn, p in requests:
+    # only the strips that hold the largest patch are read: the background of any other
+    # full-width strip is one run per edge row, touching the border
+    jobs, index = [], []
+    for s, (r0, r1) in enumerate(strips):
+        ids = [i for i, (_, _, p) in enumerate(requests) if p.gid > 0 and p.has[s]]
+        if ids:
+            jobs.append((stack, r0, r1, [(requests[i][0], requests[i][1],
+                                          requests[i][2].stitch.params(s), requests[i][2].gid)
+                                         for i in ids]))
+            index.append((s, ids))
+    found = {}
+    for (s, ids), res in zip(index, imap_blocks(_background_strip, jobs, scheduler)):
+        for i, q in zip(ids, res):
+            found[(s, i)] = q
+    run = (np.zeros(1, np.int32), np.array([stack.width], np.int32), np.ones(1, np.int32))
+    blank = (1, run, run, np.ones(1, np.int64), False)
+    out = []
+    for i, (t0, conn, p) in enumerate(requests):
         if p.gid == 0:  # nothing built: an empty core
             out.append(_PatchCore(t0, conn, list(strips), [None] * len(strips), 0,
                                   [None] * len(strips), [False] * len(strips),
                                   np.zeros(0, np.int64)))
             continue
-        parts = [r[k] for r in res]
-        k += 1
+        parts = [found.get((s, i), blank) for s in range(len(strips))]
         stitch = _stitch_runs([q[1] for q in parts], [q[2] for q in parts],
                               [q[0] for q in parts], 4)
         border = np.unique(np.concatenate([stitch.map(s, q[3]) for s, q in enumerate(parts)]
