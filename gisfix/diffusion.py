@@ -1304,8 +1304,7 @@ def _core_source(stack, t0: int, *, core=None, radius_m: float | None = None,
         src = _PolygonCore([(g, 1) for g in geoms if g is not None and not g.is_empty])
     elif radius_m is not None:
         if centre is None:
-            c = builtup_centroids(stack, [t0], max_cells=max_cells,
-                                  scheduler=scheduler).iloc[0]
+            c = builtup_centroids(stack, [t0], scheduler=scheduler).iloc[0]
             centre = (float(c["x"]), float(c["y"]))
         src = _DiscCore((float(centre[0]), float(centre[1])), float(radius_m))
     else:

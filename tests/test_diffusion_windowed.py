@@ -208,6 +208,48 @@ def test_geographic_largest_patch_share_uses_row_areas(shared):
     assert np.array_equal(plain, whole_core(stack, 1990))
 
 
+@pytest.mark.shared
+def test_geographic_dilated_core_per_row_elements(shared):
+    r"""Bacau (~21 x 31 m cells, EPSG:4326): each row is dilated by its own element.
+
+    Oracle: cell width along the parallel :math:`N(\phi)\cos\phi\,\Delta\lambda` at the
+    row's centre latitude, cell height the meridian distance between the row's edges
+    (``pyproj.Geod``); each row of the result is that row of a whole-grid dilation by the
+    row's element.  The buffer is 3.5 median cell widths, so the element changes between
+    the northern and the southern rows.
+    """
+    from pyproj import Geod
+
+    stack = open_builtup(shared(*BACAU), "ldsmt")
+    t = stack.transform
+    geod = Geod(ellps="WGS84")
+    a, f = geod.a, geod.f
+    e2 = f * (2 - f)
+    rows = np.arange(stack.height)
+    lat = np.radians(t.f + t.e * (rows + 0.5))
+    width = a / np.sqrt(1 - e2 * np.sin(lat) ** 2) * np.cos(lat) * np.radians(abs(t.a))
+    top = t.f + t.e * rows
+    height = np.asarray(geod.inv(np.full(rows.shape, t.c), top, np.full(rows.shape, t.c),
+                                 top + t.e)[2])
+    buffer_m = 3.5 * float(np.median(width))
+    plain = whole_core(stack, 1990)
+    want = np.zeros_like(plain)
+    cache = {}
+    for r in rows:
+        se = buffer_element(buffer_m, width[r], height[r])
+        key = se.tobytes() + bytes(se.shape)
+        if key not in cache:
+            cache[key] = ndimage.binary_dilation(plain, structure=se)
+        want[r] = cache[key][r]
+    assert len(cache) >= 2
+    got = d.core_mask(stack, 1990, dilate_m=buffer_m, max_cells=3 * stack.width)
+    assert np.array_equal(got, want)
+    cp = d.core_periphery(stack, 1990, 2014, dilate_m=buffer_m, max_cells=5 * stack.width)
+    ref = whole_core_periphery(stack, 1990, 2014, want)
+    for k, v in ref.items():
+        assert cp[k] == pytest.approx(v, rel=RTOL), k
+
+
 # -- hypothesis rasters ------------------------------------------------------------------------
 def write_binary(path, arrays, years, cell=100.0):
     paths = []
