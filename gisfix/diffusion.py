@@ -7,6 +7,13 @@
   :func:`directional_growth` read a :class:`~gisfix.stack.BuiltupStack` window by window.
 * :func:`core_periphery` splits each period's new built-up land between the earlier urban
   core and the periphery.
+* Everything that reads a stack is windowed: full-width row strips of ``max_cells`` (or
+  ``window_cells``) cells; patches (and the background of the core) that cross strip edges
+  are stitched by union-find over their edge labels (:func:`gisfix.parallel.stitch_strips`),
+  so the largest patch, the default core and its dilation equal a whole-grid computation
+  while memory depends on the strip size.  ``scheduler=`` computes the strips with dask
+  (:func:`gisfix.parallel.imap_blocks`); partial sums are added in strip order, so the
+  answer is the in-process one.
 * The Landscape Expansion Index lives in :mod:`gisfix.lei`; the four-stage model in
   :mod:`gisfix.stages`.
 """
@@ -296,15 +303,37 @@ class _Frame:
 
 
 # -- centroid and standard deviational ellipse ----------------------------------------------
-def _moments(stack, epochs, max_cells, frame):
-    """Area-weighted moments of built cell centres per epoch, in the metric frame."""
+def _moments(stack, epochs, max_cells, frame, scheduler=None):
+    """Area-weighted moments of built cell centres per epoch, in the metric frame.
+
+    Partial sums per strip (:func:`_moments_strip`, computed with ``scheduler``) are added
+    in strip order, so every scheduler gives the same sums.
+    """
+    from gisfix.parallel import imap_blocks
+
     m = {e: np.zeros(6) for e in epochs}  # w, wx, wy, wxx, wyy, wxy
-    for win in stack.windows(max_cells):
+    jobs = [(stack, win, list(epochs)) for win in stack.windows(max_cells)]
+    for part in imap_blocks(_moments_strip, jobs, scheduler):
+        for e, v in zip(epochs, part):
+            m[e] += v
+    return m
+
+
+def _moments_strip(job):
+    """Task: the moments of one strip per epoch (bounded GDAL cache)."""
+    from gisfix.parallel import worker_local
+    from gisfix.stack import bounded_reads
+
+    stack, win, epochs = job
+    with bounded_reads():
+        stack = worker_local(stack)
+        frame = _Frame(stack)
         built, _ = _built_layers(stack, win, epochs)
+        out = []
         for e in epochs:
             zones = np.zeros(built[e].shape, np.int64)
-            m[e] += window_moments(built[e], zones, 1, stack, win, frame)[0]
-    return m
+            out.append(window_moments(built[e], zones, 1, stack, win, frame)[0])
+        return out
 
 
 def window_moments(built: np.ndarray, zones: np.ndarray, n_zones: int, stack, window=None,
@@ -358,7 +387,7 @@ def _bearing(dx, dy):
 
 
 def builtup_centroids(stack, epochs: Sequence[int] | None = None,
-                      max_cells: int | None = None) -> pd.DataFrame:
+                      max_cells: int | None = None, *, scheduler=None) -> pd.DataFrame:
     r"""Centroid of built-up land per epoch and its shift from the previous epoch.
 
     .. math::
@@ -382,6 +411,9 @@ def builtup_centroids(stack, epochs: Sequence[int] | None = None,
         Default: all epochs of the stack.
     max_cells : int, optional
         Window size of the pass.
+    scheduler : None, str or distributed.Client
+        Where the windows are computed (:func:`gisfix.parallel.resolve_scheduler`); their
+        moments are added in window order, so the answer is the in-process one.
 
     Returns
     -------
@@ -389,7 +421,8 @@ def builtup_centroids(stack, epochs: Sequence[int] | None = None,
         Indexed by ``epoch``: ``x``, ``y`` (raster CRS), ``builtup_km2``, ``dx_m``,
         ``dy_m``, ``shift_m``, ``bearing_deg``.
     """
-    ell = standard_deviational_ellipse(stack, epochs, max_cells=max_cells)
+    ell = standard_deviational_ellipse(stack, epochs, max_cells=max_cells,
+                                       scheduler=scheduler)
     return _shifts(ell[["x", "y", "builtup_km2"]].copy(), _Frame(stack))
 
 
@@ -580,8 +613,8 @@ def ellipse_polygons(table: pd.DataFrame, stack, n: int = 72):
 
 
 def standard_deviational_ellipse(stack, epochs: Sequence[int] | None = None, *,
-                                 sqrt2: bool = True, max_cells: int | None = None
-                                 ) -> pd.DataFrame:
+                                 sqrt2: bool = True, max_cells: int | None = None,
+                                 scheduler=None) -> pd.DataFrame:
     r"""Standard deviational ellipse of built-up land per epoch (cells weighted by area).
 
     See :func:`sde_from_points` for the formula and the :math:`\sqrt 2` convention.  One
@@ -605,6 +638,9 @@ def standard_deviational_ellipse(stack, epochs: Sequence[int] | None = None, *,
         The :math:`\sqrt 2` convention of :func:`sde_from_points`.
     max_cells : int, optional
         Window size of the pass.
+    scheduler : None, str or distributed.Client
+        Where the windows are computed (:func:`gisfix.parallel.resolve_scheduler`): partial
+        moments per window, added in window order (identical to the in-process answer).
 
     Returns
     -------
@@ -617,7 +653,10 @@ def standard_deviational_ellipse(stack, epochs: Sequence[int] | None = None, *,
 
     eps = _epochs(stack, epochs)
     frame = _Frame(stack)
-    mom = _moments(stack, eps, max_cells or DEFAULT_WINDOW_CELLS, frame)
+    from gisfix.parallel import scheduler_session
+
+    with scheduler_session(scheduler) as sched:
+        mom = _moments(stack, eps, max_cells or DEFAULT_WINDOW_CELLS, frame, sched)
     out = sde_table(np.array([mom[e] for e in eps]), frame, sqrt2)
     out.index = pd.Index(eps, name="epoch")
     return out
@@ -626,7 +665,7 @@ def standard_deviational_ellipse(stack, epochs: Sequence[int] | None = None, *,
 # -- growth by direction sector and distance ring -------------------------------------------
 def directional_growth(stack, t0: int, t1: int, *, centre: tuple[float, float] | None = None,
                        n_sectors: int = 8, ring_width_m: float = 1000.0,
-                       max_cells: int | None = None) -> pd.DataFrame:
+                       max_cells: int | None = None, scheduler=None) -> pd.DataFrame:
     r"""New built-up land between t0 and t1 by direction sector and distance ring.
 
     Each cell is assigned the sector :math:`s = \lfloor ((\beta + 180/n) \bmod 360)\,n/360
@@ -650,6 +689,9 @@ def directional_growth(stack, t0: int, t1: int, *, centre: tuple[float, float] |
         Width of the distance rings.
     max_cells : int, optional
         Window size.
+    scheduler : None, str or distributed.Client
+        Where the windows are computed (:func:`gisfix.parallel.resolve_scheduler`): sums per
+        window, added in window order (identical to the in-process answer).
 
     Returns
     -------
@@ -664,6 +706,7 @@ def directional_growth(stack, t0: int, t1: int, *, centre: tuple[float, float] |
     DataError
         When ``t1 <= t0``, ``n_sectors < 1`` or ``ring_width_m <= 0``.
     """
+    from gisfix.parallel import imap_blocks, scheduler_session
     from gisfix.stack import DEFAULT_WINDOW_CELLS
 
     if int(n_sectors) < 1 or ring_width_m <= 0:
@@ -673,28 +716,21 @@ def directional_growth(stack, t0: int, t1: int, *, centre: tuple[float, float] |
     t0, t1 = int(t0), int(t1)
     if stack.epoch_index(t1) <= stack.epoch_index(t0):
         raise DataError(f"t1 must be after t0; got t0={t0}, t1={t1}")
-    if centre is None:
-        c = builtup_centroids(stack, [t0], max_cells=max_cells).iloc[0]
-        centre = (float(c["x"]), float(c["y"]))
-    cx, cy = centre
-    frame = _Frame(stack)
-    acc: dict[str, np.ndarray] = {}
-    for win in stack.windows(max_cells or DEFAULT_WINDOW_CELLS):
-        xs, ys = _cell_xy(stack, win)
-        dist, bearing = frame.distance_bearing(cx, cy, xs[None, :], ys[:, None])
-        sector = np.floor(np.mod(bearing + 180.0 / n_sectors, 360.0) * n_sectors / 360.0
-                          ).astype(np.int64) % n_sectors
-        ring = np.floor(dist / ring_width_m).astype(np.int64)
-        built, valid = _built_layers(stack, win, [t0, t1])
-        area = np.broadcast_to(stack.row_cell_areas(win)[:, None] / 1e6, valid.shape)
-        new = built[t1] & ~built[t0] & valid
-        key = ring * n_sectors + sector
-        kmax = int(key.max(initial=0)) + 1
-        for name, mask in (("new", new), ("built0", built[t0] & valid), ("valid", valid)):
-            b = np.bincount(key[mask], weights=area[mask], minlength=kmax)
-            prev = acc.get(name, np.zeros(0))
-            size = max(len(prev), len(b))
-            acc[name] = np.pad(prev, (0, size - len(prev))) + np.pad(b, (0, size - len(b)))
+    with scheduler_session(scheduler) as sched:
+        if centre is None:
+            c = builtup_centroids(stack, [t0], max_cells=max_cells, scheduler=sched).iloc[0]
+            centre = (float(c["x"]), float(c["y"]))
+        cx, cy = centre
+        acc: dict[str, np.ndarray] = {}
+        jobs = [(stack, win, t0, t1, (cx, cy), n_sectors, ring_width_m)
+                for win in stack.windows(max_cells or DEFAULT_WINDOW_CELLS)]
+        for part in imap_blocks(_directional_strip, jobs, sched):
+            for name, b in part.items():
+                prev = acc.get(name, np.zeros(0))
+                size = max(len(prev), len(b))
+                acc[name] = np.pad(prev, (0, size - len(prev))) + np.pad(b, (0, size - len(b)))
+    if not acc:
+        acc = {k: np.zeros(0) for k in ("new", "built0", "valid")}
     size = max(len(v) for v in acc.values())
     for k in acc:
         acc[k] = np.pad(acc[k], (0, size - len(acc[k])))
@@ -713,6 +749,30 @@ def directional_growth(stack, t0: int, t1: int, *, centre: tuple[float, float] |
     out["share_of_new"] = out["new_km2"] / total if total > 0 else np.nan
     out.attrs["centre"] = (cx, cy)
     return out
+
+
+def _directional_strip(job):
+    """Task: areas by (ring, sector) key of one window: new, built at t0, observed."""
+    from gisfix.parallel import worker_local
+    from gisfix.stack import bounded_reads
+
+    stack, win, t0, t1, (cx, cy), n_sectors, ring_width_m = job
+    with bounded_reads():
+        stack = worker_local(stack)
+        frame = _Frame(stack)
+        xs, ys = _cell_xy(stack, win)
+        dist, bearing = frame.distance_bearing(cx, cy, xs[None, :], ys[:, None])
+        sector = np.floor(np.mod(bearing + 180.0 / n_sectors, 360.0) * n_sectors / 360.0
+                          ).astype(np.int64) % n_sectors
+        ring = np.floor(dist / ring_width_m).astype(np.int64)
+        built, valid = _built_layers(stack, win, [t0, t1])
+        area = np.broadcast_to(stack.row_cell_areas(win)[:, None] / 1e6, valid.shape)
+        new = built[t1] & ~built[t0] & valid
+        key = ring * n_sectors + sector
+        kmax = int(key.max(initial=0)) + 1
+        return {name: np.bincount(key[mask], weights=area[mask], minlength=kmax)
+                for name, mask in (("new", new), ("built0", built[t0] & valid),
+                                   ("valid", valid))}
 
 
 # -- urban core and core-periphery balance --------------------------------------------------
@@ -743,65 +803,497 @@ def largest_patch(built: np.ndarray, connectivity: int = 8) -> np.ndarray:
     return lab == int(counts.argmax())
 
 
-def _dilate(mask, dilate_m, stack):
-    """Dilate ``mask`` by ``dilate_m`` metres (the rule of :func:`gisfix.lei.buffer_offsets`).
+# -- windowed patches: labels strip by strip, stitched across strip edges --------------------
+def _structure(connectivity):
+    """The ``scipy.ndimage.label`` structure of a patch connectivity (8 or 4)."""
+    if connectivity not in (4, 8):
+        raise DataError(f"connectivity must be 4 (rook) or 8 (queen), got {connectivity!r}")
+    return np.ones((3, 3), bool) if int(connectivity) == 8 else None
 
-    On a geographic grid each row uses the geodesic width and height of its own cells, so a
-    buffer in metres is as wide at the top of the grid as at the bottom; rows that share one
-    structuring element are dilated together.
+
+def _row_strips(stack, max_cells=None, block_rows=None):
+    """Full-width row strips ``(r0, r1)``: ``block_rows`` rows, else :meth:`windows`."""
+    from gisfix.stack import DEFAULT_WINDOW_CELLS
+
+    if block_rows:
+        rows = max(1, int(block_rows))
+        return [(r0, min(r0 + rows, stack.height)) for r0 in range(0, stack.height, rows)]
+    return [(int(w.row_off), int(w.row_off + w.height))
+            for w in stack.windows(int(max_cells or DEFAULT_WINDOW_CELLS))]
+
+
+def _strip_window(stack, r0, r1):
+    from rasterio.windows import Window
+
+    return Window(0, r0, stack.width, r1 - r0)
+
+
+def _runs(row):
+    """Run-length code of one row of labels: (start column, length, label) of each run.
+
+    The client keeps the edge rows of every strip until it stitches them; runs of one label
+    are long (a patch's cells in a row, a stretch of background), so this is small.
     """
-    if not dilate_m:
-        return mask
+    row = np.asarray(row)
+    if row.size == 0:
+        return np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.int32)
+    change = np.flatnonzero(row[1:] != row[:-1]) + 1
+    starts = np.concatenate(([0], change))
+    lengths = np.diff(np.append(starts, row.size))
+    labels = row[starts]
+    keep = labels > 0
+    return (starts[keep].astype(np.int32), lengths[keep].astype(np.int32),
+            labels[keep].astype(np.int32))
+
+
+def _run_pairs(bottom, top, connectivity):
+    """Unique (bottom label, top label) pairs of runs that touch across a strip edge.
+
+    A run ``[a, a + n)`` of the last row of a strip touches a run ``[b, b + m)`` of the first
+    row of the next strip when the column intervals overlap (4-connectivity), or overlap
+    once widened by one column on each side (8-connectivity: diagonal neighbours).
+    """
+    bs, bl, blab = (np.asarray(x, np.int64) for x in bottom)
+    ts, tl, tlab = (np.asarray(x, np.int64) for x in top)
+    if not len(bs) or not len(ts):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    grow = 1 if connectivity == 8 else 0
+    lo = np.searchsorted(ts + tl, bs - grow, side="right")  # first top run ending after
+    hi = np.searchsorted(ts, bs + bl + grow, side="left")  # first top run starting beyond
+    n = np.maximum(hi - lo, 0)
+    i = np.repeat(np.arange(len(bs)), n)
+    j = np.repeat(lo, n) + np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
+    pairs = np.unique(np.stack([blab[i], tlab[j]], axis=1), axis=0)
+    return pairs[:, 0], pairs[:, 1]
+
+
+def _stitch_runs(first_rows, last_rows, counts, connectivity):
+    """:func:`gisfix.parallel.stitch_strips` on run-coded edge rows.
+
+    The union-find only needs which labels touch across each strip edge: the unique label
+    pairs of touching runs are handed over as aligned one-cell "rows" (4-connected), so a
+    dense edge row (the background of the core) costs its runs, not its cells.
+    """
+    from gisfix.parallel import stitch_strips
+
+    ns = len(counts)
+    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64))
+    first, last = [empty] * ns, [empty] * ns
+    for s in range(ns - 1):
+        a, b = _run_pairs(last_rows[s], first_rows[s + 1], connectivity)
+        cols = np.arange(len(a), dtype=np.int64)
+        last[s] = (cols, a)
+        first[s + 1] = (cols, b)
+    return stitch_strips(first, last, counts, 4)
+
+
+def _edge_rows(labels):
+    """The first and the last row of a strip's labels, as :func:`_runs`."""
+    return _runs(labels[0]), _runs(labels[-1])
+
+
+def _patch_strip(job):
+    """Pass A task: label the built cells of one strip for each epoch (bounded GDAL cache)."""
+    from gisfix.stack import bounded_reads
+
+    with bounded_reads():
+        return _patch_strip_body(job)
+
+
+def _patch_strip_body(job):
+    """Label one strip per epoch: what the stitching needs, and the largest candidates.
+
+    Per epoch: the label count, the edge rows, cells and areas of the edge patches, the
+    largest inner patch (the only inner one that can be the largest of the grid) and the
+    built cells per row.
+    """
     from scipy import ndimage
 
+    from gisfix.parallel import worker_local
+
+    stack, r0, r1, eps, connectivity = job
+    stack = worker_local(stack)
+    window = _strip_window(stack, r0, r1)
+    built, _ = _built_layers(stack, window, eps)
+    row_area = stack.row_cell_areas(window)
+    equal = bool(row_area.size) and bool(np.all(row_area == row_area[0]))
+    structure = _structure(connectivity)
+    out = []
+    for e in eps:
+        b = built[e]
+        labels, n = ndimage.label(b, structure=structure)
+        cells = np.bincount(labels.ravel(), minlength=n + 1)
+        first_row, last_row = _edge_rows(labels)
+        edge = np.zeros(n + 1, bool)
+        edge[first_row[2]] = True
+        edge[last_row[2]] = True
+        edge[0] = False
+        ek = np.flatnonzero(edge)
+        inner = np.flatnonzero(~edge)[1:]
+        want = edge.copy()
+        k = 0
+        if inner.size:  # the largest inner patch; first in raster order on a tie
+            k = int(inner[np.argmax(cells[inner])])
+            want[k] = True
+        # true areas of the patches kept (per-row cell areas on a geographic grid)
+        if equal:
+            area = cells * row_area[0]
+        else:
+            rr, cc = np.nonzero(want[labels])
+            area = np.bincount(labels[rr, cc], weights=row_area[rr], minlength=n + 1)
+        best = (k, int(cells[k]), float(area[k])) if inner.size else None
+        out.append({"n": int(n), "first_row": first_row, "last_row": last_row,
+                    "edge_labels": ek, "edge_cells": cells[ek], "edge_area": area[ek],
+                    "best": best, "row_built": np.count_nonzero(b, axis=1)})
+    return out
+
+
+class _Patches:
+    """The stitched patches of one epoch: the largest one and the built-up total."""
+
+    def __init__(self, stitch, gid, cells, area_m2, total_m2, has=None):
+        self.stitch = stitch
+        self.has = has            # per strip: does it hold a cell of the largest patch
+        self.gid = gid            # global id of the largest patch (0: nothing built)
+        self.cells = cells
+        self.area_m2 = area_m2    # its true area
+        self.total_m2 = total_m2  # all built area
+
+    @property
+    def share(self) -> float:
+        """The largest patch's share of the built-up area (NaN when nothing is built)."""
+        return self.area_m2 / self.total_m2 if self.total_m2 > 0 else np.nan
+
+
+def _patch_pass(stack, eps, connectivity, strips, scheduler) -> dict:
+    """Pass A over ``strips``: {epoch: :class:`_Patches`}, as one whole-grid labelling.
+
+    Patches crossing strip edges are stitched (:func:`gisfix.parallel.stitch_strips`); the
+    global ids are those of ``scipy.ndimage.label`` on the whole grid, so the largest patch
+    (most cells, then smallest id) is the one ``np.argmax`` of the whole-grid counts picks.
+    """
+    from gisfix.parallel import imap_blocks
+
+    _structure(connectivity)
+    res = list(imap_blocks(_patch_strip, [(stack, r0, r1, list(eps), connectivity)
+                                          for r0, r1 in strips], scheduler))
+    row_areas = stack.row_cell_areas()
+    out = {}
+    for k, e in enumerate(eps):
+        parts = [r[k] for r in res]
+        stitch = _stitch_runs([p["first_row"] for p in parts],
+                              [p["last_row"] for p in parts], [p["n"] for p in parts],
+                              connectivity)
+        gids = np.concatenate([stitch.map(s, p["edge_labels"]) for s, p in enumerate(parts)]
+                              + [np.zeros(0, np.int64)])
+        cells = np.concatenate([p["edge_cells"] for p in parts] + [np.zeros(0, np.int64)])
+        area = np.concatenate([p["edge_area"] for p in parts] + [np.zeros(0)])
+        cand_g, cand_c, cand_a = [], [], []
+        if gids.size:
+            u, inv = np.unique(gids, return_inverse=True)
+            cand_g.append(u)
+            cand_c.append(np.bincount(inv, weights=cells, minlength=len(u)).astype(np.int64))
+            # partial areas of a patch added in strip order
+            a = np.zeros(len(u))
+            np.add.at(a, inv, area)
+            cand_a.append(a)
+        for s, p in enumerate(parts):
+            if p["best"] is not None:
+                lab, c, a = p["best"]
+                cand_g.append(stitch.map(s, np.array([lab])))
+                cand_c.append(np.array([c], np.int64))
+                cand_a.append(np.array([a]))
+        total = float(np.concatenate([p["row_built"] for p in parts]) @ row_areas)
+        if cand_g:
+            g, c, a = (np.concatenate(x) for x in (cand_g, cand_c, cand_a))
+            order = np.lexsort((g, -c))  # most cells, then first in raster order
+            j = order[0]
+            gid = int(g[j])
+            has = [bool(np.any(stitch.map(s, p["edge_labels"]) == gid))
+                   or (p["best"] is not None
+                       and int(stitch.map(s, np.array([p["best"][0]]))[0]) == gid)
+                   for s, p in enumerate(parts)]
+            out[e] = _Patches(stitch, gid, int(c[j]), float(a[j]), total, has)
+        else:
+            out[e] = _Patches(stitch, 0, 0, 0.0, total)
+    return out
+
+
+# -- the default core: the largest patch with its holes filled, window by window -------------
+def _background_strip(job):
+    """Pass B task: label the complement of the largest patch in one strip (4-connected)."""
+    from gisfix.stack import bounded_reads
+
+    with bounded_reads():
+        return _background_strip_body(job)
+
+
+def _largest_in_strip(stack, built, connectivity, params, gid):
+    """The cells of global patch ``gid`` in a strip of built cells."""
+    from scipy import ndimage
+
+    from gisfix.parallel import map_labels
+
+    labels, n = ndimage.label(built, structure=_structure(connectivity))
+    hit = map_labels(np.arange(n + 1), *params) == gid
+    hit[0] = False
+    return hit[labels]
+
+
+def _background_strip_body(job):
+    """For each requested core: (labels, edge rows, labels on the grid border, any patch)."""
+    from scipy import ndimage
+
+    from gisfix.parallel import worker_local
+
+    stack, r0, r1, requests = job
+    stack = worker_local(stack)
+    window = _strip_window(stack, r0, r1)
+    built, _ = _built_layers(stack, window, sorted({t for t, *_ in requests}))
+    out = []
+    for t0, connectivity, params, gid in requests:
+        patch = _largest_in_strip(stack, built[t0], connectivity, params, gid)
+        # binary_fill_holes: the background is 4-connected (its default structure)
+        labels, n = ndimage.label(~patch)
+        first_row, last_row = _edge_rows(labels)
+        border = [labels[:, 0], labels[:, -1]]
+        if r0 == 0:
+            border.append(labels[0])
+        if r1 == stack.height:
+            border.append(labels[-1])
+        border = np.unique(np.concatenate(border))
+        out.append((int(n), first_row, last_row, border[border > 0],
+                    bool(patch.any())))
+    return out
+
+
+class _PatchCore:
+    """The default core of one epoch: its largest patch with the holes filled (picklable).
+
+    ``strips`` are the strips of the labelling; for each, the stitch parameters of the
+    built patches (``pa``) and of the background (``pb``), and whether it holds a cell of
+    the largest patch.  ``border`` holds the global ids of the background components that
+    touch the grid border: every other background component is a hole, filled.
+    """
+
+    def __init__(self, t0, connectivity, strips, pa, gid, pb, has_patch, border):
+        self.t0 = t0
+        self.connectivity = connectivity
+        self.strips = strips
+        self.pa = pa
+        self.gid = gid
+        self.pb = pb
+        self.has_patch = has_patch
+        self.border = border
+        self.halo = 0
+
+    def restrict(self, r0: int, r1: int):
+        """A copy holding only the strips that meet rows ``r0 .. r1 - 1``."""
+        keep = [i for i, (a, b) in enumerate(self.strips) if a < r1 and b > r0]
+        return _PatchCore(self.t0, self.connectivity, [self.strips[i] for i in keep],
+                          [self.pa[i] for i in keep], self.gid, [self.pb[i] for i in keep],
+                          [self.has_patch[i] for i in keep], self.border)
+
+    def strip_mask(self, stack, i: int, built=None) -> np.ndarray:
+        """The core on strip ``i`` (``built``: its built cells at t0, read when None)."""
+        from scipy import ndimage
+
+        from gisfix.parallel import map_labels
+
+        r0, r1 = self.strips[i]
+        if not self.has_patch[i]:  # a full-width strip without the patch holds no hole
+            return np.zeros((r1 - r0, stack.width), bool)
+        if built is None:
+            built = _built_layers(stack, _strip_window(stack, r0, r1), [self.t0])[0][self.t0]
+        patch = _largest_in_strip(stack, built, self.connectivity, self.pa[i], self.gid)
+        labels, n = ndimage.label(~patch)
+        g = map_labels(np.arange(n + 1), *self.pb[i])
+        hole = ~np.isin(g, self.border)
+        hole[0] = False
+        return patch | hole[labels]
+
+    def rows(self, stack, r0: int, r1: int) -> np.ndarray:
+        """The core on rows ``r0 .. r1 - 1`` (full width)."""
+        out = np.zeros((r1 - r0, stack.width), bool)
+        for i, (a, b) in enumerate(self.strips):
+            if a < r1 and b > r0 and self.has_patch[i]:
+                m = self.strip_mask(stack, i)
+                lo, hi = max(a, r0), min(b, r1)
+                out[lo - r0:hi - r0] = m[lo - a:hi - a]
+        return out
+
+    def mask(self, stack, window) -> np.ndarray:
+        """The core on ``window``."""
+        w = stack.resolve_window(window)
+        r0, c0 = int(w.row_off), int(w.col_off)
+        return self.rows(stack, r0, r0 + int(w.height))[:, c0:c0 + int(w.width)]
+
+
+def _patch_cores(stack, requests, strips, scheduler) -> list:
+    """Pass B: :class:`_PatchCore` of each ``(t0, connectivity, patches)`` request."""
+    from gisfix.parallel import imap_blocks
+
+    # only the strips that hold the largest patch are read: the background of any other
+    # full-width strip is one run per edge row, touching the border
+    jobs, index = [], []
+    for s, (r0, r1) in enumerate(strips):
+        ids = [i for i, (_, _, p) in enumerate(requests) if p.gid > 0 and p.has[s]]
+        if ids:
+            jobs.append((stack, r0, r1, [(requests[i][0], requests[i][1],
+                                          requests[i][2].stitch.params(s), requests[i][2].gid)
+                                         for i in ids]))
+            index.append((s, ids))
+    found = {}
+    for (s, ids), res in zip(index, imap_blocks(_background_strip, jobs, scheduler)):
+        for i, q in zip(ids, res):
+            found[(s, i)] = q
+    run = (np.zeros(1, np.int32), np.array([stack.width], np.int32), np.ones(1, np.int32))
+    blank = (1, run, run, np.ones(1, np.int64), False)
+    out = []
+    for i, (t0, conn, p) in enumerate(requests):
+        if p.gid == 0:  # nothing built: an empty core
+            out.append(_PatchCore(t0, conn, list(strips), [None] * len(strips), 0,
+                                  [None] * len(strips), [False] * len(strips),
+                                  np.zeros(0, np.int64)))
+            continue
+        parts = [found.get((s, i), blank) for s in range(len(strips))]
+        stitch = _stitch_runs([q[1] for q in parts], [q[2] for q in parts],
+                              [q[0] for q in parts], 4)
+        border = np.unique(np.concatenate([stitch.map(s, q[3]) for s, q in enumerate(parts)]
+                                          + [np.zeros(0, np.int64)]))
+        out.append(_PatchCore(t0, conn, list(strips),
+                              [p.stitch.params(s) for s in range(len(strips))], p.gid,
+                              [stitch.params(s) for s in range(len(strips))],
+                              [q[4] for q in parts], border))
+    return out
+
+
+# -- polygon, disc and dilated cores (picklable, computed for any window) ----------------------
+class _PolygonCore:
+    """Cells whose centre lies in one of ``shapes`` (raster CRS)."""
+
+    halo = 0
+
+    def __init__(self, shapes):
+        self.shapes = shapes
+
+    def restrict(self, r0, r1):
+        return self
+
+    def mask(self, stack, window) -> np.ndarray:
+        from rasterio.features import rasterize
+        from rasterio.windows import transform as window_transform
+
+        w = stack.resolve_window(window)
+        shape = (int(w.height), int(w.width))
+        if not self.shapes or 0 in shape:
+            return np.zeros(shape, bool)
+        return rasterize(self.shapes, out_shape=shape,
+                         transform=window_transform(w, stack.transform), fill=0,
+                         dtype="uint8").astype(bool)
+
+    def rows(self, stack, r0, r1):
+        return self.mask(stack, _strip_window(stack, r0, r1))
+
+
+class _DiscCore(_PolygonCore):
+    """Cells whose centre lies within ``radius_m`` of ``centre`` (geodesic if geographic)."""
+
+    def __init__(self, centre, radius_m):
+        self.centre = centre
+        self.radius_m = radius_m
+
+    def mask(self, stack, window) -> np.ndarray:
+        xs, ys = _cell_xy(stack, window)
+        dist, _ = _Frame(stack).distance_bearing(self.centre[0], self.centre[1], xs[None, :],
+                                                 ys[:, None])
+        return dist <= self.radius_m
+
+
+def _dilation_elements(stack, dilate_m):
+    """Per row of the grid, the key of its structuring element; and the elements."""
     from gisfix.lei import buffer_offsets
 
     widths, heights = _Frame(stack).row_cell_sizes_m(np.arange(stack.height))
-    out = np.zeros_like(mask, dtype=bool)
-    key_of_row = np.zeros(len(widths), dtype=np.int64)
+    key_of_row = np.zeros(len(widths), dtype=np.int32)
     keys: dict[bytes, int] = {}
     elements = []
     for i, (w_, h_) in enumerate(zip(widths, heights)):
         off = buffer_offsets(float(dilate_m), (float(w_), float(h_)))
         k = keys.setdefault(off.tobytes(), len(keys))
         if k == len(elements):
-            elements.append(off)
+            if len(off):
+                ri, rj = np.abs(off).max(axis=0)
+                se = np.zeros((2 * ri + 1, 2 * rj + 1), bool)
+                se[off[:, 0] + ri, off[:, 1] + rj] = True
+                se[ri, rj] = True
+            else:
+                se = None
+            elements.append(se)
         key_of_row[i] = k
-    for k, off in enumerate(elements):
-        rows = key_of_row == k
-        if len(off) == 0:
-            out[rows] = mask[rows]
-            continue
-        ri, rj = np.abs(off).max(axis=0)
-        se = np.zeros((2 * ri + 1, 2 * rj + 1), bool)
-        se[off[:, 0] + ri, off[:, 1] + rj] = True
-        se[ri, rj] = True
-        out[rows] = ndimage.binary_dilation(mask, structure=se)[rows]
-    return out
+    return key_of_row, elements
+
+
+class _DilatedCore:
+    """``inner`` widened by ``dilate_m`` metres (the rule of :func:`gisfix.lei.buffer_offsets`).
+
+    On a geographic grid each row uses the geodesic width and height of its own cells.  A
+    row of the result depends on the rows of ``inner`` within its element's half-height, so
+    a window is dilated from ``inner`` on the window plus that halo.
+    """
+
+    def __init__(self, inner, key_of_row, elements):
+        self.inner = inner
+        self.key_of_row = key_of_row
+        self.elements = elements
+        self.halo = max([0] + [(se.shape[0] - 1) // 2 for se in elements if se is not None])
+
+    def restrict(self, r0, r1):
+        return _DilatedCore(self.inner.restrict(r0 - self.halo, r1 + self.halo),
+                            self.key_of_row, self.elements)
+
+    def rows(self, stack, r0, r1) -> np.ndarray:
+        from scipy import ndimage
+
+        e0, e1 = max(0, r0 - self.halo), min(stack.height, r1 + self.halo)
+        ext = self.inner.rows(stack, e0, e1)
+        keys = self.key_of_row[r0:r1]
+        out = np.zeros((r1 - r0, stack.width), bool)
+        for k in np.unique(keys):
+            sel = keys == k
+            se = self.elements[k]
+            if se is None:
+                out[sel] = ext[r0 - e0:r1 - e0][sel]
+                continue
+            # only the rows of this element, with their halo, are dilated
+            idx = np.flatnonzero(sel)
+            h = (se.shape[0] - 1) // 2
+            a, b = max(e0, r0 + idx[0] - h), min(e1, r0 + idx[-1] + 1 + h)
+            dil = ndimage.binary_dilation(ext[a - e0:b - e0], structure=se)
+            out[idx] = dil[r0 + idx - a]
+        return out
+
+    def mask(self, stack, window) -> np.ndarray:
+        w = stack.resolve_window(window)
+        r0, c0 = int(w.row_off), int(w.col_off)
+        return self.rows(stack, r0, r0 + int(w.height))[:, c0:c0 + int(w.width)]
 
 
 def _core_source(stack, t0: int, *, core=None, radius_m: float | None = None,
-                 centre: tuple[float, float] | None = None, dilate_m: float | None = None):
-    """Resolve a core definition once; return a function of a window giving its mask.
+                 centre: tuple[float, float] | None = None, dilate_m: float | None = None,
+                 connectivity: int = 8, max_cells: int | None = None, block_rows=None,
+                 scheduler=None, patches=None):
+    """Resolve a core definition once; return a picklable object with ``mask(stack, win)``.
 
-    Polygon and radius cores are computed window by window; the default core (largest
-    patch) and any dilation need the whole grid, computed once and sliced.
+    Every definition is computed window by window: the default core (largest patch, holes
+    filled) from two stitched strip passes (:func:`_patch_pass`, :func:`_patch_cores`), a
+    dilation from the window plus a halo of rows.  ``patches``: pass A already done on the
+    strips of ``max_cells`` / ``block_rows`` for ``t0`` (a :class:`_Patches`).
     """
-    from scipy import ndimage
-
     t0 = int(t0)
     stack.epoch_index(t0)
-
-    def _slice(mask):
-        def get(window):
-            w = stack.resolve_window(window)
-            r0, c0 = int(w.row_off), int(w.col_off)
-            return mask[r0: r0 + int(w.height), c0: c0 + int(w.width)]
-        return get
-
     if core is not None:
         import geopandas as gpd
-        from rasterio.features import rasterize
 
         if isinstance(core, gpd.GeoDataFrame | gpd.GeoSeries):
             if core.crs is None:
@@ -809,42 +1301,25 @@ def _core_source(stack, t0: int, *, core=None, radius_m: float | None = None,
             geoms = list(core.to_crs(stack.crs).geometry)
         else:
             geoms = [core]  # a bare geometry is taken to be in the raster CRS
-        shapes = [(g, 1) for g in geoms if g is not None and not g.is_empty]
-
-        def polygon(window):
-            from rasterio.windows import transform as window_transform
-
-            w = stack.resolve_window(window)
-            shape = (int(w.height), int(w.width))
-            if not shapes or 0 in shape:
-                return np.zeros(shape, bool)
-            return rasterize(shapes, out_shape=shape,
-                             transform=window_transform(w, stack.transform), fill=0,
-                             dtype="uint8").astype(bool)
-        get = polygon
+        src = _PolygonCore([(g, 1) for g in geoms if g is not None and not g.is_empty])
     elif radius_m is not None:
         if centre is None:
-            c = builtup_centroids(stack, [t0]).iloc[0]
+            c = builtup_centroids(stack, [t0], scheduler=scheduler).iloc[0]
             centre = (float(c["x"]), float(c["y"]))
-        frame = _Frame(stack)
-
-        def disc(window):
-            xs, ys = _cell_xy(stack, window)
-            dist, _ = frame.distance_bearing(centre[0], centre[1], xs[None, :], ys[:, None])
-            return dist <= radius_m
-        get = disc
+        src = _DiscCore((float(centre[0]), float(centre[1])), float(radius_m))
     else:
-        built, _ = _built_layers(stack, None, [t0])
-        return _slice(_dilate(ndimage.binary_fill_holes(largest_patch(built[t0])), dilate_m,
-                              stack))
+        strips = _row_strips(stack, max_cells, block_rows)
+        if patches is None:
+            patches = _patch_pass(stack, [t0], connectivity, strips, scheduler)[t0]
+        src = _patch_cores(stack, [(t0, connectivity, patches)], strips, scheduler)[0]
     if dilate_m:
-        return _slice(_dilate(get(None), dilate_m, stack))
-    return get
+        src = _DilatedCore(src, *_dilation_elements(stack, dilate_m))
+    return src
 
 
 def core_mask(stack, t0: int, *, core=None, radius_m: float | None = None,
               centre: tuple[float, float] | None = None, dilate_m: float | None = None,
-              window=None) -> np.ndarray:
+              window=None, max_cells: int | None = None, scheduler=None) -> np.ndarray:
     """Return the urban core at ``t0`` as a boolean array over the grid (or a window).
 
     Three definitions, in order of precedence:
@@ -858,9 +1333,13 @@ def core_mask(stack, t0: int, *, core=None, radius_m: float | None = None,
 
     ``dilate_m`` widens the result by that distance (the buffer rule of
     :func:`gisfix.lei.buffer_offsets`, with each row's geodesic cell size on a geographic
-    grid).  With ``window`` only that window's cells are returned; polygon and radius
-    cores are then computed for the window alone, while the default core and a dilation
-    need the whole grid.
+    grid).  Everything is computed in row strips of ``max_cells`` cells: the default core
+    is labelled strip by strip, its patches stitched across strip edges by union-find
+    (:func:`gisfix.parallel.stitch_strips`), then the background (the complement of the
+    largest patch, 4-connected as in ``scipy.ndimage.binary_fill_holes``) likewise; the
+    background components that do not touch the grid border are its holes.  A dilated
+    window is computed from the window plus a halo of rows.  With ``window`` only that
+    window's cells are returned, and no whole-grid array is made.
 
     Parameters
     ----------
@@ -878,16 +1357,50 @@ def core_mask(stack, t0: int, *, core=None, radius_m: float | None = None,
         Widen the core by this many metres.
     window : rasterio.windows.Window, optional
         Return only this window's cells.
+    max_cells : int, optional
+        Cells per row strip of the passes (default
+        :data:`gisfix.stack.DEFAULT_WINDOW_CELLS`): the memory bound.
+    scheduler : None, str or distributed.Client
+        Where the strips of the default core are labelled
+        (:func:`gisfix.parallel.resolve_scheduler`).
 
     Returns
     -------
     numpy.ndarray of bool
     """
-    return _core_source(stack, t0, core=core, radius_m=radius_m, centre=centre,
-                        dilate_m=dilate_m)(window)
+    from gisfix.parallel import scheduler_session
+
+    with scheduler_session(scheduler) as sched:
+        src = _core_source(stack, t0, core=core, radius_m=radius_m, centre=centre,
+                           dilate_m=dilate_m, max_cells=max_cells, scheduler=sched)
+    return src.mask(stack, window)
 
 
-def core_periphery(stack, t0: int, t1: int, *, max_cells: int | None = None,
+def _core_periphery_strip(job):
+    """Pass C task: area sums of one strip (bounded GDAL cache)."""
+    from gisfix.stack import bounded_reads
+
+    with bounded_reads():
+        return _core_periphery_strip_body(job)
+
+
+def _core_periphery_strip_body(job):
+    """new, new in core, available, available in core, core observed (km²) of one strip."""
+    from gisfix.parallel import worker_local
+
+    stack, r0, r1, t0, t1, src = job
+    stack = worker_local(stack)
+    win = _strip_window(stack, r0, r1)
+    core = src.mask(stack, win)
+    built, valid = _built_layers(stack, win, [t0, t1])
+    area = stack.row_cell_areas(win) / 1e6
+    new = built[t1] & ~built[t0] & valid
+    avail = valid & ~built[t0]
+    return np.array([float(m.sum(axis=1) @ area)
+                     for m in (new, new & core, avail, avail & core, core & valid)])
+
+
+def core_periphery(stack, t0: int, t1: int, *, max_cells: int | None = None, scheduler=None,
                    **core_options) -> pd.Series:
     r"""Share of the new built-up land of t0 -> t1 that lands inside the t0 urban core.
 
@@ -908,8 +1421,11 @@ def core_periphery(stack, t0: int, t1: int, *, max_cells: int | None = None,
     t0, t1 : int
         The period.
     max_cells : int, optional
-        Cells per row strip: with a polygon or radius core (not dilated) memory is bounded
-        by the strip; the default core is labelled on the whole grid.
+        Cells per row strip: memory is bounded by the strip for every core definition
+        (see :func:`core_mask`); the sums are added strip by strip.
+    scheduler : None, str or distributed.Client
+        Where the strips are computed (:func:`gisfix.parallel.resolve_scheduler`); the
+        answer is identical to the in-process one.
     **core_options
         Passed to :func:`core_mask` (``core=``, ``radius_m=``, ``centre=``, ``dilate_m=``).
 
@@ -924,21 +1440,24 @@ def core_periphery(stack, t0: int, t1: int, *, max_cells: int | None = None,
     DataError
         When ``t1 <= t0``.
     """
-    from gisfix.stack import DEFAULT_WINDOW_CELLS
+    from gisfix.parallel import scheduler_session
+
+    with scheduler_session(scheduler) as sched:
+        return _core_periphery(stack, t0, t1, max_cells, sched, core_options)
+
+
+def _core_periphery(stack, t0, t1, max_cells, sched, core_options):
+    from gisfix.parallel import imap_blocks
 
     t0, t1 = int(t0), int(t1)
     if stack.epoch_index(t1) <= stack.epoch_index(t0):
         raise DataError(f"t1 must be after t0; got t0={t0}, t1={t1}")
-    core_of = _core_source(stack, t0, **core_options)
+    src = _core_source(stack, t0, max_cells=max_cells, scheduler=sched, **core_options)
+    strips = _row_strips(stack, max_cells)
     sums = np.zeros(5)  # new, new in core, available, available in core, core observed
-    for win in stack.windows(max_cells or DEFAULT_WINDOW_CELLS):
-        core = core_of(win)
-        built, valid = _built_layers(stack, win, [t0, t1])
-        area = stack.row_cell_areas(win) / 1e6
-        new = built[t1] & ~built[t0] & valid
-        avail = valid & ~built[t0]
-        for k, m in enumerate((new, new & core, avail, avail & core, core & valid)):
-            sums[k] += float(m.sum(axis=1) @ area)
+    jobs = [(stack, r0, r1, t0, t1, src.restrict(r0, r1)) for r0, r1 in strips]
+    for part in imap_blocks(_core_periphery_strip, jobs, sched):
+        sums += part
     n_all, n_core, v_all, v_core, core_km2 = sums
     c = n_core / n_all if n_all > 0 else np.nan
     a = v_core / v_all if v_all > 0 else np.nan
@@ -949,8 +1468,8 @@ def core_periphery(stack, t0: int, t1: int, *, max_cells: int | None = None,
     })
 
 
-def core_periphery_series(stack, epochs: Sequence[int] | None = None, **core_options
-                          ) -> pd.DataFrame:
+def core_periphery_series(stack, epochs: Sequence[int] | None = None, *,
+                          scheduler=None, **core_options) -> pd.DataFrame:
     """Return :func:`core_periphery` for each pair of consecutive epochs.
 
     The core is redrawn at the start of every period (the urban core of its t0).
@@ -961,8 +1480,10 @@ def core_periphery_series(stack, epochs: Sequence[int] | None = None, **core_opt
         The built-up stack.
     epochs : list of int, optional
         Epochs delimiting the periods (default: all of the stack's).
+    scheduler : None, str or distributed.Client
+        Where the strips are computed (:func:`gisfix.parallel.resolve_scheduler`).
     **core_options
-        As :func:`core_periphery`.
+        As :func:`core_periphery` (``max_cells=`` and the core definition).
 
     Returns
     -------
@@ -976,17 +1497,25 @@ def core_periphery_series(stack, epochs: Sequence[int] | None = None, **core_opt
     RasterError
         For an epoch the stack does not hold.
     """
+    from gisfix.parallel import scheduler_session
+
     eps = _epochs(stack, epochs)
     if len(eps) < 2:
         raise DataError(f"core-periphery needs at least two epochs; got {eps}")
+    opts = dict(core_options)
+    max_cells = opts.pop("max_cells", None)
     rows = []
-    for a, b in zip(eps[:-1], eps[1:]):
-        rows.append({"t0": a, "t1": b, **core_periphery(stack, a, b, **core_options)})
+    with scheduler_session(scheduler) as sched:
+        for a, b in zip(eps[:-1], eps[1:]):
+            rows.append({"t0": a, "t1": b,
+                         **_core_periphery(stack, a, b, max_cells, sched, opts)})
     return pd.DataFrame(rows)
 
 
 def largest_patch_share(stack, epochs: Sequence[int] | None = None,
-                        connectivity: int = 8) -> pd.Series:
+                        connectivity: int = 8, *, scheduler=None,
+                        block_rows: int | None = None,
+                        window_cells: int | None = None) -> pd.Series:
     r"""Share of built-up area in the largest connected built-up patch, per epoch.
 
     .. math:: \mathrm{LPS} = \frac{\max_p A_p}{\sum_p A_p}
@@ -994,6 +1523,13 @@ def largest_patch_share(stack, epochs: Sequence[int] | None = None,
     A within-city concentration measure (the largest-patch index of landscape ecology,
     McGarigal & Marks 1995, taken relative to the built-up area rather than the
     landscape): rising when growth joins the main urban mass, falling when it scatters.
+    The largest patch is the one with most cells (the first in raster order on a tie);
+    :math:`A_p` is its true area (per-row cell areas on a geographic grid).
+
+    The grid is labelled in full-width row strips; patches that cross strip edges are
+    stitched by union-find over their edge labels (:func:`gisfix.parallel.stitch_strips`),
+    and of the patches inside a strip only its largest is kept, so memory depends on the
+    strip size and the result equals a whole-grid labelling.
 
     Parameters
     ----------
@@ -1003,6 +1539,12 @@ def largest_patch_share(stack, epochs: Sequence[int] | None = None,
         Default: all of the stack's.
     connectivity : {8, 4}
         Patch connectivity.
+    scheduler : None, str or distributed.Client
+        Where the strips are labelled (:func:`gisfix.parallel.resolve_scheduler`).
+    block_rows : int, optional
+        Rows per strip (default from ``window_cells``).
+    window_cells : int, optional
+        Cells per strip (default :data:`gisfix.stack.DEFAULT_WINDOW_CELLS`).
 
     Returns
     -------
@@ -1010,15 +1552,14 @@ def largest_patch_share(stack, epochs: Sequence[int] | None = None,
         :math:`\mathrm{LPS}` by epoch (index ``epoch``, name ``largest_patch_share``; NaN for
         an epoch with nothing built).
     """
+    from gisfix.parallel import scheduler_session
+
     eps = _epochs(stack, epochs)
-    built, _ = _built_layers(stack, None, eps)
-    area = stack.row_cell_areas()[:, None]
-    out = {}
-    for e in eps:
-        total = float((built[e] * area).sum())
-        big = largest_patch(built[e], connectivity)
-        out[e] = float((big * area).sum()) / total if total > 0 else np.nan
-    return pd.Series(out, name="largest_patch_share").rename_axis("epoch")
+    strips = _row_strips(stack, window_cells, block_rows)
+    with scheduler_session(scheduler) as sched:
+        patches = _patch_pass(stack, eps, connectivity, strips, sched)
+    out = {e: patches[e].share for e in eps}
+    return pd.Series(out, name="largest_patch_share", dtype=float).rename_axis("epoch")
 
 
 __all__ = [

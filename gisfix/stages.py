@@ -202,8 +202,16 @@ EVIDENCE_COLUMNS = (
 
 def stage_evidence(stack, epochs: Sequence[int] | None = None, *, buffer_m: float | None = None,
                    connectivity: int = 8, table: pd.DataFrame | None = None,
+                   max_cells: int | None = None, scheduler=None,
                    **core_options) -> pd.DataFrame:
     """Measure the evidence of the four-stage rules for each period of a built-up stack.
+
+    Every measure is windowed: built-up totals, the largest patch
+    (:func:`gisfix.diffusion.largest_patch_share`), the core and its share of new land
+    (:func:`gisfix.diffusion.core_periphery`) are computed in full-width row strips of
+    ``max_cells`` cells, patches stitched across strip edges, so memory depends on the
+    strip size and the evidence equals a whole-grid computation; the LEI is that of
+    :func:`gisfix.lei.landscape_expansion_index`.
 
     Parameters
     ----------
@@ -218,6 +226,10 @@ def stage_evidence(stack, epochs: Sequence[int] | None = None, *, buffer_m: floa
     table : pandas.DataFrame, optional
         Long built-up table by unit (:func:`gisfix.zonal.builtup_by_unit`); adds the Gini
         of built-up density across units.
+    max_cells : int, optional
+        Cells per row strip (default :data:`gisfix.stack.DEFAULT_WINDOW_CELLS`).
+    scheduler : None, str or distributed.Client
+        Where the strips are computed (:func:`gisfix.parallel.resolve_scheduler`).
     **core_options
         The core definition, as :func:`gisfix.diffusion.core_mask`.
 
@@ -231,38 +243,48 @@ def stage_evidence(stack, epochs: Sequence[int] | None = None, *, buffer_m: floa
     DataError
         With fewer than two epochs.
     """
-    from gisfix.diffusion import _built_layers, _epochs, core_mask, largest_patch
+    from gisfix.diffusion import _core_source, _epochs, _patch_cores, _patch_pass, _row_strips
     from gisfix.lei import growth_type_mix, landscape_expansion_index
+    from gisfix.parallel import imap_blocks, scheduler_session
 
     eps = _epochs(stack, epochs)
     if len(eps) < 2:
         raise DataError(f"the stage model needs at least two epochs; got {eps}")
-    built, valid = _built_layers(stack, None, eps)
-    row_area = stack.row_cell_areas()
-    area = row_area[:, None] / 1e6
-    lps = {}
-    for e in eps:
-        total = float((built[e] * area).sum())
-        lps[e] = float((largest_patch(built[e], connectivity) * area).sum()) / total \
-            if total > 0 else np.nan
+    periods = list(zip(eps[:-1], eps[1:]))
+    strips = _row_strips(stack, max_cells)
+    row_km2 = stack.row_cell_areas() / 1e6
+    with scheduler_session(scheduler) as sched:
+        patches = _patch_pass(stack, eps, connectivity, strips, sched)
+        if core_options:
+            cores = [_core_source(stack, a, max_cells=max_cells, scheduler=sched,
+                                  patches=patches[a] if connectivity == 8 else None,
+                                  **core_options) for a, _ in periods]
+        else:  # the largest patch at t0 (same connectivity) with its holes filled
+            cores = _patch_cores(stack, [(a, connectivity, patches[a]) for a, _ in periods],
+                                 strips, sched)
+        jobs = [(stack, r0, r1, eps, periods, [c.restrict(r0, r1) for c in cores])
+                for r0, r1 in strips]
+        rows_new = [[] for _ in periods]
+        rows_core = [[] for _ in periods]
+        for part in imap_blocks(_stage_strip, jobs, sched):
+            for k, (n_new, n_core) in enumerate(part):
+                rows_new[k].append(n_new)
+                rows_core[k].append(n_core)
+        mixes = [growth_type_mix(landscape_expansion_index(
+            stack, a, b, buffer_m=buffer_m, connectivity=connectivity, polygons=False,
+            scheduler=sched, window_cells=max_cells or _default_cells()))
+            for a, b in periods]
+    lps = {e: patches[e].share for e in eps}
     rows = []
     prev_cagr = None
-    for a, b in zip(eps[:-1], eps[1:]):
-        u0 = float((built[a] * area).sum())
-        u1 = float((built[b] * area).sum())
+    for k, (a, b) in enumerate(periods):
+        u0 = patches[a].total_m2 / 1e6
+        u1 = patches[b].total_m2 / 1e6
         years = float(b - a)
         cagr = (u1 / u0) ** (1 / years) - 1 if u0 > 0 else np.nan
-        patches = landscape_expansion_index(stack, a, b, buffer_m=buffer_m,
-                                            connectivity=connectivity, polygons=False)
-        mix = growth_type_mix(patches)
-        core = core_mask(stack, a, **core_options) if core_options else None
-        if core is None:
-            from scipy import ndimage
-
-            core = ndimage.binary_fill_holes(largest_patch(built[a], connectivity))
-        new = built[b] & ~built[a] & valid
-        n_all = float((new * area).sum())
-        n_core = float((new & core).sum(axis=1) @ area[:, 0])
+        mix = mixes[k]
+        n_all = float(np.concatenate(rows_new[k]) @ row_km2)
+        n_core = float(np.concatenate(rows_core[k]) @ row_km2)
         rows.append({
             "t0": a, "t1": b, "years": years, "builtup_t0_km2": u0, "builtup_t1_km2": u1,
             "new_km2": n_all, "cagr": cagr,
@@ -280,6 +302,36 @@ def stage_evidence(stack, epochs: Sequence[int] | None = None, *, buffer_m: floa
     out = pd.DataFrame(rows)
     if table is not None:
         out = _add_gini(out, table)
+    return out
+
+
+def _default_cells() -> int:
+    from gisfix.stack import DEFAULT_WINDOW_CELLS
+
+    return DEFAULT_WINDOW_CELLS
+
+
+def _stage_strip(job):
+    """Task of :func:`stage_evidence`: new cells and new cells in the core per row."""
+    from gisfix.stack import bounded_reads
+
+    with bounded_reads():
+        return _stage_strip_body(job)
+
+
+def _stage_strip_body(job):
+    from gisfix.diffusion import _built_layers, _strip_window
+    from gisfix.parallel import worker_local
+
+    stack, r0, r1, eps, periods, cores = job
+    stack = worker_local(stack)
+    win = _strip_window(stack, r0, r1)
+    built, valid = _built_layers(stack, win, eps)  # observed at every epoch
+    out = []
+    for (a, b), core in zip(periods, cores):
+        new = built[b] & ~built[a] & valid
+        out.append((np.count_nonzero(new, axis=1),
+                    np.count_nonzero(new & core.mask(stack, win), axis=1)))
     return out
 
 
