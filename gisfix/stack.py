@@ -330,12 +330,13 @@ class BuiltupStack:
         size = 256 if np.dtype(self.dtype).itemsize == 1 else 65536
         counts = np.zeros(size, dtype=np.int64)
         windows = list(self.windows())
-        for w in tqdm(windows, disable=not progress, desc="scanning years", unit="strip",
-                      leave=False, delay=0.5):
-            raw = self.read_raw(w)
-            observed = self.observed(w)
-            counts += np.bincount((raw if observed is None else raw[observed]).ravel(),
-                                  minlength=size)[:size]
+        with bounded_reads():  # a pass reads each block once: GDAL need not keep them
+            for w in tqdm(windows, disable=not progress, desc="scanning years", unit="strip",
+                          leave=False, delay=0.5):
+                raw = self.read_raw(w)
+                observed = self.observed(w)
+                counts += np.bincount((raw if observed is None else raw[observed]).ravel(),
+                                      minlength=size)[:size]
         return self.epochs_from_values(np.flatnonzero(counts))
 
     # -- file handles --------------------------------------------------------------------
@@ -923,7 +924,6 @@ def bounded_reads():
         A context manager.
     """
     return rasterio.Env(GDAL_CACHEMAX=TASK_GDAL_CACHE_MB)
-
 
 
 def mosaic_vrt(tiles: Sequence[str | os.PathLike], path: str | os.PathLike, *,
