@@ -45,6 +45,13 @@ every patch, each ring cell counted by the strip that holds it (targets in the s
 patch cells anywhere in the strip and its overlap), so partial sums add up exactly.  Both
 passes are lists of independent tasks, run in the process or on dask (``scheduler=``).
 
+With ``sink=``, pass 2 streams: from the stitch each patch's last strip is known, so a
+patch is finished once the strip after it has returned (its ring reaches at most one halo
+into that strip); its pieces from the strips it spans are joined (in strip order, as
+without streaming) and handed to the sink with its table row, and only the pieces of
+unfinished patches stay in memory.  ``gisfix lei`` writes the patch layer this way
+(:class:`gisfix.io.LayerStream`), with the same features as the one-frame result.
+
 Geographic grids
 ----------------
 Lon/lat rasters are used as they come.  A buffer in cells (the default) is topological and
