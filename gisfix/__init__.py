@@ -34,6 +34,7 @@ _EXPORTS = {
     # data layer
     "read_boundaries": "gisfix.boundaries",
     "open_builtup": "gisfix.stack",
+    "mosaic_vrt": "gisfix.stack",
     "read_aoi": "gisfix.stack",
     "BuiltupStack": "gisfix.stack",
     "datasets": "gisfix.datasets",

@@ -536,48 +536,54 @@ def _strip_stats_body(job):
 
 def _whole_grid_windowed(stack, eps, res, connectivity, edge_length, scheduler, block_rows,
                          window_cells):
-    """Metric rows of the whole grid, computed strip by strip (see :func:`patch_metrics`)."""
-    from gisfix.parallel import imap_blocks, stitch_strips
+    """Metric rows of the whole grid, computed strip by strip (see :func:`patch_metrics`).
+
+    Strips are reduced as they arrive, in order: counts and pairs are summed, and patches
+    crossing strip edges are joined by a :class:`gisfix.parallel.StreamStitch` per epoch,
+    which keeps only the open boundary.  The client's memory therefore holds one row per
+    epoch and the patches touching it, not the edge rows of every strip.
+    """
+    from gisfix.parallel import StreamStitch, imap_blocks
 
     rows_per = int(block_rows) if block_rows else max(1, int(window_cells) // max(1, stack.width))
     strips = [(r0, min(r0 + rows_per, stack.height)) for r0 in range(0, stack.height, rows_per)]
-    res_strips = list(imap_blocks(_strip_stats, [(stack, r0, r1, eps, connectivity)
-                                                 for r0, r1 in strips], scheduler))
     cw, ch = res
+    stitches = [StreamStitch(5, connectivity) for _ in eps]
+    sums = [{"pairs": np.zeros(4, np.int64), "n_land": 0, "n_built": 0} for _ in eps]
+    best = [None] * len(eps)  # (cells, -first, moments) of the largest patch so far
+
+    def offer(k, mom, first):
+        if mom.shape[1] == 0:
+            return
+        j = np.lexsort((first, -mom[0]))[0]  # most cells, then first in raster order
+        cand = (int(mom[0, j]), -int(first[j]), mom[:, j].copy())
+        if best[k] is None or cand[:2] > best[k][:2]:
+            best[k] = cand
+
+    for res_strip in imap_blocks(_strip_stats, [(stack, r0, r1, eps, connectivity)
+                                                for r0, r1 in strips], scheduler):
+        for k, p in enumerate(res_strip):
+            acc = sums[k]
+            acc["pairs"] += np.asarray(p["pairs"], np.int64)
+            acc["n_land"] += p["n_land"]
+            acc["n_built"] += p["n_built"]
+            offer(k, *stitches[k].add(p["n"], p["first_row"], p["last_row"],
+                                      p["edge_labels"], p["edge_mom"], p["edge_first"]))
+            if p["best"] is not None:
+                offer(k, p["best"][0][:, None], np.array([p["best"][1]]))
     out = []
     for k, e in enumerate(eps):
-        parts = [r[k] for r in res_strips]
-        stitch = stitch_strips([p["first_row"] for p in parts], [p["last_row"] for p in parts],
-                               [p["n"] for p in parts], connectivity)
-        n = stitch.n
-        pairs = tuple(sum(p["pairs"][i] for p in parts) for i in range(4))
-        n_land = sum(p["n_land"] for p in parts)
-        n_built = sum(p["n_built"] for p in parts)
-        # candidates for the main patch: merged edge patches and each strip's largest other
-        gids = np.concatenate([stitch.map(s, p["edge_labels"]) for s, p in enumerate(parts)]
-                              + [np.zeros(0, np.int64)])
-        moms = np.concatenate([p["edge_mom"] for p in parts] + [np.zeros((5, 0), np.int64)],
-                              axis=1)
-        firsts = np.concatenate([p["edge_first"] for p in parts] + [np.zeros(0, np.int64)])
-        cands = []
-        if gids.size:
-            u, inv = np.unique(gids, return_inverse=True)
-            m = np.zeros((5, len(u)), np.int64)
-            for i in range(5):
-                np.add.at(m[i], inv, moms[i])
-            f = np.full(len(u), np.iinfo(np.int64).max, np.int64)
-            np.minimum.at(f, inv, firsts)
-            cands += [(m[:, j], int(f[j])) for j in range(len(u))]
-        cands += [p["best"] for p in parts if p["best"] is not None]
-        if n:
-            size_max = max(int(c[0][0]) for c in cands)
-            mom, _ = min((c for c in cands if int(c[0][0]) == size_max), key=lambda c: c[1])
+        offer(k, *stitches[k].finish())
+        n = stitches[k].n
+        if n and best[k] is not None:
+            size_max, mom = best[k][0], best[k][2]
             nmi = _nmi_from_moments(*(int(v) for v in mom), cw, ch)
         else:
             size_max, nmi = 0, math.nan
+        acc = sums[k]
         out.append({"unit_id": "all", "epoch": e,
-                    **_metrics(n_land, n_built, n, size_max, nmi, pairs, cw, ch,
-                               edge_length)})
+                    **_metrics(acc["n_land"], acc["n_built"], n, size_max, nmi,
+                               tuple(int(v) for v in acc["pairs"]), cw, ch, edge_length)})
     return out
 
 

@@ -445,3 +445,134 @@ def stitch_strips(first_rows, last_rows, counts, connectivity: int = 8) -> Stitc
     else:
         base = offs[:-1].copy()
     return Stitch(counts, base, ns_labels, ns_gids)
+
+
+class StreamStitch:
+    """Join patches labelled strip by strip, in order, keeping only the open boundary.
+
+    :func:`stitch_strips` needs the edge rows of every strip at once, which grows with the
+    raster (the edge rows of 2,550 strips of a 100,000-column mosaic are gigabytes).  This
+    class takes the strips one after the other, top to bottom, and keeps only the last row
+    of the strip before and the patches that touch it (the *open* patches).  A patch is
+    *closed* once a strip ends without it touching its last row: its summed values are
+    handed back and forgotten.  Memory holds one row and the open patches, whatever the
+    number of strips.
+
+    Each patch carries values summed over its cells (for example cell counts and moments)
+    and the raster-order index of its first cell (the minimum over its pieces), so a closed
+    patch is summarised exactly as a whole-grid labelling would summarise it.  Connected
+    components of each strip's small junction graph come from
+    :func:`scipy.sparse.csgraph.connected_components`.
+
+    Parameters
+    ----------
+    n_values : int
+        Number of summed values per patch.
+    connectivity : {8, 4}
+        Whether diagonal neighbours across a strip edge join patches.
+
+    Attributes
+    ----------
+    n : int
+        Patches so far: every local label counted once, less one per join.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = StreamStitch(1)
+    >>> row = (np.array([0]), np.array([1]))            # one patch in column 0
+    >>> s.add(1, row, row, np.array([1]), np.array([[3]]), np.array([0]))[0].shape
+    (1, 0)
+    >>> vals, first = s.add(1, row, row, np.array([1]), np.array([[2]]), np.array([9]))
+    >>> s.n, s.finish()[0].tolist()                    # the two pieces are one patch of 5
+    (1, [[5]])
+    """
+
+    def __init__(self, n_values: int, connectivity: int = 8):
+        import numpy as np
+
+        self.k = int(n_values)
+        self.shifts = (-1, 0, 1) if int(connectivity) == 8 else (0,)
+        self.n = 0
+        self.open_cols = np.zeros(0, np.int64)   # columns of the open row's patch cells
+        self.open_node = np.zeros(0, np.int64)   # their open patch (index into the arrays below)
+        self.open_vals = np.zeros((self.k, 0), np.int64)
+        self.open_first = np.zeros(0, np.int64)
+
+    def add(self, n_labels, first_row, last_row, edge_labels, edge_values, edge_first):
+        """Take the next strip; return the patches closed by it as ``(values, first)``.
+
+        Parameters
+        ----------
+        n_labels : int
+            Number of local labels of the strip.
+        first_row, last_row : (cols, labels)
+            Columns (ascending) and local labels of the patch cells of the strip's first and
+            last row.
+        edge_labels : numpy.ndarray of int
+            The sorted local labels present in the first or last row.
+        edge_values : numpy.ndarray, shape (n_values, len(edge_labels))
+            Their summed values within the strip.
+        edge_first : numpy.ndarray of int
+            Their first cells (raster-order index) within the strip.
+
+        Returns
+        -------
+        values : numpy.ndarray, shape (n_values, m)
+        first : numpy.ndarray, shape (m,)
+            The ``m`` patches that no later strip can reach.
+        """
+        import numpy as np
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
+
+        edge_labels = np.asarray(edge_labels, np.int64)
+        n_open, n_edge = len(self.open_first), len(edge_labels)
+        m = n_open + n_edge
+        self.n += int(n_labels)
+        ct, lt = (np.asarray(x, np.int64) for x in first_row)
+        a_list, b_list = [], []
+        if len(ct) and n_open:
+            cb, nb = self.open_cols, self.open_node
+            for d in self.shifts:
+                pos = np.minimum(np.searchsorted(ct, cb + d), len(ct) - 1)
+                hit = ct[pos] == cb + d
+                a_list.append(nb[hit])
+                b_list.append(n_open + np.searchsorted(edge_labels, lt[pos[hit]]))
+        vals = np.concatenate([self.open_vals, np.asarray(edge_values, np.int64)
+                               .reshape(self.k, n_edge)], axis=1)
+        first = np.concatenate([self.open_first, np.asarray(edge_first, np.int64)])
+        if a_list and sum(len(a) for a in a_list):
+            a, b = np.concatenate(a_list), np.concatenate(b_list)
+            graph = coo_matrix((np.ones(len(a), np.int8), (a, b)), shape=(m, m))
+            n_comp, comp = connected_components(graph, directed=False)
+            self.n -= m - int(n_comp)
+            merged = np.zeros((self.k, n_comp), np.int64)
+            for i in range(self.k):
+                np.add.at(merged[i], comp, vals[i])
+            mfirst = np.full(n_comp, np.iinfo(np.int64).max, np.int64)
+            np.minimum.at(mfirst, comp, first)
+            vals, first = merged, mfirst
+        else:
+            n_comp, comp = m, np.arange(m)
+        cl, ll = (np.asarray(x, np.int64) for x in last_row)
+        node = comp[n_open + np.searchsorted(edge_labels, ll)] if len(ll) else \
+            np.zeros(0, np.int64)
+        keep = np.zeros(n_comp, bool)
+        keep[node] = True
+        closed = (vals[:, ~keep], first[~keep])
+        # renumber the open patches 0..k-1
+        new_index = np.cumsum(keep) - 1
+        self.open_cols, self.open_node = cl, new_index[node]
+        self.open_vals, self.open_first = vals[:, keep], first[keep]
+        return closed
+
+    def finish(self):
+        """Close the patches still open after the last strip; return ``(values, first)``."""
+        import numpy as np
+
+        closed = (self.open_vals, self.open_first)
+        self.open_cols = self.open_node = np.zeros(0, np.int64)
+        self.open_vals = np.zeros((self.k, 0), np.int64)
+        self.open_first = np.zeros(0, np.int64)
+        return closed

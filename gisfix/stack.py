@@ -926,6 +926,140 @@ def bounded_reads():
 
 
 
+def mosaic_vrt(tiles: Sequence[str | os.PathLike], path: str | os.PathLike, *,
+               overwrite: bool = False) -> Path:
+    """Write a GDAL VRT mosaic of single-band tiles on one grid (what ``gdalbuildvrt`` does).
+
+    GHSL ships its global layers as tiles; a VRT lets every gisfix measure read them as one
+    raster, window by window, opening only the tiles a window touches.  The tiles must share
+    the CRS, cell size, data type and nodata value, and be aligned on one grid (their
+    origins differ by whole cells); they may leave gaps (read as nodata) but must not
+    overlap.  Only each tile's header is read.
+
+    Parameters
+    ----------
+    tiles : list of path
+        The tiles (GeoTIFF or anything GDAL reads), in any order.
+    path : path
+        The VRT to write.  Tiles are referenced by absolute path, so the VRT can be moved;
+        on a cluster write it to storage every worker sees.
+    overwrite : bool
+        Replace an existing file.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    InputFileError
+        A tile is missing or not a raster.
+    RasterError
+        Tiles that differ in CRS, cell size, data type, nodata or band count, that are
+        rotated, misaligned, or that overlap.
+
+    Examples
+    --------
+    >>> vrt = mosaic_vrt(sorted(Path("ghsl").glob("*.tif")), "ghsl.vrt")  # doctest: +SKIP
+    >>> stack = open_builtup(vrt, "year-built")  # doctest: +SKIP
+    """
+    from xml.sax.saxutils import escape
+
+    from gisfix.io import atomic_path
+
+    tiles = [Path(t).resolve() for t in tiles]
+    if not tiles:
+        raise RasterError("no tiles given for the mosaic")
+    meta = []
+    for t in tiles:
+        if not t.exists():
+            raise InputFileError(f"no such tile: {t}")
+        try:
+            with rasterio.open(t) as ds:
+                meta.append((ds.crs, ds.transform, ds.width, ds.height, ds.dtypes[0],
+                             ds.nodata, ds.count, ds.block_shapes[0]))
+        except rasterio.errors.RasterioIOError as exc:
+            raise InputFileError(f"cannot open the tile {t} as a raster: {exc}") from exc
+    crs0, t0, _, _, dtype0, nd0, _, _ = meta[0]
+    if crs0 is None:
+        raise RasterError(f"the tile {tiles[0].name} has no CRS; assign one first")
+    for t, (crs, tr, _w, _h, dtype, nd, count, _b) in zip(tiles, meta):
+        what = f"the tile {t.name}"
+        if count != 1:
+            raise RasterError(f"{what} has {count} bands; mosaic single-band tiles")
+        if tr.b != 0 or tr.d != 0:
+            raise RasterError(f"{what} is rotated; warp it north-up first")
+        if crs != crs0:
+            raise RasterError(f"{what} is in {crs_label(crs)}, {tiles[0].name} in "
+                              f"{crs_label(crs0)}; warp the tiles to one CRS first")
+        if (tr.a, tr.e) != (t0.a, t0.e):
+            raise RasterError(f"{what} has cells of {tr.a:g} x {-tr.e:g}, {tiles[0].name} "
+                              f"of {t0.a:g} x {-t0.e:g}; resample the tiles to one cell size")
+        if dtype != dtype0 or not (nd == nd0 or (nd != nd and nd0 != nd0)):
+            raise RasterError(f"{what} is {dtype} with nodata {nd}, {tiles[0].name} {dtype0} "
+                              f"with nodata {nd0}; tiles must agree")
+    offs = []
+    for t, (_c, tr, w, h, *_rest) in zip(tiles, meta):
+        ox, oy = (tr.c - t0.c) / t0.a, (tr.f - t0.f) / t0.e
+        if abs(ox - round(ox)) > 1e-6 or abs(oy - round(oy)) > 1e-6:
+            raise RasterError(f"the tile {t.name} is not aligned with {tiles[0].name}: its "
+                              f"origin is {ox:.4f}, {oy:.4f} cells away; align the tiles on "
+                              "one grid (gdalwarp -tap)")
+        offs.append((round(ox), round(oy), w, h))
+    x0 = min(o[0] for o in offs)
+    y0 = min(o[1] for o in offs)
+    width = max(o[0] + o[2] for o in offs) - x0
+    height = max(o[1] + o[3] for o in offs) - y0
+    spans = sorted((o[1] - y0, o[0] - x0, o[3], o[2], k) for k, o in enumerate(offs))
+    for i, (r, c, h, w, k) in enumerate(spans):  # overlap check, rows sorted
+        for r2, c2, _h2, w2, k2 in spans[i + 1:]:
+            if r2 >= r + h:
+                break
+            if c2 < c + w and c < c2 + w2:
+                raise RasterError(f"the tiles {tiles[k].name} and {tiles[k2].name} overlap; "
+                                  "a mosaic takes tiles that do not overlap")
+    gt = (t0.c + x0 * t0.a, t0.a, 0.0, t0.f + y0 * t0.e, 0.0, t0.e)
+    vrt_type = {"uint8": "Byte", "int8": "Int8"}.get(dtype0, dtype0.capitalize())
+    sources = []
+    for t, (ox, oy, w, h), m in zip(tiles, offs, meta):
+        by, bx = m[7]
+        sources.append(
+            f'    <SimpleSource><SourceFilename relativeToVRT="0">{escape(str(t))}'
+            f'</SourceFilename><SourceBand>1</SourceBand>'
+            f'<SourceProperties RasterXSize="{w}" RasterYSize="{h}" DataType="{vrt_type}" '
+            f'BlockXSize="{bx}" BlockYSize="{by}"/>'
+            f'<SrcRect xOff="0" yOff="0" xSize="{w}" ySize="{h}"/>'
+            f'<DstRect xOff="{ox - x0}" yOff="{oy - y0}" xSize="{w}" ySize="{h}"/>'
+            '</SimpleSource>')
+    nodata_xml = "" if nd0 is None else f"    <NoDataValue>{nd0!r}</NoDataValue>\n"
+    xml = (f'<VRTDataset rasterXSize="{width}" rasterYSize="{height}">\n'
+           f'  <SRS>{escape(crs0.to_wkt())}</SRS>\n'
+           f'  <GeoTransform>{", ".join(repr(float(v)) for v in gt)}</GeoTransform>\n'
+           f'  <VRTRasterBand dataType="{vrt_type}" band="1">\n{nodata_xml}'
+           + "\n".join(sources) + "\n  </VRTRasterBand>\n</VRTDataset>\n")
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        tmp.write_text(xml)
+    return Path(path)
+
+
+def _tiles_vrt(paths: Sequence[Path]) -> Path:
+    """A VRT of ``paths`` in a per-user cache, named by the tiles and their sizes/mtimes."""
+    import hashlib
+    import tempfile
+
+    h = hashlib.sha1()
+    for p in paths:
+        st = p.stat()
+        h.update(f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    cache = Path(tempfile.gettempdir()) / f"gisfix-mosaics-{os.getuid()}"
+    cache.mkdir(exist_ok=True)
+    out = cache / f"mosaic-{h.hexdigest()[:16]}.vrt"
+    if not out.exists():
+        mosaic_vrt(paths, out, overwrite=True)
+    return out
+
+
 def open_builtup(paths: str | os.PathLike | Sequence[str | os.PathLike], encoding: str,
                  epochs: Sequence[int] | None = None, *, fraction_units: str = "unit",
                  nodata: float | None = None, aoi=None,
@@ -935,7 +1069,9 @@ def open_builtup(paths: str | os.PathLike | Sequence[str | os.PathLike], encodin
     Parameters
     ----------
     paths : path or list of paths
-        One raster for ``year-built`` / ``ldsmt``; one raster per epoch otherwise.
+        One raster for ``year-built`` / ``ldsmt`` (a GeoTIFF, or a VRT mosaic of tiles), or
+        a list of its tiles, which are mosaicked on the fly (:func:`mosaic_vrt`, cached in
+        the temporary folder); one raster per epoch otherwise.
     encoding : str
         ``year-built``, ``ldsmt``, ``binary``, ``fraction`` or ``class=V[,V]``.
     epochs : list of int, optional
@@ -985,6 +1121,8 @@ def open_builtup(paths: str | os.PathLike | Sequence[str | os.PathLike], encodin
         if not p.exists():
             raise InputFileError(f"no such raster: {p}")
     kind, classes = parse_encoding(encoding)
+    if kind in ORDINAL_ENCODINGS and len(paths) > 1:  # tiles of one mosaic
+        paths = (_tiles_vrt(paths),)
     if fraction_units not in FRACTION_UNITS:
         raise RasterError(
             f"fraction_units must be one of {', '.join(FRACTION_UNITS)}, got {fraction_units!r}"

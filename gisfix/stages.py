@@ -454,37 +454,233 @@ def _in_window(value, window):
     return value[r0: r0 + int(window.height), c0: c0 + int(window.width)]
 
 
-def _zone_largest_patch(stack, zones, n, boxes, t, connectivity: int) -> np.ndarray:
-    """Area (km²) of the largest connected built patch inside each zone at epoch ``t``.
+def _zone_labels(mask: np.ndarray, z: np.ndarray, structure) -> tuple[np.ndarray, int, np.ndarray]:
+    """Label the patches of ``mask`` cut by the zones ``z`` in one strip.
 
-    Patches are cut by the zone boundaries.  Each zone is read in the window of its
-    bounding box (``boxes``: row0, row1, col0, col1 inclusive; row0 < 0 for an empty zone).
+    Two cells share a label iff both are in ``mask``, neighbours under ``structure`` and in
+    the same zone (``z >= 0``): each zone present is labelled alone in its bounding box
+    within the strip, so a patch that leaves a zone and comes back gives two patches there.
+
+    Returns
+    -------
+    labels : numpy.ndarray of int32
+        0 off the patches, 1..n.
+    n : int
+    zone_of : numpy.ndarray of int64
+        Zone of each label, index 0 unused (-1).
     """
-    from rasterio.windows import Window
     from scipy import ndimage
 
-    from gisfix.diffusion import _built_layers
+    zz = np.where(mask & (z >= 0), z.astype(np.int32) + 1, 0)
+    labels = np.zeros(mask.shape, np.int32)
+    zone_of = [np.full(1, -1, np.int64)]
+    n = 0
+    for k, sl in enumerate(ndimage.find_objects(zz)):
+        if sl is None:
+            continue
+        sub = zz[sl] == k + 1
+        lab, m = ndimage.label(sub, structure=structure)
+        view = labels[sl]
+        view[sub] = lab[sub] + n
+        zone_of.append(np.full(m, k, np.int64))
+        n += m
+    return labels, n, np.concatenate(zone_of)
 
+
+def _zone_pieces(mask: np.ndarray, z: np.ndarray, n_zones: int, rows_m2, structure,
+                 equal: bool) -> dict:
+    """Patch pieces of one strip: what :func:`_zone_patch_reduce` needs of it.
+
+    Pieces touching the strip's first or last row may continue in the next strips: their
+    labels, zones and sizes are kept with the edge rows (columns coded as
+    ``zone * (width + 2) + column``, so that only cells of one zone meet when the strips are
+    stitched).  Of the other pieces (whole patches) only the largest of each zone matters.
+    Sizes are cell counts where every cell has one area (``equal``), else areas in m²
+    (true area of each row's cells, ``rows_m2``).
+    """
+    labels, n, zone_of = _zone_labels(mask, z, structure)
+    if equal:
+        size = np.bincount(labels.ravel(), minlength=n + 1).astype(np.int64)
+    else:
+        w = np.broadcast_to(np.asarray(rows_m2, float)[:, None], labels.shape)
+        size = np.bincount(labels.ravel(), weights=w.ravel(), minlength=n + 1)
+    width = labels.shape[1]
+    # int32 where it fits: the client keeps the edge rows of every strip until it stitches
+    ctype = np.int32 if n_zones * (width + 2) < 2 ** 31 else np.int64
+    edge = np.zeros(n + 1, bool)
+    rows = []
+    for row in (labels[0], labels[-1]):
+        cols = np.flatnonzero(row)
+        lab = row[cols]
+        edge[lab] = True
+        code = zone_of[lab] * (width + 2) + cols
+        order = np.argsort(code, kind="stable")
+        rows.append((code[order].astype(ctype), lab[order].astype(np.int32)))
+    inner = np.flatnonzero(~edge)[1:]
+    best = np.zeros(n_zones, size.dtype)
+    if inner.size:
+        np.maximum.at(best, zone_of[inner], size[inner])
+    ek = np.flatnonzero(edge)
+    return {"n": int(n), "first_row": rows[0], "last_row": rows[1],
+            "edge_labels": ek.astype(np.int32), "edge_zones": zone_of[ek].astype(np.int32),
+            "edge_sizes": size[ek], "best": best}
+
+
+def _zone_patch_reduce(parts: list[dict], best, connectivity: int):
+    """Largest patch size per zone from the strips' pieces (``best``: their inner bests).
+
+    The edge pieces of consecutive strips are joined by union-find over their edge labels
+    (:func:`gisfix.parallel.stitch_strips`; the zone-coded columns join only cells of one
+    zone); the size of a patch is the sum of its pieces'.
+    """
+    from gisfix.parallel import stitch_strips
+
+    best = best.copy()
+    if not parts:
+        return best
+    stitch = stitch_strips([p["first_row"] for p in parts], [p["last_row"] for p in parts],
+                           [p["n"] for p in parts], connectivity)
+    gids = np.concatenate([stitch.map(s, p["edge_labels"]) for s, p in enumerate(parts)])
+    if gids.size:
+        zones = np.concatenate([p["edge_zones"] for p in parts])
+        sizes = np.concatenate([p["edge_sizes"] for p in parts])
+        u, first, inv = np.unique(gids, return_index=True, return_inverse=True)
+        total = np.zeros(len(u), sizes.dtype)
+        np.add.at(total, inv, sizes)
+        np.maximum.at(best, zones[first], total)
+    return best
+
+
+def _zone_strip(job):
+    """Run :func:`_zone_strip_body` with GDAL's block cache bounded (one task)."""
+    from gisfix.stack import bounded_reads
+
+    with bounded_reads():
+        return _zone_strip_body(job)
+
+
+def _zone_strip_body(job):
+    """One row strip of :func:`zone_evidence`: sums, moments and patch pieces per zone.
+
+    ``job``: (stack, r0, height, zones, core, t0, t1, patch epochs, n zones, connectivity,
+    whether to compute the sums and moments).  The built land of a patch epoch is that of the
+    epoch alone (built and valid at that epoch).
+    """
+    from rasterio.windows import Window
+
+    from gisfix.diffusion import _built_layers, _Frame, window_moments
+    from gisfix.parallel import worker_local
+
+    stack, r0, h, z, c, t0, t1, patch_epochs, n, connectivity, sums_too = job
+    stack = worker_local(stack)
+    win = Window(0, r0, stack.width, h)
+    z = np.asarray(z).astype(np.int64)
+    eps = sorted({*patch_epochs, *((t0, t1) if sums_too else ())})
+    if stack.is_ordinal:
+        built, valid = _built_layers(stack, win, eps)
+        valid_of = dict.fromkeys(eps, valid)
+    else:  # fractions: a cell is valid where its epochs' fractions are
+        built, valid_of = {}, {}
+        for e in eps:
+            b, v = _built_layers(stack, win, [e])
+            built[e], valid_of[e] = b[e], v
+    out = {}
+    if sums_too:
+        valid = valid_of[t0] & valid_of[t1]
+        b0, b1 = built[t0] & valid, built[t1] & valid
+        new = b1 & ~b0
+        inside = z >= 0
+        rr = np.nonzero(inside)[0]
+        zz = z[inside]
+        w = stack.row_cell_areas(win)[rr] / 1e6
+        out["sums"] = [np.bincount(zz, weights=w * mask[inside], minlength=n)[:n]
+                       for mask in (b0, b1, new, new & c, c & valid)]
+        frame = _Frame(stack)
+        out["moments"] = (window_moments(b0, z, n, stack, win, frame),
+                          window_moments(b1, z, n, stack, win, frame))
+    ra = stack.row_cell_areas()
+    equal = bool(ra.size) and bool(np.all(ra == ra[0]))
     structure = np.ones((3, 3), bool) if connectivity == 8 else None
-    out = np.zeros(n)
-    for k in range(n):
-        r0, r1, c0, c1 = (int(v) for v in boxes[k])
-        if r0 < 0:
-            continue
-        win = Window(c0, r0, c1 - c0 + 1, r1 - r0 + 1)
-        built, valid = _built_layers(stack, win, [t])
-        m = (_in_window(zones, win) == k) & built[t] & valid
-        lab, m_n = ndimage.label(m, structure=structure)
-        if m_n == 0:
-            continue
-        w = np.broadcast_to(stack.row_cell_areas(win)[:, None], m.shape)
-        out[k] = np.bincount(lab.ravel(), weights=w.ravel(), minlength=m_n + 1)[1:].max() / 1e6
+    out["pieces"] = {e: _zone_pieces(built[e] & valid_of[e], z, n, stack.row_cell_areas(win),
+                                     structure, equal) for e in patch_epochs}
     return out
 
 
+def _zone_jobs(stack, zones, core, n, t0, t1, patch_epochs, connectivity, max_cells,
+               sums_too):
+    """The strip jobs of :func:`_zone_strip`, made one at a time (zones read per strip)."""
+    from gisfix.stack import DEFAULT_WINDOW_CELLS
+
+    ztype = np.int16 if n < 2 ** 15 else np.int32 if n < 2 ** 31 else np.int64
+    for win in stack.windows(max_cells or DEFAULT_WINDOW_CELLS):
+        z = np.asarray(_in_window(zones, win)).astype(np.int64)
+        z = np.where(z >= 0, z, -1).astype(ztype)
+        c = np.asarray(_in_window(core, win), dtype=bool) if sums_too else None
+        yield (stack, int(win.row_off), int(win.height), z, c, t0, t1, tuple(patch_epochs),
+               n, int(connectivity), sums_too)
+
+
+def _imap_strips(jobs, scheduler):
+    """Yield :func:`_zone_strip` of each job, in order, with few jobs made ahead.
+
+    The jobs carry the zones of their strip, so they are made as the tasks are handed out:
+    at most about two per worker thread (one in process) are held at once.
+    """
+    from itertools import islice
+
+    from gisfix.parallel import imap_blocks
+
+    ahead = 1
+    if scheduler is not None:
+        import os
+
+        ahead = 2 * (os.cpu_count() or 1)
+        if hasattr(scheduler, "nthreads"):
+            try:
+                ahead = 2 * max(1, sum(scheduler.nthreads().values()))
+            except Exception:  # noqa: BLE001 - any client without nthreads: keep the default
+                pass
+    jobs = iter(jobs)
+    while True:
+        part = list(islice(jobs, ahead))
+        if not part:
+            return
+        yield from imap_blocks(_zone_strip, part, scheduler, batch=ahead)
+
+
+def _zone_largest_patch(stack, zones, n, t, connectivity: int, *, max_cells: int | None = None,
+                        scheduler=None) -> np.ndarray:
+    """Area (km²) of the largest connected built patch inside each zone at epoch ``t``.
+
+    Patches are cut by the zone boundaries: two cells are in one patch iff both are built
+    and valid at ``t``, neighbours under ``connectivity`` and in the same zone.  Computed
+    over full-width row strips of ``max_cells`` cells (zones read per strip) stitched by
+    union-find over their edge rows, so memory holds a few strips, not the zones' boxes.
+    """
+    from gisfix.parallel import scheduler_session
+
+    with scheduler_session(scheduler) as sched:
+        jobs = _zone_jobs(stack, zones, None, n, t, t, (t,), connectivity, max_cells, False)
+        parts, best = [], None
+        for res in _imap_strips(jobs, sched):
+            p = res["pieces"][t]
+            best = p["best"] if best is None else np.maximum(best, p["best"])
+            parts.append(p)
+    return _patch_km2(stack, _zone_patch_reduce(parts, best, connectivity)
+                      if parts else np.zeros(n))
+
+
+def _patch_km2(stack, size) -> np.ndarray:
+    """Sizes of :func:`_zone_pieces` (cell counts or m²) in km²."""
+    ra = stack.row_cell_areas()
+    if size.dtype.kind in "iu":
+        return size * (float(ra[0]) if ra.size else 0.0) / 1e6
+    return size / 1e6
+
+
 def zone_evidence(stack, zones, zone_ids, t0: int, t1: int, *, core, patch_zone: pd.Series,
-                  patches: pd.DataFrame, connectivity: int = 8, max_cells: int | None = None
-                  ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+                  patches: pd.DataFrame, connectivity: int = 8, max_cells: int | None = None,
+                  scheduler=None) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     r"""Evidence of the stage rules for every zone (city or unit) in one period.
 
     For zone *k* with cells :math:`Z_k`, built-up land :math:`B_t` and true cell areas
@@ -510,8 +706,12 @@ def zone_evidence(stack, zones, zone_ids, t0: int, t1: int, *, core, patch_zone:
     (:func:`gisfix.diffusion.sde_from_points`: :math:`\pi\sigma_{maj}\sigma_{min}`, the
     azimuth of the major axis, :math:`\sigma_{min}/\sigma_{maj}`).
 
-    Memory: the sums and moments are accumulated over row strips of ``max_cells`` cells;
-    the largest patch of each zone is labelled in the window of the zone's bounding box.
+    Memory: one pass over full-width row strips of ``max_cells`` cells (the zones and the
+    core are read per strip) accumulates the sums and moments and labels the patches of
+    every zone in each strip; patches crossing strip edges are joined by union-find over
+    the strips' edge labels (two cells join iff both are built and in the same zone), so the
+    largest patch is that of the whole grid and memory depends on the strip size, not on
+    the raster or the zones.  The strips are computed with ``scheduler``.
 
     Parameters
     ----------
@@ -534,6 +734,9 @@ def zone_evidence(stack, zones, zone_ids, t0: int, t1: int, *, core, patch_zone:
         For the largest patch.
     max_cells : int, optional
         Cells per row strip (default :data:`gisfix.stack.DEFAULT_WINDOW_CELLS`).
+    scheduler : None, str or distributed.Client
+        Where the strips are computed (:func:`gisfix.parallel.resolve_scheduler`): None in
+        this process, ``"threads"``, ``"processes"``, a dask.distributed address or Client.
 
     Returns
     -------
@@ -544,44 +747,32 @@ def zone_evidence(stack, zones, zone_ids, t0: int, t1: int, *, core, patch_zone:
         The area-weighted moments of built land at t0 and t1 per zone
         (:func:`gisfix.diffusion.window_moments`).
     """
-    from gisfix.diffusion import _built_layers, _Frame, sde_table, window_moments
+    from gisfix.diffusion import _Frame, sde_table
     from gisfix.lei import growth_type_mix
-    from gisfix.stack import DEFAULT_WINDOW_CELLS
+    from gisfix.parallel import scheduler_session
 
     n = len(zone_ids)
     frame = _Frame(stack)
     sums = np.zeros((5, n))  # U0, U1, new, new in core, core
     m0, m1 = np.zeros((n, 6)), np.zeros((n, 6))
-    big = np.iinfo(np.int64).max
-    boxes = {e: np.array([[big, -1, big, -1]] * n, dtype=np.int64) for e in (t0, t1)}
-    for win in stack.windows(max_cells or DEFAULT_WINDOW_CELLS):
-        z = np.asarray(_in_window(zones, win)).astype(np.int64)
-        c = np.asarray(_in_window(core, win), dtype=bool)
-        built, valid = _built_layers(stack, win, [t0, t1])
-        b0, b1 = built[t0] & valid, built[t1] & valid
-        new = b1 & ~b0
-        inside = z >= 0
-        rr, cc = np.nonzero(inside)
-        zz = z[inside]
-        w = stack.row_cell_areas(win)[rr] / 1e6
-        for k, mask in enumerate((b0, b1, new, new & c, c & valid)):
-            sums[k] += np.bincount(zz, weights=w * mask[inside], minlength=n)[:n]
-        m0 += window_moments(b0, z, n, stack, win, frame)
-        m1 += window_moments(b1, z, n, stack, win, frame)
-        for e, b in ((t0, b0), (t1, b1)):
-            sel = b[inside]
-            zs, rs, cs = zz[sel], rr[sel] + int(win.row_off), cc[sel] + int(win.col_off)
-            box = boxes[e]
-            np.minimum.at(box[:, 0], zs, rs)
-            np.maximum.at(box[:, 1], zs, rs)
-            np.minimum.at(box[:, 2], zs, cs)
-            np.maximum.at(box[:, 3], zs, cs)
-    for e in (t0, t1):
-        boxes[e][boxes[e][:, 1] < 0, 0] = -1
+    parts = {t0: [], t1: []}
+    best = {}
+    with scheduler_session(scheduler) as sched:
+        jobs = _zone_jobs(stack, zones, core, n, t0, t1, (t0, t1), connectivity, max_cells,
+                          True)
+        for res in _imap_strips(jobs, sched):
+            for k in range(5):
+                sums[k] += res["sums"][k]
+            m0 += res["moments"][0]
+            m1 += res["moments"][1]
+            for e, p in res["pieces"].items():
+                best[e] = p["best"] if e not in best else np.maximum(best[e], p["best"])
+                parts[e].append(p)
     u0, u1, n_all, n_core, core_km2 = sums
     years = float(t1 - t0)
-    lp0 = _zone_largest_patch(stack, zones, n, boxes[t0], t0, connectivity)
-    lp1 = _zone_largest_patch(stack, zones, n, boxes[t1], t1, connectivity)
+    lp0, lp1 = (_patch_km2(stack, _zone_patch_reduce(parts[e], best[e], connectivity))
+                if parts[e] else np.zeros(n) for e in (t0, t1))
+    del parts
     with np.errstate(divide="ignore", invalid="ignore"):
         cagr = np.where(u0 > 0, (u1 / np.where(u0 > 0, u0, 1)) ** (1 / years) - 1, np.nan)
         # no core at t0 (a city born in the period, a unit without an extent): undefined
@@ -669,37 +860,44 @@ def _periods(stack, epochs):
 
 
 def _run_zones(stack, eps, zones_of, core_of, units_of, *, buffer_m, connectivity, extra=None,
-               max_cells=None):
+               max_cells=None, scheduler=None):
     """Evidence per zone and period.
 
     ``zones_of(t1)`` gives (zones, ids), ``units_of(t1)`` the polygons the LEI patches are
-    assigned to, ``core_of(t0)`` the core.
+    assigned to, ``core_of(t0)`` the core.  Every raster pass is windowed (strips of
+    ``max_cells`` cells, computed with ``scheduler``): the LEI
+    (:func:`gisfix.lei.landscape_expansion_index`) and the evidence (:func:`zone_evidence`).
     """
     from gisfix.diffusion import _Frame, sde_table
     from gisfix.lei import landscape_expansion_index
+    from gisfix.parallel import scheduler_session
+    from gisfix.stack import DEFAULT_WINDOW_CELLS
 
     frame = _Frame(stack)
     parts, geo = [], []
-    for a, b in zip(eps[:-1], eps[1:]):
-        zones, ids = zones_of(b)
-        if len(ids) == 0:
-            continue
-        units = units_of(b)
-        patches = landscape_expansion_index(stack, a, b, buffer_m=buffer_m,
-                                            connectivity=connectivity, units=units,
-                                            polygons=False)
-        ev, m0, m1 = zone_evidence(stack, zones, ids, a, b, core=core_of(a),
-                                   patch_zone=patches["unit_id"], patches=patches,
-                                   connectivity=connectivity, max_cells=max_cells)
-        if extra is not None:
-            ev = extra(ev, a, b)
-        parts.append(ev)
-        for epoch, mom in ((a, m0), (b, m1)):
-            tab = sde_table(mom, frame)
-            for k, zid in enumerate(ids):
-                geo.append({"zone_id": zid, "t0": a, "t1": b, "epoch": epoch,
-                            **tab.iloc[k].to_dict()})
-        log.info("stages %s->%s: %d zones, %d LEI patches", a, b, len(ids), len(patches))
+    with scheduler_session(scheduler) as sched:
+        for a, b in zip(eps[:-1], eps[1:]):
+            zones, ids = zones_of(b)
+            if len(ids) == 0:
+                continue
+            units = units_of(b)
+            patches = landscape_expansion_index(
+                stack, a, b, buffer_m=buffer_m, connectivity=connectivity, units=units,
+                polygons=False, scheduler=sched,
+                window_cells=int(max_cells or DEFAULT_WINDOW_CELLS))
+            ev, m0, m1 = zone_evidence(stack, zones, ids, a, b, core=core_of(a),
+                                       patch_zone=patches["unit_id"], patches=patches,
+                                       connectivity=connectivity, max_cells=max_cells,
+                                       scheduler=sched)
+            if extra is not None:
+                ev = extra(ev, a, b)
+            parts.append(ev)
+            for epoch, mom in ((a, m0), (b, m1)):
+                tab = sde_table(mom, frame)
+                for k, zid in enumerate(ids):
+                    geo.append({"zone_id": zid, "t0": a, "t1": b, "epoch": epoch,
+                                **tab.iloc[k].to_dict()})
+            log.info("stages %s->%s: %d zones, %d LEI patches", a, b, len(ids), len(patches))
     if not parts:
         raise DataError(
             f"no urban extent (city) at any of the epochs {eps[1:]}: nothing to label; relax "
@@ -719,7 +917,8 @@ def _extent_options(extent_options, max_cells=None):
 def stages_by_extents(stack, epochs: Sequence[int] | None = None, *,
                       rules: StageRules | None = None, buffer_m: float | None = None,
                       connectivity: int = 8, extent_options: dict | None = None,
-                      tracks=None, max_cells: int | None = None) -> StageResult:
+                      tracks=None, max_cells: int | None = None, scheduler=None
+                      ) -> StageResult:
     """Label every tracked city (urban extent) and period with a stage, with its evidence.
 
     The cities are the urban extents of :func:`gisfix.extents.track_extents` (default:
@@ -750,7 +949,11 @@ def stages_by_extents(stack, epochs: Sequence[int] | None = None, *,
     max_cells : int, optional
         Cells per row strip of the evidence pass (:func:`zone_evidence`); the extents are
         delineated strip by strip too.  The LEI is that of
-        :func:`gisfix.lei.landscape_expansion_index`.
+        :func:`gisfix.lei.landscape_expansion_index` (strips of ``max_cells`` cells too).
+    scheduler : None, str or distributed.Client
+        Where the strips of the LEI and of the evidence are computed
+        (:func:`gisfix.parallel.resolve_scheduler`): None in this process, ``"threads"``,
+        ``"processes"``, a dask.distributed address or Client.  Same result for every one.
 
     Returns
     -------
@@ -766,9 +969,15 @@ def stages_by_extents(stack, epochs: Sequence[int] | None = None, *,
 
     def zones_of(t1):
         ids = tr.extents.loc[tr.extents["epoch"] == t1, "city_id"].to_numpy(dtype=np.int64)
-        lut = np.full(int(tr.labels[t1].max(initial=0)) + 1, -1, dtype=np.int64)
+        # the labels of t1 are city ids of t1's extents: no whole-grid read to size the table
+        lut = np.full(int(ids.max(initial=0)) + 1, -1, dtype=np.int64)
         lut[ids] = np.arange(len(ids))
-        return (lambda win: lut[tr.city_labels(t1, shape, win)]), list(ids)
+
+        def zones(win):
+            lab = tr.city_labels(t1, shape, win)
+            return np.where(lab < len(lut), lut[np.minimum(lab, len(lut) - 1)], -1)
+
+        return zones, list(ids)
 
     def units_of(t1):
         e = tr.extents[tr.extents["epoch"] == t1]
@@ -790,7 +999,8 @@ def stages_by_extents(stack, epochs: Sequence[int] | None = None, *,
         return ev
 
     ev, geo = _run_zones(stack, eps, zones_of, core_of, units_of, buffer_m=buffer_m,
-                         connectivity=connectivity, extra=extra, max_cells=max_cells)
+                         connectivity=connectivity, extra=extra, max_cells=max_cells,
+                         scheduler=scheduler)
     labelled = classify_stages(ev, rules)
     pts, ell = _geometry_layers(stack, geo)
     system = classify_region(regional_system(tr, labelled), labelled, rules)
@@ -800,7 +1010,8 @@ def stages_by_extents(stack, epochs: Sequence[int] | None = None, *,
 def stages_by_units(units, stack, epochs: Sequence[int] | None = None, *,
                     rules: StageRules | None = None, buffer_m: float | None = None,
                     connectivity: int = 8, extent_options: dict | None = None,
-                    tracks=None, max_cells: int | None = None) -> StageResult:
+                    tracks=None, max_cells: int | None = None, scheduler=None
+                    ) -> StageResult:
     """Label every unit (boundary polygon) and period with a stage, with its evidence.
 
     As :func:`stages_by_extents` with the units as fixed territories (cells by the
@@ -814,7 +1025,7 @@ def stages_by_units(units, stack, epochs: Sequence[int] | None = None, *,
         Boundaries indexed by unit id (:func:`gisfix.read_boundaries`).
     stack : gisfix.stack.BuiltupStack
         Built-up rasters.
-    epochs, rules, buffer_m, connectivity, extent_options, tracks, max_cells
+    epochs, rules, buffer_m, connectivity, extent_options, tracks, max_cells, scheduler
         As :func:`stages_by_extents`.
 
     Returns
@@ -845,7 +1056,7 @@ def stages_by_units(units, stack, epochs: Sequence[int] | None = None, *,
     ev, geo = _run_zones(stack, eps, lambda t1: (zones, ids),
                          lambda t0: (lambda win: tr.city_labels(t0, shape, win) > 0),
                          lambda t1: units, buffer_m=buffer_m, connectivity=connectivity,
-                         max_cells=max_cells)
+                         max_cells=max_cells, scheduler=scheduler)
     labelled = classify_stages(ev, rules)
     pts, ell = _geometry_layers(stack, geo)
     return StageResult(stages=labelled, centroids=pts, ellipses=ell, tracks=tr, system=None)

@@ -1,7 +1,7 @@
 """gisfix.parallel: scheduler names, in-process compute, the union-find of patch stitching.
 
 Oracles: scipy.sparse.csgraph.connected_components for the union-find; ndimage.label of the
-whole array for the strip stitching.
+whole array for the strip stitching (global and streaming).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from scipy import ndimage
 
 from gisfix.errors import DataError, GisfixError, UsageError
 from gisfix.parallel import (
+    StreamStitch,
     compute,
     map_blocks,
     resolve_scheduler,
@@ -80,3 +81,39 @@ def test_stitched_strips_equal_whole_labelling(seed, h, w, rows, p, conn):
     assert s.n == n
     got = np.concatenate([s.map(i, lab) for i, lab in enumerate(labs)])
     assert got.tolist() == whole.tolist()
+
+
+@settings(max_examples=80, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), h=st.integers(1, 30), w=st.integers(1, 12),
+       rows=st.integers(1, 5), p=st.floats(0.1, 0.8), conn=st.sampled_from([4, 8]))
+def test_streamed_strips_equal_whole_labelling(seed, h, w, rows, p, conn):
+    """Every patch closed by the stream has the cells and first cell of a whole-grid patch."""
+    a = np.random.default_rng(seed).random((h, w)) < p
+    structure = np.ones((3, 3)) if conn == 8 else None
+    whole, n = ndimage.label(a, structure=structure)
+    sizes = np.bincount(whole.ravel(), minlength=n + 1)[1:]
+    firsts = np.array([np.flatnonzero(whole.ravel() == i + 1)[0] for i in range(n)])
+    expect = sorted(zip(firsts.tolist(), sizes.tolist()))
+    s = StreamStitch(1, conn)
+    got = []
+    for r0 in range(0, h, rows):
+        lab, k = ndimage.label(a[r0:r0 + rows], structure=structure)
+        size = np.bincount(lab.ravel(), minlength=k + 1)
+        first = np.full(k + 1, -1)
+        for i in range(1, k + 1):
+            rr, cc = np.nonzero(lab == i)
+            first[i] = (rr[0] + r0) * w + cc[0]
+        edge = np.zeros(k + 1, bool)
+        edge[lab[0]] = edge[lab[-1]] = True
+        edge[0] = False
+        el = np.flatnonzero(edge)
+        rows_ = [(np.flatnonzero(r), r[np.flatnonzero(r)]) for r in (lab[0], lab[-1])]
+        vals, fst = s.add(k, rows_[0], rows_[1], el, size[el][None, :], first[el])
+        got += list(zip(fst.tolist(), vals[0].tolist()))
+        inner = np.flatnonzero(~edge)[1:]
+        got += list(zip(first[inner].tolist(), size[inner].tolist()))
+        assert len(s.open_first) <= w  # only the open boundary is kept
+    vals, fst = s.finish()
+    got += list(zip(fst.tolist(), vals[0].tolist()))
+    assert s.n == n
+    assert sorted(got) == expect

@@ -123,10 +123,89 @@ def test_epochs_from_names_required(tmp_path):
     assert open_builtup([a], "binary", epochs=[2001]).epochs == (2001,)
 
 
-def test_ordinal_encoding_takes_one_file(tmp_path):
+def test_ordinal_encoding_takes_tiles_not_epochs(tmp_path):
+    """Several year-built files are tiles of one mosaic: the same tile twice overlaps."""
     a = write_raster(tmp_path / "a.tif", np.full((2, 2), 1990, np.uint16))
-    with pytest.raises(RasterError, match="keeps every epoch in one raster"):
+    with pytest.raises(RasterError, match="a.tif and a.tif overlap"):
         open_builtup([a, a], "year-built")
+
+
+def _tiles(tmp_path, arr, rows, cols, nodata=0):
+    """Cut ``arr`` into tiles at the given row and column breaks; return their paths."""
+    paths = []
+    rb, cb = [0, *rows, arr.shape[0]], [0, *cols, arr.shape[1]]
+    for i in range(len(rb) - 1):
+        for j in range(len(cb) - 1):
+            part = arr[rb[i]:rb[i + 1], cb[j]:cb[j + 1]]
+            t = from_origin(4_000_000 + 100 * cb[j], 3_000_000 - 100 * rb[i], 100, 100)
+            paths.append(write_raster(tmp_path / f"t{i}_{j}.tif", part, transform=t,
+                                      nodata=nodata))
+    return paths
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), h=st.integers(2, 30), w=st.integers(2, 30),
+       data=st.data())
+def test_tiles_read_as_the_whole_raster(tmp_path_factory, seed, h, w, data):
+    """A list of tiles reads cell for cell as the raster they were cut from (by construction)."""
+    tmp = tmp_path_factory.mktemp("tiles")
+    arr = np.random.default_rng(seed).choice(np.array([0, 1975, 1990, 2000, 2014], np.uint16),
+                                             size=(h, w))
+    rows = sorted(set(data.draw(st.lists(st.integers(1, h - 1), max_size=3))))
+    cols = sorted(set(data.draw(st.lists(st.integers(1, w - 1), max_size=3))))
+    whole = open_builtup(write_raster(tmp / "whole.tif", arr, nodata=0), "year-built",
+                         epochs=[1975, 1990, 2000, 2014])
+    tiles = _tiles(tmp, arr, rows, cols)
+    mosaic = open_builtup(tiles[::-1], "year-built", epochs=[1975, 1990, 2000, 2014])
+    assert mosaic.shape == whole.shape and mosaic.transform == whole.transform
+    assert np.array_equal(mosaic.read_ordinal(), whole.read_ordinal())
+
+
+def test_mosaic_errors_name_the_tile(tmp_path):
+    from gisfix.stack import mosaic_vrt
+
+    arr = np.full((4, 4), 1990, np.uint16)
+    a = write_raster(tmp_path / "a.tif", arr)
+    off = write_raster(tmp_path / "off.tif", arr,
+                       transform=from_origin(4_000_450 + 30, 3_000_000, 100, 100))
+    with pytest.raises(RasterError, match="off.tif is not aligned with a.tif"):
+        mosaic_vrt([a, off], tmp_path / "m.vrt")
+    other = write_raster(tmp_path / "crs.tif", arr, crs="EPSG:3857",
+                         transform=from_origin(4_000_400, 3_000_000, 100, 100))
+    with pytest.raises(RasterError, match="crs.tif is in"):
+        mosaic_vrt([a, other], tmp_path / "m.vrt")
+    coarse = write_raster(tmp_path / "coarse.tif", arr,
+                          transform=from_origin(4_000_400, 3_000_000, 200, 200))
+    with pytest.raises(RasterError, match="coarse.tif has cells of 200 x 200"):
+        mosaic_vrt([a, coarse], tmp_path / "m.vrt")
+    assert not (tmp_path / "m.vrt").exists()
+
+
+@pytest.mark.shared
+@pytest.mark.filterwarnings("ignore::gisfix.errors.LowCoverageWarning")  # the raster is clipped
+def test_dc_tiles_count_as_the_whole_raster(shared, tmp_path):
+    """The DC raster cut into 6 tiles gives the same built-up table as the raster itself."""
+    import geopandas as gpd
+
+    from gisfix import builtup_by_unit
+
+    path = shared("ghsl_dc_baltimore", "ghsl_year_built_100m_mollweide.tif")
+    with rasterio.open(path) as ds:
+        arr, crs, t, nd = ds.read(1), ds.crs, ds.transform, ds.nodata
+    tiles = []
+    for i, (r0, r1) in enumerate(((0, 400), (400, 869))):
+        for j, (c0, c1) in enumerate(((0, 500), (500, 1000), (1000, 1407))):
+            with rasterio.open(tmp_path / f"dc_{i}{j}.tif", "w", driver="GTiff",
+                               width=c1 - c0, height=r1 - r0, count=1, dtype=arr.dtype,
+                               crs=crs, nodata=nd,
+                               transform=t * t.translation(c0, r0)) as ds:
+                ds.write(arr[r0:r1, c0:c1], 1)
+            tiles.append(tmp_path / f"dc_{i}{j}.tif")
+    counties = gpd.read_file(shared("ghsl_dc_baltimore", "counties_2017_census.gpkg"),
+                             layer="counties").set_index("fips")
+    ref = builtup_by_unit(counties, open_builtup(path, "year-built"))
+    got = builtup_by_unit(counties, open_builtup(tiles, "year-built"))
+    assert got.equals(ref)
 
 
 def test_unknown_epoch_named(tmp_path):
