@@ -92,17 +92,15 @@ def stages(rasters, encoding, fraction_units, epochs, t0, t1, by, boundaries, id
                "min_area_km2": min_area_km2}
     conn = int(connectivity)
     with stack, scheduler_session(scheduler) as sched:
-        engine = stages_by_units if by == "units" else stages_by_extents
-        kw = _scheduler_kw(engine, sched)
         if by == "units":
             units = read_boundaries_from_options(boundaries, id_col, layer, crs, make_valid)
             res = stages_by_units(units, stack, period, buffer_m=buffer_m, connectivity=conn,
-                                  extent_options=options, **kw)
+                                  extent_options=options, scheduler=sched)
             shapes = units.to_crs(stack.crs).geometry
             geom = [shapes.get(z) for z in res.stages["zone_id"]]
         else:
             res = stages_by_extents(stack, period, buffer_m=buffer_m, connectivity=conn,
-                                    extent_options=options, **kw)
+                                    extent_options=options, scheduler=sched)
             ext = res.tracks.extents.set_index(["epoch", "city_id"]).geometry
             geom = [ext.get((t, z)) for t, z in zip(res.stages["t1"], res.stages["zone_id"])]
     layers = _layers(res, geom, stack.crs, by)
@@ -121,28 +119,6 @@ def stages(rasters, encoding, fraction_units, epochs, t0, t1, by, boundaries, id
     write_layers(output, layers, prov, overwrite=overwrite, styles={"stages": style})
     click.echo(f"wrote {output}: {len(res.stages)} {'cities' if by == 'extents' else 'units'}"
                f" x periods labelled")
-
-
-def _scheduler_kw(engine, sched) -> dict:
-    """``{"scheduler": sched}`` when the stage engine takes a scheduler, else ``{}``.
-
-    The windowed stage engine passes the scheduler on to its raster passes (the extents,
-    the LEI, the evidence); an engine without ``scheduler=`` runs them in this process,
-    with the same results, and a warning says so.
-    """
-    import inspect
-    import warnings
-
-    if sched is None:
-        return {}
-    if "scheduler" not in inspect.signature(engine).parameters:
-        from gisfix.errors import GisfixWarning
-
-        warnings.warn(f"{engine.__name__} of this gisfix version computes in this process; "
-                      "--scheduler is recorded but not used (same results)", GisfixWarning,
-                      stacklevel=2)
-        return {}
-    return {"scheduler": sched}
 
 
 def _rules() -> dict:
