@@ -325,7 +325,7 @@ def classify_units(class_population: pd.DataFrame, *, preset: str | dict = DEFAU
 
 
 def degurba_units(units, stack, epoch: int | None = None, *, builtup_share=None,
-                  land_fraction=None, preset: str | dict = DEFAULT_PRESET,
+                  land_fraction=None, preset: str | dict = DEFAULT_PRESET, scheduler=None,
                   **overrides) -> tuple[pd.DataFrame, np.ndarray]:
     """Classify units as cities, towns and semi-dense areas, or rural areas (stage II).
 
@@ -345,6 +345,10 @@ def degurba_units(units, stack, epoch: int | None = None, *, builtup_share=None,
         On the population grid; see :func:`classify_grid`.
     preset : str or dict
         ``"manual-2021"`` or ``"ghsl-2023"``.
+    scheduler : None, str or distributed.Client
+        Where the per-unit sums are computed, strip by strip
+        (:func:`gisfix.parallel.resolve_scheduler`); partial sums per strip are merged in
+        strip order, so the answer is the same.
     **overrides
         Rule values to change.
 
@@ -376,7 +380,7 @@ def degurba_units(units, stack, epoch: int | None = None, *, builtup_share=None,
         r0, h = int(w.row_off), int(w.height)
         return layers[:, r0:r0 + h, int(w.col_off):int(w.col_off + w.width)]
 
-    ids, sums, _ = _sum_by_unit(units, stack, read, 3)
+    ids, sums, _ = _sum_by_unit(units, stack, read, 3, scheduler=scheduler)
     table = pd.DataFrame(sums, index=pd.Index(ids, name="unit_id"),
                          columns=["population_urban_centre", "population_urban_cluster",
                                   "population_rural"])

@@ -56,7 +56,8 @@ class UndefinedRateWarning(UserWarning):
 
 
 # -- population by unit --------------------------------------------------------------------
-def population_by_unit(units, stack, *, max_cells: int = COVERAGE_BUDGET_CELLS) -> pd.DataFrame:
+def population_by_unit(units, stack, *, max_cells: int = COVERAGE_BUDGET_CELLS,
+                       scheduler=None) -> pd.DataFrame:
     r"""Return the population of every unit and epoch, summed exactly from a population grid.
 
     .. math:: P_{ut} = \sum_i w_{ui}\, p_{it}
@@ -76,6 +77,10 @@ def population_by_unit(units, stack, *, max_cells: int = COVERAGE_BUDGET_CELLS) 
         A population stack: ``open_builtup(paths, "population", epochs=[...])``.
     max_cells : int
         Bound on (cells per strip x units touching the strip); results do not depend on it.
+    scheduler : None, str or distributed.Client
+        Where the strips are summed (:func:`gisfix.parallel.resolve_scheduler`): None in
+        this process, ``"threads"``, ``"processes"``, a dask.distributed address or Client.
+        Each strip gives partial sums per unit, merged in strip order: the same answer.
 
     Returns
     -------
@@ -93,8 +98,8 @@ def population_by_unit(units, stack, *, max_cells: int = COVERAGE_BUDGET_CELLS) 
     if getattr(stack, "encoding", None) != "population":
         raise RasterError(f"population_by_unit needs a population stack (open_builtup(paths, "
                           f"'population')); got encoding {getattr(stack, 'encoding', stack)!r}")
-    ids, pop, valid = _sum_by_unit(units, stack, stack.read_population, len(stack.epochs),
-                                   max_cells)
+    ids, pop, valid = _sum_by_unit(units, stack, None, len(stack.epochs), max_cells,
+                                   scheduler=scheduler)
     n, k = len(ids), len(stack.epochs)
     return pd.DataFrame({
         "unit_id": np.repeat(ids, k),
@@ -102,16 +107,19 @@ def population_by_unit(units, stack, *, max_cells: int = COVERAGE_BUDGET_CELLS) 
         "population": pop.ravel(), "valid_km2": valid.ravel() / 1e6})
 
 
-def _sum_by_unit(units, stack, read, layers: int, max_cells: int = COVERAGE_BUDGET_CELLS):
+def _sum_by_unit(units, stack, read, layers: int, max_cells: int = COVERAGE_BUDGET_CELLS,
+                 scheduler=None):
     """Sum coverage-weighted layers over units, strip by strip (bounded memory).
 
-    ``read(window)`` returns ``(layers, rows, cols)`` values, NaN where not observed.
+    ``read(window)`` returns ``(layers, rows, cols)`` values, NaN where not observed (None:
+    the stack's population).  Each strip is a task (:func:`gisfix.parallel.imap_blocks`)
+    returning the partial sums of the units touching it; they are added in strip order.
     Returns (unit ids as str, sums ``(units, layers)``, observed m² ``(units, layers)``).
     """
     import shapely
     from rasterio.windows import Window
 
-    from gisfix.zonal import coverage_fractions
+    from gisfix.parallel import imap_blocks, scheduler_session
 
     if units.crs is None:
         from gisfix.crs import resolve_crs
@@ -128,6 +136,7 @@ def _sum_by_unit(units, stack, read, layers: int, max_cells: int = COVERAGE_BUDG
     rows_b = (bounds[:, 1] - t.f) / t.e
     lo = np.floor(np.nan_to_num(np.fmin(rows_a, rows_b), nan=np.inf))
     hi = np.ceil(np.nan_to_num(np.fmax(rows_a, rows_b), nan=-np.inf))
+    jobs = []
     r0 = 0
     while r0 < stack.height:
         h = max(1, int(max_cells // max(1, stack.width)))
@@ -139,14 +148,31 @@ def _sum_by_unit(units, stack, read, layers: int, max_cells: int = COVERAGE_BUDG
             h //= 2
         if len(near):
             w = Window(0, r0, stack.width, h)
-            cov = coverage_fractions(gdf.iloc[near], stack, w)          # (units, h, width)
-            values = read(w)                                            # (layers, h, width)
-            observed = ~np.isnan(values)
-            areas = stack.row_cell_areas(w)[None, :, None]
-            total[near] += np.einsum("uhw,ehw->ue", cov, np.where(observed, values, 0.0))
-            valid[near] += np.einsum("uhw,ehw->ue", cov, observed * areas)
+            jobs.append((near, gdf.iloc[near], stack, w, None if read is None else read(w)))
         r0 += h
+    with scheduler_session(scheduler) as sched:
+        for near, tot, val in imap_blocks(_strip_unit_sums, jobs, sched):
+            total[near] += tot
+            valid[near] += val
     return gdf.index.astype(str).to_numpy(), total, valid
+
+
+def _strip_unit_sums(job):
+    """Coverage-weighted sums of one strip over the units touching it (a task)."""
+    from gisfix.parallel import worker_local
+    from gisfix.stack import bounded_reads
+    from gisfix.zonal import coverage_fractions
+
+    near, units, stack, w, values = job
+    stack = worker_local(stack)
+    with bounded_reads():
+        cov = coverage_fractions(units, stack, w)                       # (units, h, width)
+        if values is None:
+            values = stack.read_population(w)                           # (layers, h, width)
+    observed = ~np.isnan(values)
+    areas = stack.row_cell_areas(w)[None, :, None]
+    return (near, np.einsum("uhw,ehw->ue", cov, np.where(observed, values, 0.0)),
+            np.einsum("uhw,ehw->ue", cov, observed * areas))
 
 
 def population_from_columns(units, columns: dict | None = None, *,

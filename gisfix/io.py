@@ -271,7 +271,8 @@ def write_layers(path, layers: Mapping[str, pd.DataFrame], prov: Mapping,
     path : path-like
         The ``.gpkg`` to write.
     layers : mapping
-        Layer name -> GeoDataFrame (a vector layer) or DataFrame (a table).
+        Layer name -> GeoDataFrame (a vector layer), DataFrame (a table) or
+        :class:`LayerStream` (a layer collected batch by batch; give its style in ``styles``).
     prov : mapping
         Provenance record (:func:`provenance`).
     overwrite : bool
@@ -300,6 +301,8 @@ def write_layers(path, layers: Mapping[str, pd.DataFrame], prov: Mapping,
     from gisfix.styles import alternative_styles, style_for
 
     p = check_output(path, overwrite, (".gpkg",))
+    streams = {name: f for name, f in layers.items() if isinstance(f, LayerStream)}
+    layers = {name: f.sample if name in streams else f for name, f in layers.items()}
     resolved = dict(styles or {})
     alternates = {}
     for name, frame in layers.items():
@@ -311,7 +314,9 @@ def write_layers(path, layers: Mapping[str, pd.DataFrame], prov: Mapping,
             alternates[name] = alternative_styles(name, frame)
     with atomic_path(p, overwrite) as tmp:
         for name, frame in layers.items():
-            if isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name in frame:
+            if name in streams:
+                streams[name].copy_to(tmp, name)
+            elif isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name in frame:
                 pyogrio.write_dataframe(frame, tmp, layer=name, driver="GPKG",
                                         append=tmp.exists(), **GPKG_OPTIONS)
             else:
@@ -328,6 +333,172 @@ def write_layers(path, layers: Mapping[str, pd.DataFrame], prov: Mapping,
             with atomic_path(style_path(p, name), overwrite=True) as tmp:
                 tmp.write_text(doc, encoding="utf-8")
     return p
+
+
+class LayerStream:
+    """A GeoPackage layer collected batch by batch, for :func:`write_layers`.
+
+    Batches (GeoDataFrames with the same columns, e.g. the finished patches of a streamed
+    :func:`gisfix.lei.landscape_expansion_index`) are appended with pyogrio to a scratch
+    GeoPackage beside the output, so memory holds at most ``chunk`` features.
+    :func:`write_layers` then copies them, ``chunk`` features at a time and ordered by
+    ``order_by``, into its temporary file, exactly as it writes a GeoDataFrame of all the
+    features (same columns, types, layer geometry type and feature order), before the
+    atomic rename.  Use it as a context manager: the scratch file is removed on exit,
+    whether the block succeeded or raised.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The output the layer will be written to (the scratch file goes in its folder).
+    order_by : str, optional
+        An integer column, unique per feature: features are written in its order
+        (default: the order they came in).
+    reset_index : bool
+        Write the frames' index as a column (as ``frame.reset_index()``).
+    chunk : int
+        Features buffered before an append, and copied at a time.
+
+    Examples
+    --------
+    >>> with LayerStream("lei.gpkg", order_by="patch_id") as patches:  # doctest: +SKIP
+    ...     table = landscape_expansion_index(stack, 2000, 2020, sink=patches)
+    ...     write_layers("lei.gpkg", {"patches": patches}, prov, styles={"patches": qml})
+    """
+
+    def __init__(self, path, order_by: str | None = None, reset_index: bool = True,
+                 chunk: int = 20_000):
+        target = Path(path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".part.gpkg",
+                                   dir=target.parent if str(target.parent) else ".")
+        os.close(fd)
+        os.unlink(tmp)  # GDAL creates the file itself
+        self.scratch = Path(tmp)
+        self.order_by = order_by
+        self.reset_index = reset_index
+        self.chunk = max(1, int(chunk))
+        self.n = 0
+        self.schema = None
+        self.sample = None
+        self._types: set[str] = set()
+        self._buffer: list = []
+        self._buffered = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self) -> None:
+        """Remove the scratch file (and its SQLite side files)."""
+        self._buffer = []
+        for suffix in ("", "-journal", "-wal", "-shm"):
+            side = Path(str(self.scratch) + suffix)
+            if side.exists():
+                side.unlink()
+
+    def __call__(self, frame) -> None:
+        """Same as :meth:`append`."""
+        self.append(frame)
+
+    def append(self, frame) -> None:
+        """Add a batch of features (a GeoDataFrame).
+
+        Parameters
+        ----------
+        frame : geopandas.GeoDataFrame
+            The features; every batch has the same columns.
+        """
+        import geopandas as gpd
+
+        from gisfix.styles import CATEGORICAL
+
+        if self.reset_index:
+            frame = frame.reset_index()
+        if self.schema is None:
+            self.schema = frame.iloc[:0].copy()
+            self.sample = self.schema
+        self._types.update(frame.geom_type.dropna().unique())
+        cats = [c for c in CATEGORICAL if c in frame.columns]
+        if cats and len(frame):  # what a categorised style needs: every category seen
+            self.sample = gpd.GeoDataFrame(pd.concat([self.sample, frame.drop_duplicates(
+                cats)]).drop_duplicates(cats), geometry=frame.geometry.name, crs=frame.crs)
+        if len(frame):
+            self._buffer.append(frame)
+            self._buffered += len(frame)
+            self.n += len(frame)
+        if self._buffered >= self.chunk:
+            self._flush()
+
+    def _flush(self) -> None:
+        import pyogrio
+
+        if not self._buffer:
+            return
+        frame = pd.concat(self._buffer) if len(self._buffer) > 1 else self._buffer[0]
+        self._buffer, self._buffered = [], 0
+        pyogrio.write_dataframe(frame, self.scratch, layer="features", driver="GPKG",
+                                geometry_type="Unknown", promote_to_multi=False,
+                                append=self.scratch.exists(), SPATIAL_INDEX="NO")
+
+    def geometry_type(self) -> str:
+        """The layer geometry type pyogrio gives a GeoPackage of all the features."""
+        types = self._types
+        if len(types) == 1:
+            return next(iter(types))
+        for single in ("Polygon", "LineString", "Point"):
+            if types == {single, f"Multi{single}"}:
+                return f"Multi{single}"
+        return "Unknown"
+
+    def copy_to(self, gpkg, layer: str) -> None:
+        """Write the collected features as ``layer`` of the GeoPackage ``gpkg``.
+
+        Parameters
+        ----------
+        gpkg : path-like
+            The GeoPackage (created when it does not exist).
+        layer : str
+            The layer name.
+        """
+        import sqlite3
+
+        import pyogrio
+
+        gpkg = Path(gpkg)
+        if self.schema is None:
+            raise OutputFormatError(f"no feature batch reached the layer {layer!r}; "
+                                    "nothing defines its columns")
+        self._flush()
+        if self.n == 0:
+            pyogrio.write_dataframe(self.schema, gpkg, layer=layer, driver="GPKG",
+                                    append=gpkg.exists(), **GPKG_OPTIONS)
+            return
+        key = self.order_by or "fid"
+        con = sqlite3.connect(self.scratch)
+        try:
+            con.execute(f'CREATE INDEX IF NOT EXISTS "features_order" ON features ("{key}")')
+            con.commit()
+        finally:
+            con.close()
+        geom = self.schema.geometry.name
+        cols = ", ".join(f'"{c}"' for c in self.schema.columns if c != geom)
+        gtype = self.geometry_type()
+        last = None
+        while True:
+            where = "" if last is None else f' WHERE "{key}" > {int(last)}'
+            sql = (f'SELECT {cols}{", " if cols else ""}geom, "{key}" AS "_gisfix_key" '
+                   f'FROM features{where} ORDER BY "{key}" LIMIT {self.chunk}')
+            part = pyogrio.read_dataframe(self.scratch, sql=sql)
+            if not len(part):
+                break
+            last = part["_gisfix_key"].iloc[-1]
+            part = part.drop(columns="_gisfix_key").rename_geometry(geom) \
+                if geom != part.geometry.name else part.drop(columns="_gisfix_key")
+            part = part.set_crs(self.schema.crs, allow_override=True)[list(self.schema.columns)]
+            pyogrio.write_dataframe(part, gpkg, layer=layer, driver="GPKG",
+                                    geometry_type=gtype, append=gpkg.exists(), **GPKG_OPTIONS)
 
 
 def style_path(gpkg, layer: str) -> Path:

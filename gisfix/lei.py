@@ -45,6 +45,13 @@ every patch, each ring cell counted by the strip that holds it (targets in the s
 patch cells anywhere in the strip and its overlap), so partial sums add up exactly.  Both
 passes are lists of independent tasks, run in the process or on dask (``scheduler=``).
 
+With ``sink=``, pass 2 streams: from the stitch each patch's last strip is known, so a
+patch is finished once the strip after it has returned (its ring reaches at most one halo
+into that strip); its pieces from the strips it spans are joined (in strip order, as
+without streaming) and handed to the sink with its table row, and only the pieces of
+unfinished patches stay in memory.  ``gisfix lei`` writes the patch layer this way
+(:class:`gisfix.io.LayerStream`), with the same features as the one-frame result.
+
 Geographic grids
 ----------------
 Lon/lat rasters are used as they come.  A buffer in cells (the default) is topological and
@@ -749,7 +756,7 @@ def lei_windowed(stack, t0: int, t1: int, *, buffer_m: float | None = None,
                  connectivity: int = 8, thresholds: LEIThresholds | None = None,
                  units=None, polygons: bool = True, max_pairs: int = DEFAULT_MAX_PAIRS,
                  scheduler=None, block_rows: int | None = None,
-                 window_cells: int = DEFAULT_WINDOW_CELLS):
+                 window_cells: int = DEFAULT_WINDOW_CELLS, on_finished=None):
     """Windowed LEI: the table (and unit pairs) of :func:`landscape_expansion_index`.
 
     The grid is processed in full-width strips of ``block_rows`` rows (default:
@@ -773,6 +780,13 @@ def lei_windowed(stack, t0: int, t1: int, *, buffer_m: float | None = None,
         Rows per strip (default from ``window_cells``).
     window_cells : int
         Cells per strip when ``block_rows`` is not given: the memory bound.
+    on_finished : callable, optional
+        Streaming: called as ``on_finished(rows, unit_pairs, geometry)`` with the patches
+        that are finished (every strip holding one of their cells or ring cells has
+        returned), batch by batch, patch ids ascending within a batch; the polygons are
+        then not kept (``geometry`` is returned as None).  ``rows`` is a slice of the
+        table, ``unit_pairs`` the pairs of those patches (or None), ``geometry`` their
+        polygons.
 
     Returns
     -------
@@ -789,11 +803,93 @@ def lei_windowed(stack, t0: int, t1: int, *, buffer_m: float | None = None,
         return _lei_windowed(stack, t0, t1, buffer_m=buffer_m, connectivity=connectivity,
                              thresholds=thresholds, units=units, polygons=polygons,
                              max_pairs=max_pairs, scheduler=sched, block_rows=block_rows,
-                             window_cells=window_cells)
+                             window_cells=window_cells, on_finished=on_finished)
+
+
+def _finish_strip(stitch, counts) -> np.ndarray:
+    """Strip after which each patch (index: global id) is finished.
+
+    A patch's cells lie in the strips from its first to its last; its ring reaches at most
+    the halo below its last row, which lies in the next strip (every strip but the last is
+    at least a halo high).  So a patch is finished once the strip after its last strip has
+    returned (the last strip for patches of the last strip).
+    """
+    last = np.zeros(stitch.n + 1, np.int32)
+    for s, c in enumerate(counts):  # strips ascending: the last strip holding a patch wins
+        if c:
+            last[stitch.map(s, np.arange(1, c + 1))] = s
+    return np.minimum(last + 1, len(counts) - 1)
+
+
+class _Pending:
+    """Pieces and unit pairs of the unfinished patches of a streamed LEI."""
+
+    def __init__(self, fin):
+        self.fin = fin
+        self.order = np.argsort(fin[1:], kind="stable") + 1  # ids by finishing strip
+        self.bounds = np.searchsorted(fin[self.order], np.arange(int(fin.max(initial=0)) + 2))
+        self.pieces = None
+        self.pairs = None
+
+    def finished(self, s) -> np.ndarray:
+        """Ids (ascending) of the patches finished at strip ``s``."""
+        if s + 1 >= len(self.bounds):
+            return np.zeros(0, np.int64)
+        return self.order[self.bounds[s]:self.bounds[s + 1]]
+
+    def add(self, res):
+        import geopandas as gpd
+
+        if "polygons" in res:
+            new = res["polygons"]
+            self.pieces = new if self.pieces is None else \
+                gpd.GeoSeries(pd.concat([self.pieces, new]))
+        if "units" in res:
+            new = res["units"]
+            self.pairs = new if self.pairs is None else \
+                tuple(np.concatenate(x) for x in zip(self.pairs, new))
+
+    def pop(self, s):
+        """Remove and return the pieces and pairs of the patches finished at strip ``s``."""
+        pieces = pairs = None
+        if self.pieces is not None:
+            done = self.fin[self.pieces.index.to_numpy()] <= s
+            pieces = self.pieces[done]
+            self.pieces = self.pieces[~done]
+        if self.pairs is not None:
+            done = self.fin[self.pairs[0]] <= s
+            pairs = tuple(x[done] for x in self.pairs)
+            self.pairs = tuple(x[~done] for x in self.pairs)
+        return pieces, pairs
+
+
+def _lei_rows(ids, n_cells, ring_c, area, ring_w, ra0, by_cells, thresholds,
+              index=None) -> pd.DataFrame:
+    """Table rows of the patches ``ids`` from the accumulated per-patch arrays.
+
+    With ``ra0`` (every cell has that area) areas are exact products of counts.
+    """
+    nc = n_cells[ids]
+    rc = [ring_c[0][ids], ring_c[1][ids]]
+    if ra0 is not None:
+        a = nc * ra0
+        rw = [rc[0] * ra0, rc[1] * ra0]
+    else:
+        a = area[ids]
+        rw = [ring_w[0][ids], ring_w[1][ids]]
+    a = a / 1e6
+    old, total = (rc[1], rc[0]) if by_cells else (rw[1], rw[0])
+    lei = _lei_from(old, total)
+    return pd.DataFrame({
+        "n_cells": nc, "area_km2": a,
+        "ring_old_cells": rc[1], "ring_total_cells": rc[0],
+        "ring_old_m2": rw[1], "ring_total_m2": rw[0], "lei": lei,
+        "growth_type": growth_types(lei, thresholds),
+    }, index=pd.Index(ids, name="patch_id") if index is None else index, copy=False)
 
 
 def _lei_windowed(stack, t0, t1, *, buffer_m, connectivity, thresholds, units, polygons,
-                  max_pairs, scheduler, block_rows, window_cells):
+                  max_pairs, scheduler, block_rows, window_cells, on_finished=None):
     from gisfix.parallel import imap_blocks, stitch_strips
 
     if stack.epoch_index(t1) <= stack.epoch_index(t0):
@@ -833,6 +929,8 @@ def _lei_windowed(stack, t0, t1, *, buffer_m, connectivity, thresholds, units, p
         jobs.append((stack, t0, t1, r0, r1, connectivity, halo, stitch.params(s), above, below,
                      buffer_m, units, polygons, max_pairs))
     del a_res, first, last
+    stream = on_finished is not None
+    pending = _Pending(_finish_strip(stitch, counts)) if stream else None
     # one array per output column, filled in place (~57 bytes per patch in all); where all
     # cells have one area, areas are products of counts made at the end (exact)
     ra = stack.row_cell_areas()
@@ -841,8 +939,10 @@ def _lei_windowed(stack, t0, t1, *, buffer_m, connectivity, thresholds, units, p
     ring_c = [np.zeros(n + 1, np.int64) for _ in range(2)]  # total, old (cells)
     area = None if equal else np.zeros(n + 1)
     ring_w = None if equal else [np.zeros(n + 1) for _ in range(2)]  # total, old (m2)
+    ra0 = float(ra[0]) if equal else None
+    by_cells = lei_weighting(stack, buffer_m) == "cells"
     pairs, pieces = [], []
-    for res in imap_blocks(_lei_pass_b, jobs, scheduler):
+    for s, res in enumerate(imap_blocks(_lei_pass_b, jobs, scheduler)):
         ids, c, a = res["cells"]
         n_cells[ids] += c.astype(np.int64)
         ids, rc, oc, rw, ow = res["ring"]
@@ -854,27 +954,26 @@ def _lei_windowed(stack, t0, t1, *, buffer_m, connectivity, thresholds, units, p
             ring_w[1][ids] += ow
         if "units" in res:
             pairs.append(res["units"])
-        if "polygons" in res:
+        if stream:
+            pending.add(res)
+            done_pieces, done_pairs = pending.pop(s)
+            done = pending.finished(s)
+            if len(done):
+                geometry = None if done_pieces is None else \
+                    _join_pieces([done_pieces], stack.transform, stack.crs)
+                on_finished(_lei_rows(done, n_cells, ring_c, area, ring_w, ra0, by_cells,
+                                      thresholds), done_pairs, geometry)
+        elif "polygons" in res:
             pieces.append(res["polygons"])
     del jobs
-    if equal:  # as lei_arrays: exact products
-        area = n_cells * ra[0]
-        ring_w = [ring_c[0] * ra[0], ring_c[1] * ra[0]]
-    area /= 1e6
-    old, total = (ring_c[1], ring_c[0]) if lei_weighting(stack, buffer_m) == "cells" else \
-        (ring_w[1], ring_w[0])
-    lei = _lei_from(old[1:], total[1:])
-    table = pd.DataFrame({
-        "n_cells": n_cells[1:], "area_km2": area[1:],
-        "ring_old_cells": ring_c[1][1:], "ring_total_cells": ring_c[0][1:],
-        "ring_old_m2": ring_w[1][1:], "ring_total_m2": ring_w[0][1:], "lei": lei,
-        "growth_type": growth_types(lei, thresholds),
-    }, index=pd.RangeIndex(1, n + 1, name="patch_id"), copy=False)
+    table = _lei_rows(slice(1, None), n_cells, ring_c, area, ring_w, ra0, by_cells,
+                      thresholds, index=pd.RangeIndex(1, n + 1, name="patch_id"))
     unit_pairs = None
     if units is not None:
         unit_pairs = tuple(np.concatenate(x) for x in zip(*pairs)) if pairs else \
             (np.zeros(0, np.int64),) * 2 + (np.zeros(0),) * 2
-    geometry = _join_pieces(pieces, stack.transform, stack.crs) if polygons else None
+    geometry = _join_pieces(pieces, stack.transform, stack.crs) if polygons and not stream \
+        else None
     return table, unit_pairs, geometry
 
 
@@ -888,7 +987,7 @@ def _join_pieces(pieces, transform, crs):
     s = pd.concat(pieces)
     dup = s.index.duplicated(keep=False)
     if dup.any():
-        d = s[dup].sort_index()
+        d = s[dup].sort_index(kind="stable")  # pieces of a patch in strip order
         ids = d.index.to_numpy()
         vals = d.to_numpy()
         starts = np.flatnonzero(np.concatenate(([True], ids[1:] != ids[:-1])))
@@ -952,7 +1051,7 @@ def landscape_expansion_index(stack, t0: int, t1: int, *, buffer_m: float | None
                               units=None, polygons: bool = True,
                               max_pairs: int = DEFAULT_MAX_PAIRS, scheduler=None,
                               block_rows: int | None = None,
-                              window_cells: int = DEFAULT_WINDOW_CELLS):
+                              window_cells: int = DEFAULT_WINDOW_CELLS, sink=None):
     r"""Landscape Expansion Index of every new built-up patch between epochs t0 and t1.
 
     .. math::
@@ -1003,13 +1102,21 @@ def landscape_expansion_index(stack, t0: int, t1: int, *, buffer_m: float | None
         Rows per window (default: ``window_cells`` cells per window).
     window_cells : int
         Cells per window when ``block_rows`` is not given.
+    sink : callable or object with an ``append`` method, optional
+        Stream the patch polygons instead of returning them: the sink is called with
+        GeoDataFrames of finished patches (the rows and polygons of the returned layer,
+        indexed by ``patch_id``, ascending within a batch) as the windows return, at
+        least once (an empty frame when there is no patch); a patch is finished when the
+        window after its last row has returned, and only unfinished patches' pieces stay
+        in memory (:class:`gisfix.io.LayerStream` writes them to a GeoPackage).  The
+        function then returns the table without geometry.
 
     Returns
     -------
     geopandas.GeoDataFrame or pandas.DataFrame
         Indexed by ``patch_id``: ``n_cells``, ``area_km2``, ``ring_old_cells``,
         ``ring_total_cells``, ``ring_old_m2``, ``ring_total_m2``, ``lei``, ``growth_type``
-        (+ ``unit_id``) (+ ``geometry``).
+        (+ ``unit_id``) (+ ``geometry``, unless ``sink`` is given).
 
     References
     ----------
@@ -1020,20 +1127,33 @@ def landscape_expansion_index(stack, t0: int, t1: int, *, buffer_m: float | None
     return _lei_table(stack, t0, t1, buffer_m=buffer_m, connectivity=connectivity,
                       thresholds=thresholds, units=units, polygons=polygons,
                       max_pairs=max_pairs, scheduler=scheduler, block_rows=block_rows,
-                      window_cells=window_cells)[0]
+                      window_cells=window_cells, sink=sink)[0]
 
 
-def _lei_table(stack, t0, t1, *, units=None, polygons=True, **kw):
+def _lei_table(stack, t0, t1, *, units=None, polygons=True, sink=None, **kw):
     geoms = None
     if units is not None:
         from gisfix.zonal import _units_in_crs
 
         geoms = _units_in_crs(units, stack)
-    table, pairs, geometry = lei_windowed(stack, t0, t1, units=geoms, polygons=polygons, **kw)
+    on_finished = None
+    if sink is not None:
+        if not polygons:
+            raise DataError("sink= receives patch polygons; it needs polygons=True")
+        if not callable(getattr(sink, "append", sink)):
+            raise DataError(f"sink must be a callable or have an append method; got "
+                            f"{type(sink).__name__}")
+        on_finished = _Deliver(sink, units, stack.crs)
+    table, pairs, geometry = lei_windowed(stack, t0, t1, units=geoms, polygons=polygons,
+                                          on_finished=on_finished, **kw)
     log.info("LEI %s->%s: %d new patches", t0, t1, len(table))
     if units is not None:
         table["unit_id"] = _majority_unit(pairs, len(table), units.index)
-    if polygons:
+    if on_finished is not None:
+        if not on_finished.delivered:  # no patch: the (empty) layer still has its columns
+            on_finished(table.iloc[:0].copy(), pairs, _join_pieces([], stack.transform,
+                                                                   stack.crs))
+    elif polygons:
         import geopandas as gpd
 
         table = gpd.GeoDataFrame(table, geometry=geometry.reindex(table.index).values,
@@ -1041,26 +1161,59 @@ def _lei_table(stack, t0, t1, *, units=None, polygons=True, **kw):
     return table, pairs
 
 
+class _Deliver:
+    """Turn batches of finished patches into the rows of the patch layer for a sink."""
+
+    def __init__(self, sink, units, crs):
+        self.sink = getattr(sink, "append", sink)
+        self.unit_index = None if units is None else units.index
+        self.crs = crs
+        self.delivered = 0
+
+    def __call__(self, rows, pairs, geometry):
+        import geopandas as gpd
+
+        rows = rows.copy()
+        if self.unit_index is not None:
+            if pairs is None:
+                pairs = (np.zeros(0, np.int64),) * 2 + (np.zeros(0),) * 2
+            rows["unit_id"] = _majority_unit(pairs, rows.index.to_numpy(), self.unit_index)
+        self.delivered += 1
+        self.sink(gpd.GeoDataFrame(rows, geometry=geometry.reindex(rows.index).values,
+                                   crs=self.crs))
+
+
 def _majority_unit(pairs, n, unit_index) -> pd.Series:
-    """Unit (id) holding most cells of each patch; None for patches outside every unit."""
+    """Unit (id) holding most cells of each patch; None for patches outside every unit.
+
+    ``n`` is the number of patches (ids 1..n) or an array of the patch ids wanted (then
+    ``pairs`` may hold only those patches' pairs).
+    """
+    ids_wanted = None if np.isscalar(n) else np.asarray(n, dtype=np.int64)
     pid, upos, cnt, _ = pairs
     nu = max(1, len(unit_index))
     key, cnt = _unique_sum(pid * nu + upos, cnt)
-    ids = np.full(n, None, dtype=object)
+    size = n if ids_wanted is None else len(ids_wanted)
+    ids = np.full(size, None, dtype=object)
     if key.size:
         patch, unit = key // nu, key % nu
         # most cells first, then the first unit: the first row of each patch wins
         order = np.lexsort((unit, -cnt, patch))
         patch, unit = patch[order], unit[order]
         first = np.concatenate(([True], patch[1:] != patch[:-1]))
-        ids[patch[first] - 1] = np.asarray(unit_index, dtype=object)[unit[first]]
-    return pd.Series(ids, index=pd.RangeIndex(1, n + 1, name="patch_id"), name="unit_id")
+        pos = patch[first] - 1 if ids_wanted is None else \
+            np.searchsorted(ids_wanted, patch[first])
+        ids[pos] = np.asarray(unit_index, dtype=object)[unit[first]]
+    index = pd.RangeIndex(1, n + 1, name="patch_id") if ids_wanted is None else \
+        pd.Index(ids_wanted, name="patch_id")
+    return pd.Series(ids, index=index, name="unit_id")
 
 
 def lei_by_unit(units, stack, t0: int, t1: int, *, buffer_m: float | None = None,
                 connectivity: int = 8, thresholds: LEIThresholds | None = None,
                 polygons: bool = True, max_pairs: int = DEFAULT_MAX_PAIRS, scheduler=None,
-                block_rows: int | None = None, window_cells: int = DEFAULT_WINDOW_CELLS):
+                block_rows: int | None = None, window_cells: int = DEFAULT_WINDOW_CELLS,
+                sink=None):
     """Return the patch layer and the per-unit summary of growth types.
 
     The summary (indexed by unit id, every unit listed) has, for each growth type ``T``,
@@ -1079,6 +1232,9 @@ def lei_by_unit(units, stack, t0: int, t1: int, *, buffer_m: float | None = None
         The two epochs.
     buffer_m, connectivity, thresholds, polygons, max_pairs, scheduler, block_rows, window_cells
         As :func:`landscape_expansion_index`.
+    sink : callable or object with an ``append`` method, optional
+        Stream the patch layer to it (as :func:`landscape_expansion_index`); ``patches``
+        is then the table without geometry.
 
     Returns
     -------
@@ -1095,7 +1251,7 @@ def lei_by_unit(units, stack, t0: int, t1: int, *, buffer_m: float | None = None
     patches, pairs = _lei_table(stack, t0, t1, buffer_m=buffer_m, connectivity=connectivity,
                                 thresholds=thresholds, units=units, polygons=polygons,
                                 max_pairs=max_pairs, scheduler=scheduler,
-                                block_rows=block_rows, window_cells=window_cells)
+                                block_rows=block_rows, window_cells=window_cells, sink=sink)
     return patches, summarize_by_unit(patches, pairs, units.index)
 
 

@@ -40,6 +40,9 @@ with an embedded dataset of :mod:`gisfix.datasets`)::
     permutations = 999                     # of every permutation-based p-value
     seed = 0
 
+    [dask]                                 # optional: compute raster blocks with dask
+    scheduler = "processes"                # "threads", "processes" or tcp://host:8786
+
     [[scenario]]
     name = "merger"                        # required, unique; names output layers
     edits = "merger.toml"                  # a scenario file (gisfix.edits.load_scenario), or
@@ -93,13 +96,14 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
                  "top_k": ((int,), False), "lei_period": ((list,), False),
                  "graph": ((str,), False), "permutations": ((int,), False),
                  "seed": ((int,), False)},
+    "dask": {"scheduler": ((str,), False)},
     "scenario": {"name": ((str,), True), "edits": ((str,), False), "vintage": ((str,), False),
                  "vintage_dataset": ((str,), False), "vintage_id": ((str,), False),
                  "vintage_layer": ((str,), False),
                  "edit": ((list,), False), "reallocation": ((str,), False),
                  "note": ((str,), False)},
 }
-TABLES = ("region", "boundaries", "builtup", "measures", "scenario")
+TABLES = ("region", "boundaries", "builtup", "measures", "dask", "scenario")
 REALLOCATION = ("area", "dasymetric")
 _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 _GRAPH = re.compile(r"^(queen|rook|knn\s*=\s*\d+|distance\s*=\s*[0-9.eE+]+)$")
@@ -158,6 +162,8 @@ class Project:
     boundaries, builtup, measures : dict
         The tables, with paths resolved and defaults filled in.
     scenarios : list of ScenarioSpec
+    dask : dict
+        The ``[dask]`` table: ``scheduler`` (None: compute in this process).
     """
 
     path: Path | None
@@ -168,6 +174,7 @@ class Project:
     builtup: dict
     measures: dict
     scenarios: list[ScenarioSpec]
+    dask: dict = field(default_factory=dict)
 
     def where(self, table: str, key: str | None = None, index: int | None = None,
               sub: str | None = None, sub_index: int | None = None) -> str:
@@ -348,12 +355,13 @@ def load_project(source) -> Project:
     for table in ("region", "boundaries", "builtup"):
         if table not in doc:
             raise ProjectError(f"{path.name if path else 'project'}: missing table [{table}]")
-    for table in ("region", "boundaries", "builtup", "measures"):
+    for table in ("region", "boundaries", "builtup", "measures", "dask"):
         _check_table(p, table, doc.get(table, {}))
     p.region = doc["region"]["name"]
     p.boundaries = _boundaries(p, dict(doc["boundaries"]))
     p.builtup = _builtup(p, dict(doc["builtup"]))
     p.measures = _measures(p, dict(doc.get("measures", {})))
+    p.dask = _dask(p, dict(doc.get("dask", {})))
     scenarios = doc.get("scenario", [])
     if not isinstance(scenarios, list):
         raise p.error(ProjectError, "must be an array of tables: write [[scenario]]",
@@ -455,6 +463,17 @@ def _measures(p: Project, m: dict) -> dict:
             "top_k": int(m.get("top_k", 3)), "lei_period": tuple(lp) if lp else None,
             "graph": m.get("graph", "queen"), "permutations": int(m.get("permutations", 999)),
             "seed": int(m.get("seed", 0))}
+
+
+def _dask(p: Project, d: dict) -> dict:
+    from gisfix.parallel import LOCAL_SCHEDULERS
+
+    sched = d.get("scheduler")
+    if sched is not None and sched not in LOCAL_SCHEDULERS and ":" not in sched:
+        raise p.error(ProjectError, f"unknown scheduler {sched!r}; write one of "
+                      f"{', '.join(LOCAL_SCHEDULERS)} or a dask.distributed address such as "
+                      "'tcp://host:8786'", "dask", "scheduler")
+    return {"scheduler": sched}
 
 
 def _scenario(p: Project, sc: Mapping, i: int) -> ScenarioSpec:

@@ -16,6 +16,7 @@ from gisfix.cli.options import (
     parse_float_list,
     raster_options,
     read_boundaries_from_options,
+    scheduler_option,
 )
 
 log = logging.getLogger("gisfix.cli.agglomeration")
@@ -46,11 +47,12 @@ SUFFIXES = (".gpkg", ".csv", ".parquet")
 @click.option("--seed", default=0, show_default=True, type=int,
               help="Seed of the permutations.")
 @graph_option
+@scheduler_option
 @output_option
 @overwrite_option
 def agglomeration(boundaries, rasters, id_col, layer, crs, make_valid, encoding, fraction_units,
                   epochs, population, threshold, method, connectivity, edge_length, no_patches,
-                  permutations, seed, graph_kind, output, overwrite):
+                  permutations, seed, graph_kind, scheduler, output, overwrite):
     """Per-unit agglomeration measures of BOUNDARIES on the built-up RASTER(s).
 
     Writes, per unit and epoch: built-up share with warning levels, location quotient,
@@ -64,6 +66,7 @@ def agglomeration(boundaries, rasters, id_col, layer, crs, make_valid, encoding,
     """
     from gisfix.agglomeration import check_thresholds
     from gisfix.io import check_output
+    from gisfix.parallel import scheduler_session
     from gisfix.spatial.graphs import parse_kind, unit_graph
     from gisfix.workflows.measures import agglomeration_measures
 
@@ -81,7 +84,8 @@ def agglomeration(boundaries, rasters, id_col, layer, crs, make_valid, encoding,
         raise DataError(f"population column {population!r} not in {boundaries} (columns: "
                         + ", ".join(c for c in units.columns if c != units.geometry.name) + ")")
     graph = unit_graph(units, graph_kind)  # a bad --graph fails before the long zonal work
-    with open_stack_from_options(rasters, encoding, epochs, fraction_units) as stack:
+    with open_stack_from_options(rasters, encoding, epochs, fraction_units) as stack, \
+            scheduler_session(scheduler) as sched:
         if stack.is_geographic and not no_patches:
             from gisfix.errors import CRSError
 
@@ -91,13 +95,15 @@ def agglomeration(boundaries, rasters, id_col, layer, crs, make_valid, encoding,
                                     thresholds=thresholds, method=method,
                                     connectivity=int(connectivity), patches=not no_patches,
                                     edge_length=edge_length,
-                                    permutations=permutations, seed=seed, graph=graph)
+                                    permutations=permutations, seed=seed, graph=graph,
+                                    scheduler=sched)
     _write(out, summary_path, units, per_unit, summary, overwrite,
            params={"id": id_col, "encoding": encoding, "epochs": epochs,
                    "population": population, "thresholds": thresholds, "method": method,
                    "connectivity": int(connectivity), "edge_length": edge_length,
                    "patches": not no_patches,
-                   "permutations": permutations, "seed": seed, "graph": graph_kind},
+                   "permutations": permutations, "seed": seed, "graph": graph_kind,
+                   "scheduler": scheduler},
            inputs={"boundaries": boundaries, "rasters": list(rasters)})
     click.echo(f"wrote {out}" + (f" and {summary_path}" if summary_path else ""), err=True)
 

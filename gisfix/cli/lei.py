@@ -16,6 +16,7 @@ from gisfix.cli.options import (
     make_valid_option,
     output_option,
     overwrite_option,
+    scheduler_option,
 )
 
 log = logging.getLogger("gisfix.cli.lei")
@@ -44,9 +45,7 @@ TYPE_COLOURS = {"outlying": "215,25,28", "edge-expansion": "253,174,97",
 @click.option("--boundaries", type=click.Path(), default=None,
               help="Boundary file: adds unit_id to patches and a per-unit 'summary' layer.")
 @click.option("--id", "id_col", default=None, help="Id column of --boundaries.")
-@click.option("--scheduler", default=None, metavar="threads|processes|ADDRESS",
-              help="Compute windows with dask: 'threads', 'processes' or the address of a "
-                   "dask.distributed scheduler (tcp://host:8786). Needs gisfix[dask].")
+@scheduler_option
 @click.option("--block-rows", type=click.IntRange(min=1), default=None,
               help="Rows per window (default: about 4 million cells per window).")
 @layer_option
@@ -60,11 +59,12 @@ def lei(rasters, encoding, fraction_units, epochs, t0, t1, buffer_m, connectivit
     """Classify every patch of land built between --from and --to as infilling,
     edge-expansion or outlying by its Landscape Expansion Index (Liu et al. 2010) and write
     the patch polygons (layer 'patches') to a GeoPackage; with --boundaries, a per-unit
-    'summary' layer (count and km2 by growth type) too.
+    'summary' layer (count and km2 by growth type) too.  Patches are written as they are
+    finished, window by window, so memory does not hold every polygon.
     """
     from gisfix.cli.options import open_stack_from_options, read_boundaries_from_options
     from gisfix.errors import UsageError
-    from gisfix.io import check_output, provenance, write_layers
+    from gisfix.io import LayerStream, check_output, provenance, write_layers
     from gisfix.lei import (
         GROWTH_TYPES,
         LEIThresholds,
@@ -72,6 +72,7 @@ def lei(rasters, encoding, fraction_units, epochs, t0, t1, buffer_m, connectivit
         landscape_expansion_index,
         lei_by_unit,
     )
+    from gisfix.parallel import scheduler_session
     from gisfix.styles import categorized
 
     check_output(output, overwrite, (".gpkg",))
@@ -83,31 +84,32 @@ def lei(rasters, encoding, fraction_units, epochs, t0, t1, buffer_m, connectivit
     stack = open_stack_from_options(rasters, encoding, epochs, fraction_units)
     check_epochs(stack, t0, t1)
     conn = int(connectivity)
-    with stack:
-        layers = {}
+    options = {"buffer_m": buffer_m, "connectivity": conn, "thresholds": thresholds,
+               "block_rows": block_rows}
+    # patches go to a scratch file beside the output as they are finished; the output
+    # appears (atomically) only when everything is written
+    with stack, LayerStream(output, order_by="patch_id") as stream, \
+            scheduler_session(scheduler) as sched:
+        layers = {"patches": stream}
         if boundaries is not None:
             units = read_boundaries_from_options(boundaries, id_col, layer, crs, make_valid)
-            patches, summary = lei_by_unit(units, stack, t0, t1, buffer_m=buffer_m,
-                                           connectivity=conn, thresholds=thresholds,
-                                           scheduler=scheduler, block_rows=block_rows)
-            layers["patches"] = patches.reset_index()
+            patches, summary = lei_by_unit(units, stack, t0, t1, scheduler=sched, sink=stream,
+                                           **options)
             layers["summary"] = summary.reset_index()
         else:
-            patches = landscape_expansion_index(stack, t0, t1, buffer_m=buffer_m,
-                                                connectivity=conn, thresholds=thresholds,
-                                                scheduler=scheduler, block_rows=block_rows)
-            layers["patches"] = patches.reset_index()
-    counts = patches["growth_type"].value_counts()
-    log.info("%d new patches: %s", len(patches),
-             ", ".join(f"{t} {int(counts.get(t, 0))}" for t in GROWTH_TYPES))
-    prov = provenance(
-        inputs={"rasters": list(rasters), "boundaries": boundaries},
-        parameters={"encoding": encoding, "epochs": epochs, "from": t0, "to": t1,
-                    "buffer_m": buffer_m, "connectivity": conn,
-                    "outlying_below": outlying_below, "infilling_above": infilling_above,
-                    "id": id_col, "layer": layer, "scheduler": scheduler,
-                    "block_rows": block_rows},
-        command="gisfix lei")
-    style = categorized(GROWTH_TYPES, "growth_type", colors=TYPE_COLOURS)
-    write_layers(output, layers, prov, overwrite=overwrite, styles={"patches": style})
+            patches = landscape_expansion_index(stack, t0, t1, scheduler=sched, sink=stream,
+                                                **options)
+        counts = patches["growth_type"].value_counts()
+        log.info("%d new patches: %s", len(patches),
+                 ", ".join(f"{t} {int(counts.get(t, 0))}" for t in GROWTH_TYPES))
+        prov = provenance(
+            inputs={"rasters": list(rasters), "boundaries": boundaries},
+            parameters={"encoding": encoding, "epochs": epochs, "from": t0, "to": t1,
+                        "buffer_m": buffer_m, "connectivity": conn,
+                        "outlying_below": outlying_below, "infilling_above": infilling_above,
+                        "id": id_col, "layer": layer, "scheduler": scheduler,
+                        "block_rows": block_rows},
+            command="gisfix lei")
+        style = categorized(GROWTH_TYPES, "growth_type", colors=TYPE_COLOURS)
+        write_layers(output, layers, prov, overwrite=overwrite, styles={"patches": style})
     click.echo(f"wrote {output}: {len(patches)} patches")

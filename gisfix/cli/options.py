@@ -40,8 +40,19 @@ aoi_option = click.option(
     callback=_remember_aoi, is_eager=True,
     help="Study-area polygon file: cells outside it are not observed, and inside it "
          "year-built nodata means never built. Give it whenever the raster was clipped.")
+def _check_scheduler(ctx, param, value):
+    """Refuse an unknown --scheduler before any work (a usage error: one line, exit 2)."""
+    if value is not None and ":" not in value:
+        from gisfix.parallel import LOCAL_SCHEDULERS, resolve_scheduler
+
+        if value not in LOCAL_SCHEDULERS:
+            resolve_scheduler(value)  # raises gisfix's UsageError naming what is allowed
+    return value
+
+
 scheduler_option = click.option(
     "--scheduler", default=None, metavar="processes|threads|ADDRESS",
+    callback=_check_scheduler,
     help="Count raster blocks with dask: local processes or threads, or a dask.distributed "
          "scheduler address (tcp://host:8786); needs gisfix[dask]. Same results.")
 

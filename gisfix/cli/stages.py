@@ -16,6 +16,7 @@ from gisfix.cli.options import (
     make_valid_option,
     output_option,
     overwrite_option,
+    scheduler_option,
 )
 
 log = logging.getLogger("gisfix.cli.stages")
@@ -57,11 +58,12 @@ STAGE_COLOURS = {"agglomeration": "215,48,39", "optimal agglomeration": "252,141
               help="LEI buffer in metres (default: one cell).")
 @click.option("--connectivity", type=click.Choice(["8", "4"]), default="8", show_default=True,
               help="Connectivity of built-up patches.")
+@scheduler_option
 @output_option
 @overwrite_option
 def stages(rasters, encoding, fraction_units, epochs, t0, t1, by, boundaries, id_col, layer,
            crs, make_valid, kind, block, threshold, min_area_km2, buffer_m, connectivity,
-           output, overwrite):
+           scheduler, output, overwrite):
     """Track urban extents through the epochs (births, growth, coalescences) and label
     every city (--by extents) or unit (--by units) and period with a stage of the
     agglomeration-diffusion model, with the evidence of each label; write one GeoPackage
@@ -70,6 +72,7 @@ def stages(rasters, encoding, fraction_units, epochs, t0, t1, by, boundaries, id
     """
     from gisfix.cli.options import open_stack_from_options, read_boundaries_from_options
     from gisfix.io import check_output, provenance, write_layers
+    from gisfix.parallel import scheduler_session
     from gisfix.stages import STAGES, stages_by_extents, stages_by_units
     from gisfix.styles import categorized
 
@@ -88,16 +91,16 @@ def stages(rasters, encoding, fraction_units, epochs, t0, t1, by, boundaries, id
     options = {"kind": kind, "block": block, "threshold": threshold,
                "min_area_km2": min_area_km2}
     conn = int(connectivity)
-    with stack:
+    with stack, scheduler_session(scheduler) as sched:
         if by == "units":
             units = read_boundaries_from_options(boundaries, id_col, layer, crs, make_valid)
             res = stages_by_units(units, stack, period, buffer_m=buffer_m, connectivity=conn,
-                                  extent_options=options)
+                                  extent_options=options, scheduler=sched)
             shapes = units.to_crs(stack.crs).geometry
             geom = [shapes.get(z) for z in res.stages["zone_id"]]
         else:
             res = stages_by_extents(stack, period, buffer_m=buffer_m, connectivity=conn,
-                                    extent_options=options)
+                                    extent_options=options, scheduler=sched)
             ext = res.tracks.extents.set_index(["epoch", "city_id"]).geometry
             geom = [ext.get((t, z)) for t, z in zip(res.stages["t1"], res.stages["zone_id"])]
     layers = _layers(res, geom, stack.crs, by)
@@ -110,7 +113,7 @@ def stages(rasters, encoding, fraction_units, epochs, t0, t1, by, boundaries, id
                     "id": id_col, "layer": layer, "kind": kind, "block": block,
                     "threshold": threshold,
                     "min_area_km2": min_area_km2, "buffer_m": buffer_m, "connectivity": conn,
-                    "rules": _rules()},
+                    "scheduler": scheduler, "rules": _rules()},
         command="gisfix stages")
     style = categorized(list(STAGES.values()), "stage_name", colors=STAGE_COLOURS)
     write_layers(output, layers, prov, overwrite=overwrite, styles={"stages": style})

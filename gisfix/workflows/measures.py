@@ -22,7 +22,7 @@ from gisfix.spatial.inference import DEFAULT_PERMUTATIONS, stream
 def agglomeration_measures(units, stack, *, population=None, thresholds=DEFAULT_THRESHOLDS,
                            method: str = "exact", connectivity: int = 8, patches: bool = True,
                            permutations: int = DEFAULT_PERMUTATIONS, seed=0, graph="queen",
-                           table=None, edge_length: str = "true"):
+                           table=None, edge_length: str = "true", scheduler=None):
     """Every per-unit agglomeration measure of ``units`` on ``stack``, and a per-epoch summary.
 
     Per unit and epoch: :func:`intensity` (share, warning levels, per capita, density),
@@ -62,6 +62,9 @@ def agglomeration_measures(units, stack, *, population=None, thresholds=DEFAULT_
     edge_length : {"true", "cell_width"}
         Edge convention of the patch metrics for non-square cells
         (:func:`gisfix.landscape.landscape_metrics`).
+    scheduler : None, str or distributed.Client
+        Where the raster blocks of the built-up table and the patch metrics are computed
+        (:func:`gisfix.parallel.resolve_scheduler`); the same results.
 
     Returns
     -------
@@ -72,13 +75,14 @@ def agglomeration_measures(units, stack, *, population=None, thresholds=DEFAULT_
     from gisfix.zonal import builtup_by_unit
 
     if table is None:
-        table = builtup_by_unit(units, stack, method=method)
+        table = builtup_by_unit(units, stack, method=method, scheduler=scheduler)
     per_unit = intensity(table, units, population=population, thresholds=thresholds)
     per_unit["location_quotient"] = location_quotient(table).to_numpy()
     if patches:
         from gisfix.landscape import patch_metrics
 
-        pm = patch_metrics(units, stack, connectivity=connectivity, edge_length=edge_length)
+        pm = patch_metrics(units, stack, connectivity=connectivity, edge_length=edge_length,
+                           scheduler=scheduler)
         pm["unit_id"] = pm["unit_id"].astype(str)
         per_unit = per_unit.merge(pm, on=["unit_id", "epoch"], how="left")
     summary = concentration(table).join(hierarchy(table))

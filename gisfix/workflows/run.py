@@ -930,20 +930,23 @@ def run_project(project, output, *, overwrite: bool = False,
                    mp["seed"], p.boundaries["groups"], inputs.population, lei_period, notes)
 
     step("built-up area by unit and epoch (base)")
+    from gisfix.parallel import scheduler_session
     from gisfix.zonal import builtup_by_unit
 
-    table = builtup_by_unit(units, stack)
-    pm = lei_patches = lei_summary = stages = None
-    if "patches" in fams:
-        step("patch metrics (base)")
-        from gisfix.landscape import patch_metrics
+    scheduler = getattr(p, "dask", {}).get("scheduler")  # [dask] scheduler: raster blocks
+    with scheduler_session(scheduler) as sched:
+        table = builtup_by_unit(units, stack, scheduler=sched)
+        pm = lei_patches = lei_summary = stages = None
+        if "patches" in fams:
+            step("patch metrics (base)")
+            from gisfix.landscape import patch_metrics
 
-        pm = patch_metrics(units, stack)
-    if "lei" in fams:
-        step(f"Landscape Expansion Index {lei_period[0]} -> {lei_period[1]}")
-        from gisfix.lei import lei_by_unit
+            pm = patch_metrics(units, stack, scheduler=sched)
+        if "lei" in fams:
+            step(f"Landscape Expansion Index {lei_period[0]} -> {lei_period[1]}")
+            from gisfix.lei import lei_by_unit
 
-        lei_patches, lei_summary = lei_by_unit(units, stack, *lei_period)
+            lei_patches, lei_summary = lei_by_unit(units, stack, *lei_period, scheduler=sched)
     step("measures of the base units")
     base = measure_units(units, table, ctx, patch_table=pm, lei_summary=lei_summary)
     notes.extend(base.notes)
@@ -967,7 +970,8 @@ def run_project(project, output, *, overwrite: bool = False,
                         "permutations": ctx.permutations, "seed": ctx.seed,
                         "lei_period": list(lei_period) if lei_period else None,
                         "epochs": list(stack.epochs), "encoding": stack.encoding,
-                        "groups": ctx.groups, "population": inputs.population},
+                        "groups": ctx.groups, "population": inputs.population,
+                        **({"scheduler": scheduler} if scheduler else {})},
                        inputs.files, notes)
     if not write:
         return result
@@ -1080,6 +1084,8 @@ def project_document(p) -> dict:
         else:
             d["edit"] = s.inline
         scs.append(d)
+    if getattr(p, "dask", {}).get("scheduler"):
+        doc["dask"] = {"scheduler": p.dask["scheduler"]}
     if scs:
         doc["scenario"] = scs
     return doc
