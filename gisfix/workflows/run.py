@@ -947,14 +947,14 @@ def run_project(project, output, *, overwrite: bool = False,
             from gisfix.lei import lei_by_unit
 
             lei_patches, lei_summary = lei_by_unit(units, stack, *lei_period, scheduler=sched)
+        if "stages" in fams:
+            step("four-stage labels of the region")
+            from gisfix.stages import city_stages
+
+            stages = city_stages(stack, table=table, scheduler=sched)
     step("measures of the base units")
     base = measure_units(units, table, ctx, patch_table=pm, lei_summary=lei_summary)
     notes.extend(base.notes)
-    if "stages" in fams:
-        step("four-stage labels of the region")
-        from gisfix.stages import city_stages
-
-        stages = city_stages(stack, table=table)
     pop_cols = list(dict.fromkeys(inputs.population.values()))
     runs = {}
     for spec in p.scenarios:
