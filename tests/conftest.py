@@ -103,3 +103,17 @@ def dc_run_output(tmp_path_factory):
         "--lei", "1990,2020", "--permutations", "99", "-o", str(out)], catch_exceptions=False)
     assert r.exit_code == 0, r.output
     return out
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """A ``distributed.LocalCluster`` of 2 single-threaded worker processes, and its Client.
+
+    One for the whole session: starting a cluster costs seconds, and every dask test asks
+    the same of it (identical answers to the in-process run).
+    """
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        yield client

@@ -329,15 +329,6 @@ def test_ties_pick_the_first_patch_in_raster_order(tmp_path):
 
 
 # -- dask --------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def dask_client():
-    distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:
-        yield client
-
-
 @pytest.mark.shared
 def test_dask_local_cluster_identical(shared, dask_client):
     stack = open_builtup(shared(*DC_RASTER), "year-built", epochs=[1990, 2000, 2010])

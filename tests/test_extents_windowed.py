@@ -600,15 +600,6 @@ def test_labels_live_on_disk_and_go_away(tmp_path):
     assert not os.path.exists(path)
 
 
-@pytest.fixture(scope="module")
-def dask_client():
-    distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:
-        yield client
-
-
 @pytest.mark.shared
 def test_dask_local_cluster_identical(dc, dask_client):
     opts = {"kind": "centre", "block": 10, "threshold": 0.3, "min_area_km2": 2.0,

@@ -183,15 +183,6 @@ def test_geographic_metre_buffer_windows(shared):
     assert (a["ring_total_cells"] > one["ring_total_cells"]).mean() > 0.9
 
 
-@pytest.fixture(scope="module")
-def dask_client():
-    distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:
-        yield client
-
-
 @pytest.mark.shared
 def test_dask_local_cluster_identical(shared, dask_client):
     stack = open_builtup(shared(*DC_RASTER), "year-built")

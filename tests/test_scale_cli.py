@@ -346,15 +346,6 @@ def test_population_engines_identical_with_threads(tmp_path):
     np.testing.assert_array_equal(grid, grid2)
 
 
-@pytest.fixture(scope="module")
-def dask_client():
-    distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:
-        yield client
-
-
 @pytest.mark.shared
 def test_local_cluster_identical(shared, run_cli, tmp_path, dask_client):
     """A 2-worker LocalCluster named by its address on the command line, and as a Client."""

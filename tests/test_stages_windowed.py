@@ -248,15 +248,6 @@ def test_random_rasters_and_zones():
 
 
 # -- a 2-worker LocalCluster ---------------------------------------------------------------
-@pytest.fixture(scope="module")
-def dask_client():
-    distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:
-        yield client
-
-
 @pytest.mark.shared
 def test_dc_local_cluster_identical(shared, dc, dask_client):
     stack, zones, counties = dc
