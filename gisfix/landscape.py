@@ -587,5 +587,130 @@ def _whole_grid_windowed(stack, eps, res, connectivity, edge_length, scheduler, 
     return out
 
 
+def patch_layer(stack, epoch: int, *, connectivity: int = 8, scheduler=None,
+                block_rows: int | None = None, window_cells: int = 4_000_000):
+    """Return the built-up patches of one epoch as polygons, read in windows.
+
+    Each patch is a set of built cells connected under ``connectivity``.  Strips are
+    labelled one by one and patches crossing strip edges are stitched
+    (:func:`gisfix.parallel.stitch_strips`), so every patch gets the id, cells and area of a
+    whole-grid ``scipy.ndimage.label`` (ids 1..n in the raster order of their first cell);
+    its polygon is the union of its pieces (one valid (multi)polygon per patch,
+    :func:`gisfix.lei.patch_polygons`).  Memory holds one strip and the output.
+
+    Parameters
+    ----------
+    stack : BuiltupStack
+        Built-up rasters (any encoding, projected or geographic: areas are true cell areas).
+    epoch : int
+        The epoch.
+    connectivity : {8, 4}
+        Patch neighbourhood.
+    scheduler : None, str or distributed.Client
+        Where the strips are computed (:func:`gisfix.parallel.resolve_scheduler`).
+    block_rows : int, optional
+        Rows per strip (default: ``window_cells`` cells).
+    window_cells : int
+        Cells per strip when ``block_rows`` is not given.
+
+    Returns
+    -------
+    GeoDataFrame
+        ``patch_id``, ``epoch``, ``area_km2``, ``cells`` and the polygon, in the raster's
+        CRS, ordered by ``patch_id``.
+    """
+    import geopandas as gpd
+
+    from gisfix.lei import _join_pieces
+    from gisfix.parallel import imap_blocks, scheduler_session, stitch_strips
+
+    _check_connectivity(connectivity)
+    epoch = int(epoch)
+    stack.epoch_index(epoch)
+    rows_per = int(block_rows) if block_rows else max(1, int(window_cells) // max(1, stack.width))
+    strips = [(r0, min(r0 + rows_per, stack.height)) for r0 in range(0, stack.height, rows_per)]
+    with scheduler_session(scheduler) as sched:
+        edges = list(imap_blocks(_patch_edges, [(stack, r0, r1, epoch, connectivity)
+                                                for r0, r1 in strips], sched))
+        stitch = stitch_strips([e[1] for e in edges], [e[2] for e in edges],
+                               [e[0] for e in edges], connectivity)
+        del edges
+        jobs = [(stack, r0, r1, epoch, connectivity, stitch.params(k))
+                for k, (r0, r1) in enumerate(strips)]
+        pieces, ids, cells, areas = [], [], [], []
+        for poly, gid, c, a in imap_blocks(_patch_pieces, jobs, sched):
+            pieces.append(poly)
+            ids.append(gid)
+            cells.append(c)
+            areas.append(a)
+    n = stitch.n
+    if n == 0:
+        return gpd.GeoDataFrame({"patch_id": np.zeros(0, np.int64), "epoch": np.zeros(0, int),
+                                 "area_km2": np.zeros(0), "cells": np.zeros(0, np.int64)},
+                                geometry=[], crs=stack.crs)
+    gid = np.concatenate(ids)
+    tot_cells = np.bincount(gid, weights=np.concatenate(cells), minlength=n + 1)
+    tot_area = np.zeros(n + 1)
+    np.add.at(tot_area, gid, np.concatenate(areas))  # in strip order, as a whole-grid sum
+    geoms = _join_pieces(pieces, stack.transform, stack.crs)
+    k = geoms.index.to_numpy()
+    return gpd.GeoDataFrame({"patch_id": k, "epoch": epoch, "area_km2": tot_area[k] / 1e6,
+                             "cells": tot_cells[k].astype(np.int64)},
+                            geometry=geoms.to_numpy(), crs=stack.crs)
+
+
+def _strip_built(stack, r0, r1, epoch):
+    """Built cells of the full-width strip of rows ``r0:r1`` (as :meth:`BuiltupStack.built`)."""
+    return stack.built(epoch, _window(stack, r0, r1))
+
+
+def _patch_edges(job):
+    """Pass A of :func:`patch_layer`: label count and edge rows of one strip."""
+    from scipy import ndimage
+
+    from gisfix.parallel import worker_local
+    from gisfix.stack import bounded_reads
+
+    stack, r0, r1, epoch, connectivity = job
+    with bounded_reads():
+        built = _strip_built(worker_local(stack), r0, r1, epoch)
+    labels, n = ndimage.label(built, structure=CONNECTIVITY[int(connectivity)])
+    rows = []
+    for row in (labels[0], labels[-1]):
+        c = np.flatnonzero(row)
+        rows.append((c.astype(np.int32), row[c].astype(np.int32)))
+    return int(n), rows[0], rows[1]
+
+
+def _patch_pieces(job):
+    """Pass B of :func:`patch_layer`: polygons (pixel coordinates), cells and m² by global id."""
+    from affine import Affine
+    from scipy import ndimage
+
+    from gisfix.lei import patch_polygons
+    from gisfix.parallel import map_labels, worker_local
+    from gisfix.stack import bounded_reads
+
+    stack, r0, r1, epoch, connectivity, params = job
+    stack = worker_local(stack)
+    with bounded_reads():
+        built = _strip_built(stack, r0, r1, epoch)
+    labels, n = ndimage.label(built, structure=CONNECTIVITY[int(connectivity)])
+    glob = map_labels(labels, *params)
+    area = np.broadcast_to(stack.row_cell_areas(_window(stack, r0, r1))[:, None], labels.shape)
+    cells = np.bincount(labels.ravel(), minlength=n + 1)[1:]
+    m2 = np.bincount(labels.ravel(), weights=area.ravel(), minlength=n + 1)[1:]
+    gid = map_labels(np.arange(1, n + 1), *params)
+    polys = patch_polygons(glob, Affine.translation(0, r0))
+    return polys, gid, cells, m2
+
+
+def _window(stack, r0, r1):
+    """The full-width window of rows ``r0:r1``."""
+    from rasterio.windows import Window
+
+    return Window(0, r0, stack.width, r1 - r0)
+
+
 __all__ = ["CONNECTIVITY", "METRICS", "RENAMED", "aggregation_index", "landscape_metrics",
-           "max_like_adjacencies", "patch_metrics"]
+           "max_like_adjacencies", "patch_layer", "patch_metrics"]

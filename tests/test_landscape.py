@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gisfix.errors import CRSError, DataError
 from gisfix.landscape import (
@@ -275,3 +277,75 @@ def test_renamed_columns_carry_units():
                 "main_patch_nmi"}
     for m in METRICS:
         assert m in unitless or m.endswith(("_ha", "_m", "_m_per_ha", "_per_100ha")), m
+
+
+# -- the patch layer (polygons) read in windows --------------------------------------------
+def _check_patch_layer(stack, epoch, conn, got, atol_m2=0.0):
+    """Oracle: one whole-grid ``ndimage.label``; the polygons rasterised back give its labels."""
+    from rasterio.features import rasterize
+    from scipy import ndimage
+
+    built = stack.built(epoch)
+    whole, n = ndimage.label(built, structure=np.ones((3, 3)) if conn == 8 else None)
+    assert len(got) == n
+    assert got["patch_id"].tolist() == list(range(1, n + 1))
+    cells = np.bincount(whole.ravel(), minlength=n + 1)[1:]
+    assert got["cells"].tolist() == cells.tolist()
+    area = np.broadcast_to(stack.row_cell_areas()[:, None], whole.shape)
+    m2 = np.bincount(whole.ravel(), weights=area.ravel(), minlength=n + 1)[1:]
+    np.testing.assert_allclose(got["area_km2"].to_numpy() * 1e6, m2, rtol=1e-12, atol=atol_m2)
+    assert got.geometry.is_valid.all()
+    back = rasterize(zip(got.geometry, got["patch_id"]), out_shape=whole.shape,
+                     transform=stack.transform, fill=0, dtype="int32")
+    assert np.array_equal(back, whole)
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("conn,rows", [(8, 3), (4, 7), (8, None)])
+def test_dc_patch_layer_equals_one_labelling(shared, conn, rows):
+    from gisfix.landscape import patch_layer
+    from gisfix.stack import open_builtup
+
+    stack = open_builtup(shared(*DC), "year-built", epochs=[1990, 2030])
+    got = patch_layer(stack, 1990, connectivity=conn, block_rows=rows)
+    _check_patch_layer(stack, 1990, conn, got)
+
+
+@pytest.mark.shared
+def test_dc_patch_layer_on_dask(shared, dask_client):
+    from gisfix.landscape import patch_layer
+    from gisfix.stack import open_builtup
+
+    stack = open_builtup(shared(*DC), "year-built", epochs=[2000])
+    ref = patch_layer(stack, 2000, block_rows=40)
+    got = patch_layer(stack, 2000, block_rows=40, scheduler=dask_client)
+    assert got.drop(columns="geometry").equals(ref.drop(columns="geometry"))
+    assert got.geometry.geom_equals_exact(ref.geometry, 0).all()
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), h=st.integers(1, 24), w=st.integers(1, 16),
+       rows=st.integers(1, 5), p=st.floats(0.1, 0.8), conn=st.sampled_from([4, 8]))
+def test_patch_layer_property(tmp_path_factory, seed, h, w, rows, p, conn):
+    from gisfix.landscape import patch_layer
+    from gisfix.stack import open_builtup
+
+    rng = np.random.default_rng(seed)
+    arr = np.where(rng.random((h, w)) < p, 1, 0).astype(np.uint8)
+    arr[rng.random((h, w)) < 0.1] = 255  # not observed
+    path = _write_tif(tmp_path_factory.mktemp("pl") / "b_2000.tif", arr)
+    stack = open_builtup([path], "binary")
+    _check_patch_layer(stack, 2000, conn, patch_layer(stack, 2000, connectivity=conn,
+                                                      block_rows=rows))
+
+
+@pytest.mark.shared
+def test_bacau_patch_layer_geographic(shared):
+    """EPSG:4326 cells: each patch's area sums its rows' geodesic cell areas."""
+    from gisfix.landscape import patch_layer
+    from gisfix.stack import open_builtup
+
+    stack = open_builtup(shared("ghsl_ldsmt_bacau", "bacau_ghs_built_ldsmt_epochs.tif"),
+                         "ldsmt")
+    got = patch_layer(stack, 2014, block_rows=5)
+    _check_patch_layer(stack, 2014, 8, got, atol_m2=1e-6)

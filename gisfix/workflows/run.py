@@ -1366,40 +1366,9 @@ def _patches_layer(result: RunResult):
     if result.lei_patches is not None:
         p = result.lei_patches
         return p.reset_index(drop=True) if hasattr(p, "geometry") else pd.DataFrame(p)
-    return built_patches(result.stack, int(result.stack.epochs[-1]))
+    from gisfix.landscape import patch_layer
 
-
-def built_patches(stack, epoch: int, connectivity: int = 8):
-    """Built-up patches (8-connected cells built at ``epoch``) as polygons with their area.
-
-    Parameters
-    ----------
-    stack : BuiltupStack
-        The built-up rasters.
-    epoch : int
-        The epoch.
-    connectivity : int
-        8 or 4.
-    """
-    import geopandas as gpd
-    from scipy import ndimage
-
-    from gisfix.lei import patch_polygons
-
-    built = stack.built(epoch)
-    structure = np.ones((3, 3)) if connectivity == 8 else None
-    labels, n = ndimage.label(built, structure=structure)
-    if n == 0:
-        return gpd.GeoDataFrame({"patch_id": [], "epoch": [], "area_km2": []},
-                                geometry=[], crs=stack.crs)
-    geoms = patch_polygons(labels, stack.transform, stack.crs)  # valid, one per patch
-    ids = geoms.index.to_numpy()
-    areas = np.bincount(labels.ravel(), weights=np.broadcast_to(
-        stack.row_cell_areas()[:, None], labels.shape).ravel(), minlength=n + 1)
-    return gpd.GeoDataFrame({"patch_id": ids, "epoch": epoch,
-                             "area_km2": areas[ids] / 1e6,
-                             "cells": np.bincount(labels.ravel(), minlength=n + 1)[ids]},
-                            geometry=geoms.to_numpy(), crs=stack.crs)
+    return patch_layer(result.stack, int(result.stack.epochs[-1]))
 
 
 def run_pipeline(units, stack, output, *, population: str | None = None,
