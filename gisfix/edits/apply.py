@@ -399,8 +399,8 @@ def _node_neighbours(cov: Coverage, step) -> None:
     nbrs = cov.neighbours(list(step.added.values()) + old, exclude=set(step.removed))
     # first heal the new geometries: vertices that are noisy copies (within a thousandth of
     # the tolerance) of existing vertices take the existing coordinates
-    reference = [shapely.remove_repeated_points(g, tiny) for g in
-                 old + [cov.geom[i] for i in nbrs]]
+    reference = list(shapely.remove_repeated_points(
+        np.asarray(old + [cov.geom[i] for i in nbrs], dtype=object), tiny))
     for i, g in list(step.added.items()):
         g = topo._valid_like(g, shapely.remove_repeated_points(g, tiny))
         step.added[i] = topo.renode(g, reference, tiny)
@@ -418,17 +418,20 @@ def _node_neighbours(cov: Coverage, step) -> None:
     # its bounding box (only these can snap: same result, less work), all in one call
     geoms = np.asarray([cov.geom[i] for i in nbrs], dtype=object)
     hit = np.flatnonzero(shapely.intersects(geoms, shapely.envelope(pts)))
-    take, near = [], []
-    for k in hit.tolist():
-        mask = topo.near_box_mask(xy, geoms[k], tiny)
-        if mask.any():
-            take.append(k)
-            near.append(shapely.multipoints(xy[mask]))
+    take = []
+    if hit.size:  # the new vertices within ``tiny`` of each neighbour's bounding box
+        b = shapely.bounds(geoms[hit])[:, :, None]
+        x, y = xy[None, :, 0], xy[None, :, 1]
+        mask = ((x >= b[:, 0] - tiny) & (x <= b[:, 2] + tiny)
+                & (y >= b[:, 1] - tiny) & (y <= b[:, 3] + tiny))
+        has = mask.any(axis=1)
+        take = hit[has].tolist()
+        rows, cols = np.nonzero(mask[has])
     renoded = []
     if take:
         g0 = geoms[take]
-        snapped = shapely.remove_repeated_points(
-            shapely.snap(g0, np.asarray(near, dtype=object), tiny), tiny)
+        near = shapely.multipoints(xy[cols], indices=rows)  # one multipoint per neighbour
+        snapped = shapely.remove_repeated_points(shapely.snap(g0, near, tiny), tiny)
         ok = shapely.is_valid(snapped)
         for k in np.flatnonzero(~ok).tolist():
             snapped[k] = topo._valid_like(g0[k], snapped[k])
