@@ -822,12 +822,6 @@ def _row_strips(stack, max_cells=None, block_rows=None):
             for w in stack.windows(int(max_cells or DEFAULT_WINDOW_CELLS))]
 
 
-def _strip_window(stack, r0, r1):
-    from rasterio.windows import Window
-
-    return Window(0, r0, stack.width, r1 - r0)
-
-
 def _runs(row):
     """Run-length code of one row of labels: (start column, length, label) of each run.
 
@@ -913,7 +907,7 @@ def _patch_strip_body(job):
 
     stack, r0, r1, eps, connectivity = job
     stack = worker_local(stack)
-    window = _strip_window(stack, r0, r1)
+    window = stack.row_window(r0, r1)
     built, _ = _built_layers(stack, window, eps)
     row_area = stack.row_cell_areas(window)
     equal = bool(row_area.size) and bool(np.all(row_area == row_area[0]))
@@ -1048,7 +1042,7 @@ def _background_strip_body(job):
 
     stack, r0, r1, requests = job
     stack = worker_local(stack)
-    window = _strip_window(stack, r0, r1)
+    window = stack.row_window(r0, r1)
     built, _ = _built_layers(stack, window, sorted({t for t, *_ in requests}))
     out = []
     for t0, connectivity, params, gid in requests:
@@ -1104,7 +1098,7 @@ class _PatchCore:
         if not self.has_patch[i]:  # a full-width strip without the patch holds no hole
             return np.zeros((r1 - r0, stack.width), bool)
         if built is None:
-            built = _built_layers(stack, _strip_window(stack, r0, r1), [self.t0])[0][self.t0]
+            built = _built_layers(stack, stack.row_window(r0, r1), [self.t0])[0][self.t0]
         patch = _largest_in_strip(stack, built, self.connectivity, self.pa[i], self.gid)
         labels, n = ndimage.label(~patch)
         g = map_labels(np.arange(n + 1), *self.pb[i])
@@ -1193,7 +1187,7 @@ class _PolygonCore:
                          dtype="uint8").astype(bool)
 
     def rows(self, stack, r0, r1):
-        return self.mask(stack, _strip_window(stack, r0, r1))
+        return self.mask(stack, stack.row_window(r0, r1))
 
 
 class _DiscCore(_PolygonCore):
@@ -1390,7 +1384,7 @@ def _core_periphery_strip_body(job):
 
     stack, r0, r1, t0, t1, src = job
     stack = worker_local(stack)
-    win = _strip_window(stack, r0, r1)
+    win = stack.row_window(r0, r1)
     core = src.mask(stack, win)
     built, valid = _built_layers(stack, win, [t0, t1])
     area = stack.row_cell_areas(win) / 1e6

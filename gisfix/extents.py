@@ -108,13 +108,11 @@ def _aggregate_strip(job):
 
 def _aggregate_strip_body(job):
     """Built, observed and total m² (and population) per aggregated cell of one strip."""
-    from rasterio.windows import Window
-
     from gisfix.parallel import worker_local
 
     stack, epoch, block, r0, r1, pop = job
     stack = worker_local(stack)
-    w = Window(0, r0, stack.width, r1 - r0)
+    w = stack.row_window(r0, r1)
     cell = stack.row_cell_areas(w)[:, None]
     frac = np.nan_to_num(stack.fraction(epoch, w), nan=0.0).astype(float)
     observed = stack.valid(w, epoch=epoch)

@@ -661,7 +661,7 @@ def patch_layer(stack, epoch: int, *, connectivity: int = 8, scheduler=None,
 
 def _strip_built(stack, r0, r1, epoch):
     """Built cells of the full-width strip of rows ``r0:r1`` (as :meth:`BuiltupStack.built`)."""
-    return stack.built(epoch, _window(stack, r0, r1))
+    return stack.built(epoch, stack.row_window(r0, r1))
 
 
 def _patch_edges(job):
@@ -697,19 +697,12 @@ def _patch_pieces(job):
         built = _strip_built(stack, r0, r1, epoch)
     labels, n = ndimage.label(built, structure=CONNECTIVITY[int(connectivity)])
     glob = map_labels(labels, *params)
-    area = np.broadcast_to(stack.row_cell_areas(_window(stack, r0, r1))[:, None], labels.shape)
+    area = np.broadcast_to(stack.row_cell_areas(stack.row_window(r0, r1))[:, None], labels.shape)
     cells = np.bincount(labels.ravel(), minlength=n + 1)[1:]
     m2 = np.bincount(labels.ravel(), weights=area.ravel(), minlength=n + 1)[1:]
     gid = map_labels(np.arange(1, n + 1), *params)
     polys = patch_polygons(glob, Affine.translation(0, r0))
     return polys, gid, cells, m2
-
-
-def _window(stack, r0, r1):
-    """The full-width window of rows ``r0:r1``."""
-    from rasterio.windows import Window
-
-    return Window(0, r0, stack.width, r1 - r0)
 
 
 __all__ = ["CONNECTIVITY", "METRICS", "RENAMED", "aggregation_index", "landscape_metrics",

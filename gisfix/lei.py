@@ -648,12 +648,6 @@ def _sparse_rows(labels, a: int, b: int, r0: int):
     return (rr + a + r0).astype(np.int64), cc.astype(np.int64), sub[rr, cc].astype(np.int64)
 
 
-def _strip_window(stack, r0, r1):
-    from rasterio.windows import Window
-
-    return Window(0, r0, stack.width, r1 - r0)
-
-
 def _lei_pass_a(job):
     """Run :func:`_lei_pass_a_body` with GDAL's block cache bounded."""
     from gisfix.stack import bounded_reads
@@ -668,7 +662,7 @@ def _lei_pass_a_body(job):
 
     stack, t0, t1, r0, r1, conn, hs = job
     stack = worker_local(stack)
-    b0, b1, valid = _read_new(stack, t0, t1, _strip_window(stack, r0, r1))
+    b0, b1, valid = _read_new(stack, t0, t1, stack.row_window(r0, r1))
     labels, n = label_new_patches(b0, b1, valid, conn)
     hs = min(hs, r1 - r0)
     return n, _sparse_rows(labels, 0, hs, r0), _sparse_rows(labels, r1 - r0 - hs, r1 - r0, r0)
@@ -698,7 +692,7 @@ def _lei_pass_b_body(job):
      max_pairs) = job
     stack = worker_local(stack)
     width = stack.width
-    window = _strip_window(stack, r0, r1)
+    window = stack.row_window(r0, r1)
     b0, b1, valid = _read_new(stack, t0, t1, window)
     labels, n = label_new_patches(b0, b1, valid, conn)
     gmap = map_labels(np.arange(n + 1), *mp)

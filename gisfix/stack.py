@@ -375,6 +375,10 @@ class BuiltupStack:
         for r0 in range(0, self.height, rows):
             yield Window(0, r0, self.width, min(rows, self.height - r0))
 
+    def row_window(self, r0: int, r1: int) -> Window:
+        """Return the full-width window of rows ``r0`` to ``r1`` (exclusive): one strip."""
+        return Window(0, r0, self.width, r1 - r0)
+
     def window_transform(self, window: Window | None = None):
         """Return the affine transform of ``window`` (the whole grid when None)."""
         from rasterio.windows import transform as window_transform

@@ -320,12 +320,12 @@ def _stage_strip(job):
 
 
 def _stage_strip_body(job):
-    from gisfix.diffusion import _built_layers, _strip_window
+    from gisfix.diffusion import _built_layers
     from gisfix.parallel import worker_local
 
     stack, r0, r1, eps, periods, cores = job
     stack = worker_local(stack)
-    win = _strip_window(stack, r0, r1)
+    win = stack.row_window(r0, r1)
     built, valid = _built_layers(stack, win, eps)  # observed at every epoch
     out = []
     for (a, b), core in zip(periods, cores):
