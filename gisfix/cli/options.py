@@ -40,6 +40,8 @@ aoi_option = click.option(
     callback=_remember_aoi, is_eager=True,
     help="Study-area polygon file: cells outside it are not observed, and inside it "
          "year-built nodata means never built. Give it whenever the raster was clipped.")
+
+
 def _check_scheduler(ctx, param, value):
     """Refuse an unknown --scheduler before any work (a usage error: one line, exit 2)."""
     if value is not None and ":" not in value:
