@@ -728,9 +728,11 @@ class _Parts:
 
     def __init__(self, st: DiffState):
         self.st = st
-        self.old = st.old.geometry.values
+        # plain object arrays: indexing a GeometryArray builds a new array each time
+        self.old = np.asarray(st.old.geometry.values, dtype=object)
         same = st.new_crs.equals(st.old_crs)
-        self.new = (st.new if same else st.new.to_crs(st.old_crs)).geometry.values
+        self.new = np.asarray((st.new if same else st.new.to_crs(st.old_crs)).geometry.values,
+                              dtype=object)
         self.margin = (PART_MARGIN_M / METRES_PER_DEGREE if st.old_crs.is_geographic
                        else PART_MARGIN_M)
         self.tree = shapely.STRtree(self.old)
