@@ -252,14 +252,19 @@ def from_lineage(lineage: pd.DataFrame, values: pd.DataFrame, extensive, plain, 
         ``column -> {new id: value}`` and the new ids that received anything but one whole
         old unit (their values are recomputed; the others keep the old value as is).
     """
+    # a new unit is altered unless it receives exactly one old unit, whole (both shares 1)
+    new_ids = lineage["new_id"]
+    whole = ((lineage["area_share"].to_numpy() == 1.0) & (lineage[share].to_numpy() == 1.0)
+             & ~new_ids.duplicated(keep=False).to_numpy())
+    altered = set(new_ids[~whole].tolist())
     rows_by_old: dict[str, list] = {}
     incoming: dict[str, list] = {}
-    for old, new, a_s, w_s in zip(lineage["old_id"].tolist(), lineage["new_id"].tolist(),
-                                  lineage["area_share"].tolist(), lineage[share].tolist()):
-        rows_by_old.setdefault(old, []).append((new, a_s, w_s))
-        incoming.setdefault(new, []).append((old, a_s, w_s))
-    altered = {n for n, ins in incoming.items()
-               if len(ins) != 1 or ins[0][2] != 1.0 or ins[0][1] != 1.0}
+    if extensive or plain:  # the per-row tables only the reallocation needs
+        for old, new, a_s, w_s in zip(lineage["old_id"].tolist(), new_ids.tolist(),
+                                      lineage["area_share"].tolist(),
+                                      lineage[share].tolist()):
+            rows_by_old.setdefault(old, []).append((new, a_s, w_s))
+            incoming.setdefault(new, []).append((old, a_s, w_s))
     out = {}
     for col in extensive:
         col_vals = values[col].to_dict()
