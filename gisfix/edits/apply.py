@@ -399,7 +399,7 @@ def _node_neighbours(cov: Coverage, step) -> None:
     nbrs = cov.neighbours(list(step.added.values()) + old, exclude=set(step.removed))
     # first heal the new geometries: vertices that are noisy copies (within a thousandth of
     # the tolerance) of existing vertices take the existing coordinates
-    reference = list(shapely.remove_repeated_points(
+    reference = shapely.get_coordinates(shapely.remove_repeated_points(
         np.asarray(old + [cov.geom[i] for i in nbrs], dtype=object), tiny))
     for i, g in list(step.added.items()):
         g = topo._valid_like(g, shapely.remove_repeated_points(g, tiny))
@@ -433,9 +433,11 @@ def _node_neighbours(cov: Coverage, step) -> None:
         near = shapely.multipoints(xy[cols], indices=rows)  # one multipoint per neighbour
         snapped = shapely.remove_repeated_points(shapely.snap(g0, near, tiny), tiny)
         ok = shapely.is_valid(snapped)
+        valid = ok.copy()
         for k in np.flatnonzero(~ok).tolist():
             snapped[k] = topo._valid_like(g0[k], snapped[k])
-        changed = ~shapely.equals_exact(snapped, g0, 0.0) & shapely.is_valid(snapped)
+            valid[k] = snapped[k].is_valid
+        changed = ~shapely.equals_exact(snapped, g0, 0.0) & valid
         for k in np.flatnonzero(changed).tolist():
             i = nbrs[take[k]]
             step.adjusted[i] = snapped[k]

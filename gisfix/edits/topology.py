@@ -402,10 +402,14 @@ def assemble(faces) -> object:
 def renode(geom, others, tolerance: float):
     """Insert the vertices of ``others`` lying on ``geom``'s edges into ``geom`` (snap).
 
-    Only the vertices within ``tolerance`` of ``geom``'s bounding box can snap, so the
-    others are dropped before :func:`shapely.snap` (same result, less work).
+    ``others`` are geometries, or their coordinates as an ``(n, 2)`` array (to reuse them
+    for several geometries).  Only the vertices within ``tolerance`` of ``geom``'s
+    bounding box can snap, so the others are dropped before :func:`shapely.snap` (same
+    result, less work).
     """
-    xy = near_box(shapely.get_coordinates(list(others)), geom, tolerance)
+    if not (isinstance(others, np.ndarray) and others.dtype.kind == "f"):
+        others = shapely.get_coordinates(list(others))
+    xy = near_box(others, geom, tolerance)
     if len(xy) == 0:
         return geom
     snapped = shapely.snap(geom, shapely.multipoints(xy), tolerance)
