@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import weakref
 from pathlib import Path
 
 import geopandas as gpd
@@ -103,6 +104,48 @@ def fix_mojibake(text):
         return text
 
 
+#: Geometries this process found valid, by identity (``id -> geometry``, weakly held).
+#: Shapely geometries are immutable, so an object once valid stays valid; holding it
+#: weakly lets a dead object's id, reused by a new object, be told apart.
+_FOUND_VALID: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+
+def known_valid(geoms) -> np.ndarray:
+    """Whether each geometry is one this process has found valid (no test is run).
+
+    See :func:`valid_mask`.
+    """
+    seen = _FOUND_VALID.get
+    return np.fromiter((seen(id(g)) is g for g in geoms), dtype=bool, count=len(geoms))
+
+
+def valid_mask(geoms) -> np.ndarray:
+    """:func:`shapely.is_valid` of each geometry, not testing again those found valid.
+
+    Validity is the costliest check a boundary layer gets (GEOS nodes every ring), and the
+    same polygons are checked by :func:`read_boundaries` and again by the functions they
+    are passed to (the vintage diff, for one).  A geometry this process has found valid
+    is not tested again: the same object is the same immutable geometry.  Geometries
+    changed in any way are new objects, and are tested.
+
+    Parameters
+    ----------
+    geoms : array-like of shapely geometries
+
+    Returns
+    -------
+    numpy.ndarray of bool
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    out = known_valid(geoms)
+    todo = np.flatnonzero(~out)
+    if len(todo):
+        out[todo] = shapely.is_valid(geoms[todo])
+        for k in todo[out[todo]].tolist():
+            _FOUND_VALID[id(geoms[k])] = geoms[k]
+    return out
+
+
 def check_polygons(gdf: gpd.GeoDataFrame, *, make_valid: bool = False, drop_empty: bool = False,
                    what: str = "boundaries") -> tuple[gpd.GeoDataFrame, dict]:
     """Check that every geometry is a valid, non-empty polygon; optionally repair.
@@ -158,7 +201,7 @@ def check_polygons(gdf: gpd.GeoDataFrame, *, make_valid: bool = False, drop_empt
             " administrative units must be Polygon or MultiPolygon"
         )
 
-    invalid = ~geom.is_valid
+    invalid = pd.Series(~valid_mask(geom.values), index=geom.index)
     report["invalid"] = int(invalid.sum())
     if invalid.any():
         if not make_valid:

@@ -261,6 +261,27 @@ def test_bad_input_messages():
         diff(old, old, name="nom")
 
 
+def test_invalid_polygons_are_found_after_a_valid_read():
+    """Validity found once is not tested again, but only for the very same objects: a
+    polygon replaced after reading (a new object) is tested, in OLD and in NEW."""
+    from gisfix.boundaries import known_valid, valid_mask
+
+    old = grid(list("AB"), 2, 1)
+    assert valid_mask(old.geometry.values).all()
+    assert known_valid(old.geometry.values).all()
+    bowtie = Polygon([(0, 0), (1, 1), (1, 0), (0, 1)])
+    bad = old.copy()
+    bad.loc["A", "geometry"] = bowtie
+    assert known_valid(bad.geometry.values).tolist() == [False, True]
+    for a, b in ((bad, old), (old, bad)):
+        with pytest.raises(GeometryError, match="1 polygons are invalid .ids A"):
+            diff(a, b)
+    assert not known_valid([bowtie])[0]
+    # an equal but distinct object is tested again (and found valid)
+    copy = shapely.from_wkb(shapely.to_wkb(old.geometry.values[0]))
+    assert not known_valid([copy])[0] and valid_mask([copy])[0] and known_valid([copy])[0]
+
+
 def test_cli_bad_input(run_cli, tmp_path):
     path = datasets.get_path("virginia-pre1995")
     out = tmp_path / "s.toml"

@@ -69,7 +69,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from gisfix.boundaries import restore_empty
+from gisfix.boundaries import known_valid, restore_empty, valid_mask
 from gisfix.crs import crs_label, resolve_crs
 from gisfix.edits.topology import DEFAULT_SNAP_TOLERANCE_M, iou_from_areas
 from gisfix.errors import CRSError, DataError, GeometryError, IdError
@@ -168,9 +168,10 @@ class DiffResult:
 def _prepare(frame: gpd.GeoDataFrame, what: str, id_col: str | None, checked=None):
     """Check a vintage; return it indexed by string ids without empty units, and their ids.
 
-    ``checked`` (a GeoSeries indexed by id, already checked) spares the validity test of
-    the polygons identical to their namesake there (same structure and coordinates, hence
-    the same validity).
+    Polygons this process already found valid (read with :func:`~gisfix.read_boundaries`,
+    see :func:`~gisfix.boundaries.valid_mask`) are not tested again, and ``checked`` (a
+    GeoSeries indexed by id, already checked) spares the test of the polygons identical
+    to their namesake there (same structure and coordinates, hence the same validity).
     """
     if not isinstance(frame, gpd.GeoDataFrame):
         raise DataError(f"{what} must be a GeoDataFrame (from gisfix.read_boundaries), got "
@@ -200,14 +201,15 @@ def _prepare(frame: gpd.GeoDataFrame, what: str, id_col: str | None, checked=Non
         raise GeometryError(f"{what}: {int(bad.sum())} units are not polygons (ids "
                             f"{', '.join(ids[bad][:8])}); a boundary layer holds "
                             "Polygon/MultiPolygon units")
-    todo = ~empty
+    # polygons read_boundaries (or an earlier diff) found valid are not tested again
+    todo = ~empty & ~known_valid(geom)
     if checked is not None and len(checked):
         pos = checked.index.get_indexer(ids)
         have = todo & (pos >= 0)
         todo[have] = ~shapely.equals_exact(geom[have], np.asarray(checked.values)[pos[have]],
                                            0.0)
     invalid = np.zeros(len(geom), dtype=bool)
-    invalid[todo] = ~shapely.is_valid(geom[todo])
+    invalid[todo] = ~valid_mask(geom[todo])
     if invalid.any():
         raise GeometryError(f"{what}: {int(invalid.sum())} polygons are invalid (ids "
                             f"{', '.join(ids[invalid][:8])}); read with "
