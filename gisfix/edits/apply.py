@@ -78,7 +78,8 @@ def _prepare(units) -> gpd.GeoDataFrame:
     else:
         ids = normalize_ids(index)
     check_ids(ids, what="units", column=units.index.name or "index")
-    bad = ~units.geometry.geom_type.isin(["Polygon", "MultiPolygon"])
+    # type ids 3 and 6: Polygon and MultiPolygon
+    bad = ~np.isin(shapely.get_type_id(np.asarray(units.geometry.values, dtype=object)), (3, 6))
     if bad.any():
         raise EditError(f"{int(bad.sum())} units are not polygons (ids "
                         f"{', '.join(map(str, units.index[bad][:8]))}); edits need a polygon "
