@@ -104,10 +104,12 @@ def fix_mojibake(text):
         return text
 
 
-#: Geometries this process found valid, by identity (``id -> geometry``, weakly held).
-#: Shapely geometries are immutable, so an object once valid stays valid; holding it
-#: weakly lets a dead object's id, reused by a new object, be told apart.
-_FOUND_VALID: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+#: Geometries this process found valid, by identity: ``id -> weak reference``.  Shapely
+#: geometries are immutable, so an object once valid stays valid; the weak reference tells
+#: a living object from a new one that reuses a dead object's id.  Dead entries are pruned
+#: whenever the table has doubled.
+_FOUND_VALID: dict[int, weakref.ref] = {}
+_PRUNE_AT = [4096]
 
 
 def known_valid(geoms) -> np.ndarray:
@@ -115,8 +117,9 @@ def known_valid(geoms) -> np.ndarray:
 
     See :func:`valid_mask`.
     """
-    seen = _FOUND_VALID.get
-    return np.fromiter((seen(id(g)) is g for g in geoms), dtype=bool, count=len(geoms))
+    get = _FOUND_VALID.get
+    return np.fromiter(((r := get(id(g))) is not None and r() is g for g in geoms),
+                       dtype=bool, count=len(geoms))
 
 
 def valid_mask(geoms) -> np.ndarray:
@@ -141,8 +144,13 @@ def valid_mask(geoms) -> np.ndarray:
     todo = np.flatnonzero(~out)
     if len(todo):
         out[todo] = shapely.is_valid(geoms[todo])
-        for k in todo[out[todo]].tolist():
-            _FOUND_VALID[id(geoms[k])] = geoms[k]
+        for g in geoms[todo[out[todo]]]:
+            _FOUND_VALID[id(g)] = weakref.ref(g)
+        if len(_FOUND_VALID) > _PRUNE_AT[0]:
+            for k, r in list(_FOUND_VALID.items()):
+                if r() is None:
+                    _FOUND_VALID.pop(k, None)
+            _PRUNE_AT[0] = max(4096, 2 * len(_FOUND_VALID))
     return out
 
 

@@ -282,6 +282,22 @@ def test_invalid_polygons_are_found_after_a_valid_read():
     assert not known_valid([copy])[0] and valid_mask([copy])[0] and known_valid([copy])[0]
 
 
+def test_found_valid_table_forgets_dead_geometries(monkeypatch):
+    from gisfix import boundaries
+
+    monkeypatch.setattr(boundaries, "_FOUND_VALID", {})
+    monkeypatch.setattr(boundaries, "_PRUNE_AT", [10])
+    first = [box(k, 0, k + 1, 1) for k in range(8)]
+    assert boundaries.valid_mask(first).all() and len(boundaries._FOUND_VALID) == 8
+    del first
+    second = [box(k, 0, k + 1, 1) for k in range(12)]
+    assert boundaries.valid_mask(second).all()
+    # at least 12 entries passed the mark of 10 (new objects may reuse dead ones' ids):
+    # the dead ones are dropped, the 12 live ones kept
+    assert len(boundaries._FOUND_VALID) == 12 and boundaries.known_valid(second).all()
+    assert boundaries._PRUNE_AT == [4096]
+
+
 def test_cli_bad_input(run_cli, tmp_path):
     path = datasets.get_path("virginia-pre1995")
     out = tmp_path / "s.toml"
