@@ -115,7 +115,15 @@ _PRUNE_AT = [4096]
 def known_valid(geoms) -> np.ndarray:
     """Whether each geometry is one this process has found valid (no test is run).
 
-    See :func:`valid_mask`.
+    Parameters
+    ----------
+    geoms : array-like of shapely geometries
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        True for the objects :func:`valid_mask` found valid (the same objects, still
+        alive); False for every other geometry, valid or not.
     """
     get = _FOUND_VALID.get
     return np.fromiter(((r := get(id(g))) is not None and r() is g for g in geoms),
