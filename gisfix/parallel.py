@@ -178,7 +178,8 @@ def imap_blocks(func, items, scheduler=None, batch: int | None = None):
     """Yield ``func(item)`` for each item, in order, computing ``batch`` items at a time.
 
     Results are handed back batch by batch so that the caller can reduce them as they come:
-    memory holds one batch of results, not all of them.
+    memory holds one batch of results, not all of them.  ``items`` is consumed lazily, a
+    batch ahead at most, so a generator of arguments is never held whole either.
 
     Parameters
     ----------
@@ -190,7 +191,8 @@ def imap_blocks(func, items, scheduler=None, batch: int | None = None):
     batch : int, optional
         Items per dask computation (default: 4 per worker thread, at least 8).
     """
-    items = list(items)
+    from itertools import islice
+
     sched = resolve_scheduler(scheduler)
     if sched is None:
         for it in items:
@@ -205,11 +207,10 @@ def imap_blocks(func, items, scheduler=None, batch: int | None = None):
                 batch = max(8, 4 * sum(sched.nthreads().values()))
             except Exception:  # noqa: BLE001 - any client without nthreads: keep the default
                 batch = 8
+    it = iter(items)
     if hasattr(sched, "submit"):  # a distributed Client: a pipeline, results in order
         from collections import deque
-        from itertools import islice
 
-        it = iter(items)
         queue = deque(sched.submit(func, x, pure=False) for x in islice(it, batch))
         while queue:
             head = queue.popleft()
@@ -219,8 +220,7 @@ def imap_blocks(func, items, scheduler=None, batch: int | None = None):
             yield head.result()
             head.release()
         return
-    for i in range(0, len(items), batch):
-        part = [dask.delayed(func)(it) for it in items[i:i + batch]]
+    while part := [dask.delayed(func)(x) for x in islice(it, batch)]:
         yield from compute(part, sched)
 
 
@@ -391,29 +391,81 @@ def stitch_strips(first_rows, last_rows, counts, connectivity: int = 8) -> Stitc
     Returns
     -------
     Stitch
+
+    See Also
+    --------
+    junction_edges, stitch_edges : the same in two steps, for strips that arrive one by one
+        (only the edges are kept, not the rows).
+    """
+    import numpy as np
+
+    offs = np.concatenate(([0], np.cumsum(np.asarray(counts, dtype=np.int64))))
+    edges = [junction_edges(last_rows[s], first_rows[s + 1], offs[s], offs[s + 1],
+                            connectivity) for s in range(len(counts) - 1)]
+    return stitch_edges(counts, edges)
+
+
+def junction_edges(last_row, first_row, off_above: int, off_below: int,
+                   connectivity: int = 8):
+    """The edges that join patches across the edge between two consecutive strips.
+
+    Nodes are numbered over all strips: local label ``k`` of a strip whose labels start at
+    offset ``off`` (the sum of the earlier strips' label counts) is node ``off + k - 1``.
+
+    Parameters
+    ----------
+    last_row, first_row : (cols, labels)
+        Columns (ascending) and local labels of the patch cells in the upper strip's last
+        row and in the lower strip's first row.
+    off_above, off_below : int
+        Node offsets of the two strips.
+    connectivity : {8, 4}
+        Whether diagonal neighbours join patches.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        Edge end points (int64), for :func:`stitch_edges`.
+    """
+    import numpy as np
+
+    cb, lb = (np.asarray(x, dtype=np.int64) for x in last_row)
+    ct, lt = (np.asarray(x, dtype=np.int64) for x in first_row)
+    if not len(cb) or not len(ct):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    a_list, b_list = [], []
+    for d in ((-1, 0, 1) if connectivity == 8 else (0,)):
+        pos = np.searchsorted(ct, cb + d)
+        pos_c = np.minimum(pos, len(ct) - 1)
+        hit = ct[pos_c] == cb + d
+        a_list.append(off_above + lb[hit] - 1)
+        b_list.append(off_below + lt[pos_c[hit]] - 1)
+    return np.concatenate(a_list), np.concatenate(b_list)
+
+
+def stitch_edges(counts, edges) -> Stitch:
+    """Global patch ids from the strips' label counts and the edges across their edges.
+
+    Parameters
+    ----------
+    counts : sequence of int
+        Number of local labels of each strip.
+    edges : list of (numpy.ndarray, numpy.ndarray)
+        Edges between nodes, from :func:`junction_edges`.
+
+    Returns
+    -------
+    Stitch
     """
     import numpy as np
 
     counts = np.asarray(counts, dtype=np.int64)
     offs = np.concatenate(([0], np.cumsum(counts)))
-    a_list, b_list = [], []
-    shifts = (-1, 0, 1) if connectivity == 8 else (0,)
-    for s in range(len(counts) - 1):
-        cb, lb = (np.asarray(x, dtype=np.int64) for x in last_rows[s])
-        ct, lt = (np.asarray(x, dtype=np.int64) for x in first_rows[s + 1])
-        if not len(cb) or not len(ct):
-            continue
-        for d in shifts:
-            pos = np.searchsorted(ct, cb + d)
-            pos_c = np.minimum(pos, len(ct) - 1)
-            hit = ct[pos_c] == cb + d
-            a_list.append(offs[s] + lb[hit] - 1)
-            b_list.append(offs[s + 1] + lt[pos_c[hit]] - 1)
     nstrips = len(counts)
     ns_labels = [np.zeros(0, np.int64) for _ in range(nstrips)]
     ns_gids = [np.zeros(0, np.int64) for _ in range(nstrips)]
-    a = np.concatenate(a_list) if a_list else np.zeros(0, np.int64)
-    b = np.concatenate(b_list) if b_list else np.zeros(0, np.int64)
+    a = np.concatenate([np.zeros(0, np.int64)] + [e[0] for e in edges]).astype(np.int64)
+    b = np.concatenate([np.zeros(0, np.int64)] + [e[1] for e in edges]).astype(np.int64)
     if len(a):
         nodes, inv = np.unique(np.concatenate([a, b]), return_inverse=True)
         root = union_find_min(inv[:len(a)], inv[len(a):], len(nodes))

@@ -31,6 +31,8 @@ def test_resolve_scheduler():
         resolve_scheduler("fast")
     assert isinstance(err.value, GisfixError) and isinstance(err.value, ValueError)
     import dask
+    import distributed  # noqa: F401 - loads its config defaults: config.set's exit would
+    # otherwise drop the whole "distributed" section it found missing on entry
 
     with dask.config.set({"distributed.comm.timeouts.connect": "1s"}), \
             pytest.raises(DataError, match="cannot reach the dask scheduler"):
