@@ -37,13 +37,17 @@ Memory is bounded by processing patches in blocks of at most ``max_pairs`` pairs
 Windows and dask
 ----------------
 :func:`landscape_expansion_index` reads the stack in full-width strips that overlap by the
-ring's reach.  Pass 1 labels each strip and keeps the labels of its edge rows; a union-find
-over the edge rows of neighbouring strips (:func:`gisfix.parallel.stitch_strips`) gives
-every patch the id a whole-grid ``scipy.ndimage.label`` would give it (patches numbered in
-the order of their first cell).  Pass 2 computes, per strip, the cells, area and ring of
-every patch, each ring cell counted by the strip that holds it (targets in the strip,
-patch cells anywhere in the strip and its overlap), so partial sums add up exactly.  Both
-passes are lists of independent tasks, run in the process or on dask (``scheduler=``).
+ring's reach.  Pass 1 labels each strip; as strips return, in order, the edges joining
+the patches of consecutive strips are kept (:func:`gisfix.parallel.junction_edges`) and
+the strip's halo rows go to a temporary file.  A union-find over these edges
+(:func:`gisfix.parallel.stitch_edges`) gives every patch the id a whole-grid
+``scipy.ndimage.label`` would give it (patches numbered in the order of their first cell).
+Pass 2 computes, per strip, the cells, area and ring of every patch, each ring cell
+counted by the strip that holds it (targets in the strip, patch cells anywhere in the
+strip and its overlap), so partial sums add up exactly; its tasks are made one at a time,
+each with its neighbours' halo rows read back.  Both passes are independent tasks, run in
+the process or on dask (``scheduler=``).  Memory holds the strips in flight and one value
+per patch (the table being filled), not the raster's rows.
 
 With ``sink=``, pass 2 streams: from the stitch each patch's last strip is known, so a
 patch is finished once the strip after it has returned (its ring reaches at most one halo
@@ -63,6 +67,8 @@ is measured from, and weighs ring cells by their geodesic area; patch areas are 
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -882,9 +888,57 @@ def _lei_rows(ids, n_cells, ring_c, area, ring_w, ra0, by_cells, thresholds,
     }, index=pd.Index(ids, name="patch_id") if index is None else index, copy=False)
 
 
+def _lei_pass_1(stack, t0, t1, strips, connectivity, halo, scheduler, spill: str):
+    """Pass 1: label every strip; return the label counts and the :class:`Stitch`.
+
+    Strips are taken in order as they return: the edges joining a strip's first row to the
+    previous strip's last row are kept (:func:`gisfix.parallel.junction_edges`), and the
+    halo rows pass 2 needs go to files in ``spill``, so memory holds no row of the raster
+    beyond the strips in flight.
+    """
+    from gisfix.parallel import imap_blocks, junction_edges, stitch_edges
+
+    counts, edges, prev_last, offset = [], [], None, 0
+    jobs = ((stack, t0, t1, r0, r1, connectivity, halo) for r0, r1 in strips)
+    for s, ((r0, r1), (n_s, top, bottom)) in enumerate(
+            zip(strips, imap_blocks(_lei_pass_a, jobs, scheduler))):
+        r, c, lab = top
+        first = (c[r == r0], lab[r == r0])
+        if prev_last is not None:
+            edges.append(junction_edges(prev_last, first, offset - counts[-1], offset,
+                                        connectivity))
+        r, c, lab = bottom
+        prev_last = (c[r == r1 - 1], lab[r == r1 - 1])
+        counts.append(n_s)
+        offset += n_s
+        np.save(os.path.join(spill, f"{s}-top.npy"), np.stack(top))
+        np.save(os.path.join(spill, f"{s}-bottom.npy"), np.stack(bottom))
+    return counts, stitch_edges(counts, edges)
+
+
+def _lei_jobs(stack, t0, t1, strips, connectivity, halo, stitch, spill: str, options):
+    """Pass 2's tasks, made one at a time: each strip with its neighbours' halo rows."""
+    def rows(s, side):
+        return tuple(np.load(os.path.join(spill, f"{s}-{side}.npy")))
+
+    empty = (np.zeros(0, np.int64),) * 3
+    for s, (r0, r1) in enumerate(strips):
+        above = below = empty
+        if s > 0:
+            r, c, lab = rows(s - 1, "bottom")
+            k = r >= r0 - halo
+            above = (r[k], c[k], stitch.map(s - 1, lab[k]))
+        if s + 1 < len(strips):
+            r, c, lab = rows(s + 1, "top")
+            k = r < r1 + halo
+            below = (r[k], c[k], stitch.map(s + 1, lab[k]))
+        yield (stack, t0, t1, r0, r1, connectivity, halo, stitch.params(s), above, below,
+               *options)
+
+
 def _lei_windowed(stack, t0, t1, *, buffer_m, connectivity, thresholds, units, polygons,
                   max_pairs, scheduler, block_rows, window_cells, on_finished=None):
-    from gisfix.parallel import imap_blocks, stitch_strips
+    from gisfix.parallel import imap_blocks
 
     if stack.epoch_index(t1) <= stack.epoch_index(t0):
         raise DataError(f"t1 must be a later epoch than t0; got t0={t0}, t1={t1}")
@@ -900,66 +954,48 @@ def _lei_windowed(stack, t0, t1, *, buffer_m, connectivity, thresholds, units, p
                 "give at least half the cell size")
     halo = _halo_rows(stack, buffer_m)
     strips = _strips(stack, halo, block_rows, window_cells)
-    a_res = list(imap_blocks(_lei_pass_a, [(stack, t0, t1, r0, r1, connectivity, halo)
-                                           for r0, r1 in strips], scheduler))
-    counts = [r[0] for r in a_res]
-    first = [(c[r == r0], lab[r == r0]) for (r0, _), (_, (r, c, lab), _) in zip(strips, a_res)]
-    last = [(c[r == r1 - 1], lab[r == r1 - 1])
-            for (_, r1), (_, _, (r, c, lab)) in zip(strips, a_res)]
-    stitch = stitch_strips(first, last, counts, connectivity)
-    n = stitch.n
-    empty = (np.zeros(0, np.int64),) * 3
-    jobs = []
-    for s, (r0, r1) in enumerate(strips):
-        above = below = empty
-        if s > 0:
-            r, c, lab = a_res[s - 1][2]
-            k = r >= r0 - halo
-            above = (r[k], c[k], stitch.map(s - 1, lab[k]))
-        if s + 1 < len(strips):
-            r, c, lab = a_res[s + 1][1]
-            k = r < r1 + halo
-            below = (r[k], c[k], stitch.map(s + 1, lab[k]))
-        jobs.append((stack, t0, t1, r0, r1, connectivity, halo, stitch.params(s), above, below,
-                     buffer_m, units, polygons, max_pairs))
-    del a_res, first, last
-    stream = on_finished is not None
-    pending = _Pending(_finish_strip(stitch, counts)) if stream else None
-    # one array per output column, filled in place (~57 bytes per patch in all); where all
-    # cells have one area, areas are products of counts made at the end (exact)
-    ra = stack.row_cell_areas()
-    equal = bool(ra.size) and bool(np.all(ra == ra[0]))
-    n_cells = np.zeros(n + 1, np.int64)
-    ring_c = [np.zeros(n + 1, np.int64) for _ in range(2)]  # total, old (cells)
-    area = None if equal else np.zeros(n + 1)
-    ring_w = None if equal else [np.zeros(n + 1) for _ in range(2)]  # total, old (m2)
-    ra0 = float(ra[0]) if equal else None
-    by_cells = lei_weighting(stack, buffer_m) == "cells"
-    pairs, pieces = [], []
-    for s, res in enumerate(imap_blocks(_lei_pass_b, jobs, scheduler)):
-        ids, c, a = res["cells"]
-        n_cells[ids] += c.astype(np.int64)
-        ids, rc, oc, rw, ow = res["ring"]
-        ring_c[0][ids] += rc.astype(np.int64)
-        ring_c[1][ids] += oc.astype(np.int64)
-        if not equal:
-            area[res["cells"][0]] += a
-            ring_w[0][ids] += rw
-            ring_w[1][ids] += ow
-        if "units" in res:
-            pairs.append(res["units"])
-        if stream:
-            pending.add(res)
-            done_pieces, done_pairs = pending.pop(s)
-            done = pending.finished(s)
-            if len(done):
-                geometry = None if done_pieces is None else \
-                    _join_pieces([done_pieces], stack.transform, stack.crs)
-                on_finished(_lei_rows(done, n_cells, ring_c, area, ring_w, ra0, by_cells,
-                                      thresholds), done_pairs, geometry)
-        elif "polygons" in res:
-            pieces.append(res["polygons"])
-    del jobs
+    with tempfile.TemporaryDirectory(prefix="gisfix-lei-") as spill:
+        counts, stitch = _lei_pass_1(stack, t0, t1, strips, connectivity, halo, scheduler,
+                                     spill)
+        n = stitch.n
+        jobs = _lei_jobs(stack, t0, t1, strips, connectivity, halo, stitch, spill,
+                         (buffer_m, units, polygons, max_pairs))
+        stream = on_finished is not None
+        pending = _Pending(_finish_strip(stitch, counts)) if stream else None
+        # one array per output column, filled in place (~57 bytes per patch in all); where
+        # all cells have one area, areas are products of counts made at the end (exact)
+        ra = stack.row_cell_areas()
+        equal = bool(ra.size) and bool(np.all(ra == ra[0]))
+        n_cells = np.zeros(n + 1, np.int64)
+        ring_c = [np.zeros(n + 1, np.int64) for _ in range(2)]  # total, old (cells)
+        area = None if equal else np.zeros(n + 1)
+        ring_w = None if equal else [np.zeros(n + 1) for _ in range(2)]  # total, old (m2)
+        ra0 = float(ra[0]) if equal else None
+        by_cells = lei_weighting(stack, buffer_m) == "cells"
+        pairs, pieces = [], []
+        for s, res in enumerate(imap_blocks(_lei_pass_b, jobs, scheduler)):
+            ids, c, a = res["cells"]
+            n_cells[ids] += c.astype(np.int64)
+            ids, rc, oc, rw, ow = res["ring"]
+            ring_c[0][ids] += rc.astype(np.int64)
+            ring_c[1][ids] += oc.astype(np.int64)
+            if not equal:
+                area[res["cells"][0]] += a
+                ring_w[0][ids] += rw
+                ring_w[1][ids] += ow
+            if "units" in res:
+                pairs.append(res["units"])
+            if stream:
+                pending.add(res)
+                done_pieces, done_pairs = pending.pop(s)
+                done = pending.finished(s)
+                if len(done):
+                    geometry = None if done_pieces is None else \
+                        _join_pieces([done_pieces], stack.transform, stack.crs)
+                    on_finished(_lei_rows(done, n_cells, ring_c, area, ring_w, ra0, by_cells,
+                                          thresholds), done_pairs, geometry)
+            elif "polygons" in res:
+                pieces.append(res["polygons"])
     table = _lei_rows(slice(1, None), n_cells, ring_c, area, ring_w, ra0, by_cells,
                       thresholds, index=pd.RangeIndex(1, n + 1, name="patch_id"))
     unit_pairs = None
