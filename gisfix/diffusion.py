@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from gisfix.errors import DataError
+from gisfix.parallel import stack_task
 
 log = logging.getLogger(__name__)
 
@@ -319,21 +320,17 @@ def _moments(stack, epochs, max_cells, frame, scheduler=None):
     return m
 
 
+@stack_task
 def _moments_strip(job):
-    """Task: the moments of one strip per epoch (bounded GDAL cache)."""
-    from gisfix.parallel import worker_local
-    from gisfix.stack import bounded_reads
-
+    """Task: the moments of one strip per epoch."""
     stack, win, epochs = job
-    with bounded_reads():
-        stack = worker_local(stack)
-        frame = _Frame(stack)
-        built, _ = _built_layers(stack, win, epochs)
-        out = []
-        for e in epochs:
-            zones = np.zeros(built[e].shape, np.int64)
-            out.append(window_moments(built[e], zones, 1, stack, win, frame)[0])
-        return out
+    frame = _Frame(stack)
+    built, _ = _built_layers(stack, win, epochs)
+    out = []
+    for e in epochs:
+        zones = np.zeros(built[e].shape, np.int64)
+        out.append(window_moments(built[e], zones, 1, stack, win, frame)[0])
+    return out
 
 
 def window_moments(built: np.ndarray, zones: np.ndarray, n_zones: int, stack, window=None,
@@ -751,28 +748,24 @@ def directional_growth(stack, t0: int, t1: int, *, centre: tuple[float, float] |
     return out
 
 
+@stack_task
 def _directional_strip(job):
     """Task: areas by (ring, sector) key of one window: new, built at t0, observed."""
-    from gisfix.parallel import worker_local
-    from gisfix.stack import bounded_reads
-
     stack, win, t0, t1, (cx, cy), n_sectors, ring_width_m = job
-    with bounded_reads():
-        stack = worker_local(stack)
-        frame = _Frame(stack)
-        xs, ys = _cell_xy(stack, win)
-        dist, bearing = frame.distance_bearing(cx, cy, xs[None, :], ys[:, None])
-        sector = np.floor(np.mod(bearing + 180.0 / n_sectors, 360.0) * n_sectors / 360.0
-                          ).astype(np.int64) % n_sectors
-        ring = np.floor(dist / ring_width_m).astype(np.int64)
-        built, valid = _built_layers(stack, win, [t0, t1])
-        area = np.broadcast_to(stack.row_cell_areas(win)[:, None] / 1e6, valid.shape)
-        new = built[t1] & ~built[t0] & valid
-        key = ring * n_sectors + sector
-        kmax = int(key.max(initial=0)) + 1
-        return {name: np.bincount(key[mask], weights=area[mask], minlength=kmax)
-                for name, mask in (("new", new), ("built0", built[t0] & valid),
-                                   ("valid", valid))}
+    frame = _Frame(stack)
+    xs, ys = _cell_xy(stack, win)
+    dist, bearing = frame.distance_bearing(cx, cy, xs[None, :], ys[:, None])
+    sector = np.floor(np.mod(bearing + 180.0 / n_sectors, 360.0) * n_sectors / 360.0
+                      ).astype(np.int64) % n_sectors
+    ring = np.floor(dist / ring_width_m).astype(np.int64)
+    built, valid = _built_layers(stack, win, [t0, t1])
+    area = np.broadcast_to(stack.row_cell_areas(win)[:, None] / 1e6, valid.shape)
+    new = built[t1] & ~built[t0] & valid
+    key = ring * n_sectors + sector
+    kmax = int(key.max(initial=0)) + 1
+    return {name: np.bincount(key[mask], weights=area[mask], minlength=kmax)
+            for name, mask in (("new", new), ("built0", built[t0] & valid),
+                               ("valid", valid))}
 
 
 # -- urban core and core-periphery balance --------------------------------------------------
@@ -886,15 +879,8 @@ def _edge_rows(labels):
     return _runs(labels[0]), _runs(labels[-1])
 
 
+@stack_task
 def _patch_strip(job):
-    """Pass A task: label the built cells of one strip for each epoch (bounded GDAL cache)."""
-    from gisfix.stack import bounded_reads
-
-    with bounded_reads():
-        return _patch_strip_body(job)
-
-
-def _patch_strip_body(job):
     """Label one strip per epoch: what the stitching needs, and the largest candidates.
 
     Per epoch: the label count, the edge rows, cells and areas of the edge patches, the
@@ -903,10 +889,7 @@ def _patch_strip_body(job):
     """
     from scipy import ndimage
 
-    from gisfix.parallel import worker_local
-
     stack, r0, r1, eps, connectivity = job
-    stack = worker_local(stack)
     window = stack.row_window(r0, r1)
     built, _ = _built_layers(stack, window, eps)
     row_area = stack.row_cell_areas(window)
@@ -1014,14 +997,6 @@ def _patch_pass(stack, eps, connectivity, strips, scheduler) -> dict:
 
 
 # -- the default core: the largest patch with its holes filled, window by window -------------
-def _background_strip(job):
-    """Pass B task: label the complement of the largest patch in one strip (4-connected)."""
-    from gisfix.stack import bounded_reads
-
-    with bounded_reads():
-        return _background_strip_body(job)
-
-
 def _largest_in_strip(stack, built, connectivity, params, gid):
     """The cells of global patch ``gid`` in a strip of built cells."""
     from scipy import ndimage
@@ -1034,14 +1009,12 @@ def _largest_in_strip(stack, built, connectivity, params, gid):
     return hit[labels]
 
 
-def _background_strip_body(job):
+@stack_task
+def _background_strip(job):
     """For each requested core: (labels, edge rows, labels on the grid border, any patch)."""
     from scipy import ndimage
 
-    from gisfix.parallel import worker_local
-
     stack, r0, r1, requests = job
-    stack = worker_local(stack)
     window = stack.row_window(r0, r1)
     built, _ = _built_layers(stack, window, sorted({t for t, *_ in requests}))
     out = []
@@ -1370,20 +1343,10 @@ def core_mask(stack, t0: int, *, core=None, radius_m: float | None = None,
     return src.mask(stack, window)
 
 
+@stack_task
 def _core_periphery_strip(job):
-    """Pass C task: area sums of one strip (bounded GDAL cache)."""
-    from gisfix.stack import bounded_reads
-
-    with bounded_reads():
-        return _core_periphery_strip_body(job)
-
-
-def _core_periphery_strip_body(job):
     """new, new in core, available, available in core, core observed (km²) of one strip."""
-    from gisfix.parallel import worker_local
-
     stack, r0, r1, t0, t1, src = job
-    stack = worker_local(stack)
     win = stack.row_window(r0, r1)
     core = src.mask(stack, win)
     built, valid = _built_layers(stack, win, [t0, t1])

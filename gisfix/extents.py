@@ -63,6 +63,7 @@ import pandas as pd
 from scipy import ndimage
 
 from gisfix.errors import DataError, RasterError
+from gisfix.parallel import stack_task
 
 log = logging.getLogger(__name__)
 
@@ -98,20 +99,10 @@ def _fine_rows(stack, block: int, max_cells: int) -> int:
     return max(block, (max_cells // max(1, stack.width)) // block * block)
 
 
+@stack_task
 def _aggregate_strip(job):
-    """Run :func:`_aggregate_strip_body` with GDAL's block cache bounded."""
-    from gisfix.stack import bounded_reads
-
-    with bounded_reads():
-        return _aggregate_strip_body(job)
-
-
-def _aggregate_strip_body(job):
     """Built, observed and total m² (and population) per aggregated cell of one strip."""
-    from gisfix.parallel import worker_local
-
     stack, epoch, block, r0, r1, pop = job
-    stack = worker_local(stack)
     w = stack.row_window(r0, r1)
     cell = stack.row_cell_areas(w)[:, None]
     frac = np.nan_to_num(stack.fraction(epoch, w), nan=0.0).astype(float)

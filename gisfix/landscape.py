@@ -30,6 +30,7 @@ import pandas as pd
 
 from gisfix.crs import require_projected
 from gisfix.errors import DataError, GeometryError
+from gisfix.parallel import stack_task
 
 log = logging.getLogger(__name__)
 
@@ -412,22 +413,12 @@ def _epoch_layers(stack, window, eps, inside=None):
             yield ok & (np.nan_to_num(frac[k]) >= 0.5), ok
 
 
+@stack_task
 def _unit_rows(job):
-    """Run :func:`_unit_rows_body` with GDAL's block cache bounded."""
-    from gisfix.stack import bounded_reads
-
-    with bounded_reads():
-        return _unit_rows_body(job)
-
-
-def _unit_rows_body(job):
     """Metric rows of a group of units (one task)."""
     import geopandas as gpd
 
-    from gisfix.parallel import worker_local
-
     stack, items, eps, res, connectivity, edge_length = job
-    stack = worker_local(stack)
     units = gpd.GeoDataFrame(geometry=[g for _, g in items],
                              index=[u for u, _ in items], crs=stack.crs)
     rows = []
@@ -474,23 +465,13 @@ def _label_moments(labels, n, r0, want=None):
     return out, first
 
 
+@stack_task
 def _strip_stats(job):
-    """Run :func:`_strip_stats_body` with GDAL's block cache bounded."""
-    from gisfix.stack import bounded_reads
-
-    with bounded_reads():
-        return _strip_stats_body(job)
-
-
-def _strip_stats_body(job):
     """One strip of the whole-grid path: per epoch, counts, edge labels and patch moments."""
     from rasterio.windows import Window
     from scipy import ndimage
 
-    from gisfix.parallel import worker_local
-
     stack, r0, r1, eps, connectivity = job
-    stack = worker_local(stack)
     h, width = stack.height, stack.width
     r1x = min(h, r1 + 1)  # one row of overlap: the vertical pairs across the strip's edge
     structure = CONNECTIVITY[int(connectivity)]
@@ -664,16 +645,13 @@ def _strip_built(stack, r0, r1, epoch):
     return stack.built(epoch, stack.row_window(r0, r1))
 
 
+@stack_task
 def _patch_edges(job):
     """Pass A of :func:`patch_layer`: label count and edge rows of one strip."""
     from scipy import ndimage
 
-    from gisfix.parallel import worker_local
-    from gisfix.stack import bounded_reads
-
     stack, r0, r1, epoch, connectivity = job
-    with bounded_reads():
-        built = _strip_built(worker_local(stack), r0, r1, epoch)
+    built = _strip_built(stack, r0, r1, epoch)
     labels, n = ndimage.label(built, structure=CONNECTIVITY[int(connectivity)])
     rows = []
     for row in (labels[0], labels[-1]):
@@ -682,19 +660,17 @@ def _patch_edges(job):
     return int(n), rows[0], rows[1]
 
 
+@stack_task
 def _patch_pieces(job):
     """Pass B of :func:`patch_layer`: polygons (pixel coordinates), cells and m² by global id."""
     from affine import Affine
     from scipy import ndimage
 
     from gisfix.lei import patch_polygons
-    from gisfix.parallel import map_labels, worker_local
-    from gisfix.stack import bounded_reads
+    from gisfix.parallel import map_labels
 
     stack, r0, r1, epoch, connectivity, params = job
-    stack = worker_local(stack)
-    with bounded_reads():
-        built = _strip_built(stack, r0, r1, epoch)
+    built = _strip_built(stack, r0, r1, epoch)
     labels, n = ndimage.label(built, structure=CONNECTIVITY[int(connectivity)])
     glob = map_labels(labels, *params)
     area = np.broadcast_to(stack.row_cell_areas(stack.row_window(r0, r1))[:, None], labels.shape)

@@ -75,6 +75,7 @@ import numpy as np
 import pandas as pd
 
 from gisfix.errors import DataError, RasterError
+from gisfix.parallel import stack_task
 
 log = logging.getLogger(__name__)
 
@@ -654,20 +655,10 @@ def _sparse_rows(labels, a: int, b: int, r0: int):
     return (rr + a + r0).astype(np.int64), cc.astype(np.int64), sub[rr, cc].astype(np.int64)
 
 
+@stack_task
 def _lei_pass_a(job):
-    """Run :func:`_lei_pass_a_body` with GDAL's block cache bounded."""
-    from gisfix.stack import bounded_reads
-
-    with bounded_reads():
-        return _lei_pass_a_body(job)
-
-
-def _lei_pass_a_body(job):
     """Label the new patches of one strip; return its label count and edge rows."""
-    from gisfix.parallel import worker_local
-
     stack, t0, t1, r0, r1, conn, hs = job
-    stack = worker_local(stack)
     b0, b1, valid = _read_new(stack, t0, t1, stack.row_window(r0, r1))
     labels, n = label_new_patches(b0, b1, valid, conn)
     hs = min(hs, r1 - r0)
@@ -682,21 +673,13 @@ def _unique_sum(ids, *values):
     return (u,) + tuple(np.bincount(inv, weights=v, minlength=len(u)) for v in values)
 
 
+@stack_task
 def _lei_pass_b(job):
-    """Run :func:`_lei_pass_b_body` with GDAL's block cache bounded."""
-    from gisfix.stack import bounded_reads
-
-    with bounded_reads():
-        return _lei_pass_b_body(job)
-
-
-def _lei_pass_b_body(job):
     """Everything about the patches of one strip, keyed by global patch id."""
-    from gisfix.parallel import map_labels, worker_local
+    from gisfix.parallel import map_labels
 
     (stack, t0, t1, r0, r1, conn, halo, mp, above, below, buffer_m, units, polygons,
      max_pairs) = job
-    stack = worker_local(stack)
     width = stack.width
     window = stack.row_window(r0, r1)
     b0, b1, valid = _read_new(stack, t0, t1, window)

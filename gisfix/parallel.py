@@ -256,6 +256,34 @@ def worker_local(stack):
     return st
 
 
+def stack_task(body):
+    """Make ``body(job)`` a task over one window of a stack (a decorator).
+
+    ``job[0]`` is the stack: the task runs on the worker's own copy of it
+    (:func:`worker_local`), with GDAL's block cache bounded
+    (:func:`gisfix.stack.bounded_reads`).  The task keeps ``body``'s name, so it pickles
+    by reference for dask's process and distributed schedulers.
+
+    Parameters
+    ----------
+    body : callable
+        A module-level function of one tuple, whose first item is a stack.
+
+    Returns
+    -------
+    callable
+    """
+    import functools
+
+    @functools.wraps(body)
+    def task(job):
+        from gisfix.stack import bounded_reads
+
+        with bounded_reads():
+            return body((worker_local(job[0]), *job[1:]))
+    return task
+
+
 def _local():
     import threading
 

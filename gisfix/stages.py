@@ -124,6 +124,7 @@ import numpy as np
 import pandas as pd
 
 from gisfix.errors import DataError
+from gisfix.parallel import stack_task
 
 log = logging.getLogger(__name__)
 
@@ -311,20 +312,12 @@ def _default_cells() -> int:
     return DEFAULT_WINDOW_CELLS
 
 
+@stack_task
 def _stage_strip(job):
     """Task of :func:`stage_evidence`: new cells and new cells in the core per row."""
-    from gisfix.stack import bounded_reads
-
-    with bounded_reads():
-        return _stage_strip_body(job)
-
-
-def _stage_strip_body(job):
     from gisfix.diffusion import _built_layers
-    from gisfix.parallel import worker_local
 
     stack, r0, r1, eps, periods, cores = job
-    stack = worker_local(stack)
     win = stack.row_window(r0, r1)
     built, valid = _built_layers(stack, win, eps)  # observed at every epoch
     out = []
@@ -603,15 +596,8 @@ def _zone_patch_reduce(parts: list[dict], best, connectivity: int):
     return best
 
 
+@stack_task
 def _zone_strip(job):
-    """Run :func:`_zone_strip_body` with GDAL's block cache bounded (one task)."""
-    from gisfix.stack import bounded_reads
-
-    with bounded_reads():
-        return _zone_strip_body(job)
-
-
-def _zone_strip_body(job):
     """One row strip of :func:`zone_evidence`: sums, moments and patch pieces per zone.
 
     ``job``: (stack, r0, height, zones, core, t0, t1, patch epochs, n zones, connectivity,
@@ -621,10 +607,8 @@ def _zone_strip_body(job):
     from rasterio.windows import Window
 
     from gisfix.diffusion import _built_layers, _Frame, window_moments
-    from gisfix.parallel import worker_local
 
     stack, r0, h, z, c, t0, t1, patch_epochs, n, connectivity, sums_too = job
-    stack = worker_local(stack)
     win = Window(0, r0, stack.width, h)
     z = np.asarray(z).astype(np.int64)
     eps = sorted({*patch_epochs, *((t0, t1) if sums_too else ())})
